@@ -1,0 +1,52 @@
+//! The narrow interface between the interpreter and the machines.
+//!
+//! The interpreter and the method table reach QEMU only through these traits, so
+//! that script semantics can be tested against a fake, and so that nothing in the
+//! script layer touches a socket or a process.
+
+use crate::cancel::Cancel;
+use crate::error::Error;
+use crate::logger::Logger;
+use crate::shell::Outcome;
+use regex_lite::Regex;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// One machine, as the methods see it.
+pub trait Vm {
+    /// The machine's name.
+    fn name(&self) -> &str;
+    /// Starts QEMU (no-op if running).
+    fn start(&mut self) -> Result<(), Error>;
+    /// Runs a shell command in the guest (waits for the backdoor first).
+    fn execute(
+        &mut self,
+        command: &str,
+        timeout: Duration,
+        guest_timeout: Option<Duration>,
+    ) -> Result<Outcome, Error>;
+    /// Powers the guest off and waits for QEMU to exit.
+    fn shutdown(&mut self) -> Result<(), Error>;
+    /// Quits QEMU at once and waits for it to exit.
+    fn crash(&mut self) -> Result<(), Error>;
+    /// Waits for QEMU to exit on its own.
+    fn wait_for_shutdown(&mut self, timeout: Duration) -> Result<(), Error>;
+    /// Waits for a serial line matching `regex`.
+    fn wait_for_console_text(&mut self, regex: &Regex, timeout: Duration) -> Result<String, Error>;
+    /// Sends a QEMU monitor command and returns the answer.
+    fn send_monitor_command(&mut self, command: &str) -> Result<String, Error>;
+}
+
+/// All machines plus the run-wide services the methods need.
+pub trait Backend {
+    /// The machine named `name` (already resolved by the checker).
+    fn vm(&mut self, name: &str) -> Result<&mut dyn Vm, Error>;
+    /// Starts every machine.
+    fn start_all(&mut self) -> Result<(), Error>;
+    /// Waits for every machine to shut down.
+    fn join_all(&mut self) -> Result<(), Error>;
+    /// The run's log.
+    fn logger(&self) -> Arc<Logger>;
+    /// The run's cancellation state.
+    fn cancel(&self) -> &Cancel;
+}

@@ -1,0 +1,241 @@
+//! The driver: the run's temp root, its vlans and machines, and their cleanup.
+//!
+//! Layout under the run root (a fresh `vmtest-min.XXXXXX` in `TMPDIR`, mode 0700,
+//! removed at the end; with `--keep-vm-state`, the fixed `TMPDIR/vmtest-min-state`,
+//! kept so the next run finds the same machine state):
+//!
+//! ```text
+//! <root>/shared-xchg/          shared by every machine (guest: /tmp/shared)
+//! <root>/vm-state-<name>/      QEMU's cwd and TMPDIR; monitor and shell sockets
+//! <root>/vde<n>.ctl/           vlan n's switch
+//! ```
+//!
+//! Dropping the driver ends every machine, then every switch, then removes the root
+//! (fields drop in declaration order), whatever way the run ends.
+
+use crate::backend::{Backend, Vm};
+use crate::cancel::Cancel;
+use crate::error::Error;
+use crate::logger::{Logger, Outcome};
+use crate::machine::{Machine, MachineConfig};
+use crate::vlan::Vlan;
+use std::fs;
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Where the run keeps its files.
+enum Root {
+    /// A fresh directory, removed when dropped.
+    Temporary(tempfile::TempDir),
+    /// The fixed directory of `--keep-vm-state`, kept.
+    Kept(PathBuf),
+}
+
+impl Root {
+    fn path(&self) -> &Path {
+        match self {
+            Root::Temporary(dir) => dir.path(),
+            Root::Kept(path) => path,
+        }
+    }
+}
+
+/// What the driver needs to set up a run.
+#[derive(Debug, Clone)]
+pub struct DriverConfig {
+    /// One start script per machine, with the machine's name.
+    pub machines: Vec<(String, PathBuf)>,
+    /// Vlan numbers (distinct).
+    pub vlans: Vec<u32>,
+    /// Keep machine state across runs.
+    pub keep_vm_state: bool,
+    /// How long a guest may take to boot to its root shell.
+    pub connect_timeout: Duration,
+    /// The directory that holds the run root (`TMPDIR`).
+    pub tmp_base: PathBuf,
+}
+
+/// The machines and switches of one run.
+pub struct Driver {
+    machines: Vec<Machine>,
+    vlans: Vec<Vlan>,
+    logger: Arc<Logger>,
+    cancel: Cancel,
+    root: Root,
+}
+
+impl Driver {
+    /// Creates the run root and starts the vlan switches; machines stay stopped.
+    pub fn new(
+        config: &DriverConfig,
+        logger: Arc<Logger>,
+        cancel: Cancel,
+    ) -> Result<Driver, Error> {
+        let root = make_root(&config.tmp_base, config.keep_vm_state)?;
+        let shared_dir = root.path().join("shared-xchg");
+        mkdir_private(&shared_dir)?;
+        let mut vlans = Vec::new();
+        if !config.vlans.is_empty() {
+            logger.open_nest(None, "start all VLans");
+            for &number in &config.vlans {
+                match Vlan::start(number, root.path(), &logger, &cancel) {
+                    Ok(vlan) => vlans.push(vlan),
+                    Err(error) => {
+                        logger.close_nest(Outcome::Failed);
+                        return Err(error);
+                    }
+                }
+            }
+            logger.close_nest(Outcome::Finished);
+        }
+        let env: Vec<(String, String)> = vlans
+            .iter()
+            .map(|vlan| {
+                (
+                    format!("QEMU_VDE_SOCKET_{}", vlan.number()),
+                    vlan.socket_dir().display().to_string(),
+                )
+            })
+            .collect();
+        let machines = config
+            .machines
+            .iter()
+            .map(|(name, script)| {
+                let config = MachineConfig {
+                    name: name.clone(),
+                    start_script: script.clone(),
+                    state_dir: root.path().join(format!("vm-state-{name}")),
+                    shared_dir: shared_dir.clone(),
+                    env: env.clone(),
+                    keep_state: config.keep_vm_state,
+                    connect_timeout: config.connect_timeout,
+                };
+                Machine::new(config, logger.clone(), cancel)
+            })
+            .collect();
+        Ok(Driver {
+            machines,
+            vlans,
+            logger,
+            cancel,
+            root,
+        })
+    }
+
+    /// The run root.
+    pub fn root(&self) -> &Path {
+        self.root.path()
+    }
+
+    /// The machines, in start-script order.
+    pub fn machines_mut(&mut self) -> &mut [Machine] {
+        &mut self.machines
+    }
+
+    /// Ends every machine that still runs and every switch, logging it.
+    pub fn clean_up(&mut self) {
+        if self.machines.iter().any(Machine::is_running) || !self.vlans.is_empty() {
+            self.logger.open_nest(None, "cleanup");
+            for machine in &mut self.machines {
+                machine.kill();
+            }
+            for vlan in self.vlans.drain(..) {
+                self.logger
+                    .log(None, &format!("stopping vlan {}", vlan.number()));
+                drop(vlan);
+            }
+            self.logger.close_nest(Outcome::Finished);
+        }
+        if let Root::Kept(path) = &self.root {
+            self.logger
+                .log(None, &format!("machine state kept in {}", path.display()));
+        }
+    }
+}
+
+impl Backend for Driver {
+    fn vm(&mut self, name: &str) -> Result<&mut dyn Vm, Error> {
+        self.machines
+            .iter_mut()
+            .find(|machine| machine.name() == name)
+            .map(|machine| machine as &mut dyn Vm)
+            .ok_or_else(|| Error::InvalidValue {
+                message: format!("no machine named `{name}`"),
+            })
+    }
+
+    fn start_all(&mut self) -> Result<(), Error> {
+        for machine in &mut self.machines {
+            machine.start()?;
+        }
+        Ok(())
+    }
+
+    fn join_all(&mut self) -> Result<(), Error> {
+        for machine in &mut self.machines {
+            machine.wait_for_shutdown(Duration::from_secs(24 * 3600))?;
+        }
+        Ok(())
+    }
+
+    fn logger(&self) -> Arc<Logger> {
+        self.logger.clone()
+    }
+
+    fn cancel(&self) -> &Cancel {
+        &self.cancel
+    }
+}
+
+fn make_root(base: &Path, keep: bool) -> Result<Root, Error> {
+    if keep {
+        let path = base.join("vmtest-min-state");
+        mkdir_private(&path)?;
+        Ok(Root::Kept(path))
+    } else {
+        tempfile::Builder::new()
+            .prefix("vmtest-min.")
+            .tempdir_in(base)
+            .map(Root::Temporary)
+            .map_err(|e| Error::io(format!("creating a temp dir in `{}`", base.display()), e))
+    }
+}
+
+fn mkdir_private(path: &Path) -> Result<(), Error> {
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(path)
+        .map_err(|e| Error::io(format!("creating `{}`", path.display()), e))
+}
+
+/// The machine name of a start script: `run-<name>-vm`, else `machine`.
+pub fn machine_name(script: &Path) -> String {
+    let file = script
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    file.strip_prefix("run-")
+        .and_then(|rest| rest.strip_suffix("-vm"))
+        .filter(|name| !name.is_empty())
+        .unwrap_or("machine")
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_come_from_the_script_file_name() {
+        assert_eq!(
+            machine_name(Path::new("/nix/store/x-run-foo/bin/run-server-vm")),
+            "server"
+        );
+        assert_eq!(machine_name(Path::new("run-my-vm-vm")), "my-vm");
+        assert_eq!(machine_name(Path::new("/bin/start")), "machine");
+        assert_eq!(machine_name(Path::new("run--vm")), "machine");
+    }
+}

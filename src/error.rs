@@ -1,0 +1,350 @@
+//! Runtime errors: everything that can stop a run once the script has been checked.
+//!
+//! Each variant names the machine and the command involved and carries what was
+//! seen (output, exit status, QEMU's own message, the last serial lines), so that a
+//! failure can be understood from the message alone. [`Error::exit_code`] keeps
+//! "the test failed" apart from "the environment failed".
+
+use crate::exit::ExitCode;
+use crate::sanitize::terminal_safe;
+use std::fmt;
+use std::io;
+
+/// A failure while running a script.
+#[derive(Debug)]
+pub enum Error {
+    /// An operating-system call failed.
+    Io {
+        /// What was being done, e.g. "creating `/tmp/x`".
+        context: String,
+        /// The underlying error.
+        source: io::Error,
+    },
+    /// Bad command-line usage.
+    Usage(String),
+    /// A `succeed` command exited non-zero.
+    CommandFailed {
+        /// The machine.
+        machine: String,
+        /// The shell command.
+        command: String,
+        /// Its exit status.
+        status: i32,
+        /// Its standard output.
+        output: String,
+    },
+    /// A `fail` command exited zero.
+    CommandSucceeded {
+        /// The machine.
+        machine: String,
+        /// The shell command.
+        command: String,
+        /// Its standard output.
+        output: String,
+    },
+    /// An output check (`=~`, `==`, `contains`, …) did not hold.
+    CheckFailed {
+        /// The machine, if the call had one.
+        machine: Option<String>,
+        /// The call, e.g. "succeed `echo hi`".
+        call: String,
+        /// The check as written, e.g. `=~ "hel+o"`.
+        check: String,
+        /// The output that was checked.
+        output: String,
+    },
+    /// A wait ran out of time.
+    Timeout {
+        /// The machine.
+        machine: String,
+        /// What was awaited, e.g. "success of `test -e /x`".
+        what: String,
+        /// The timeout, in seconds.
+        seconds: f64,
+        /// What the last attempt saw, if anything.
+        last: Option<String>,
+    },
+    /// QEMU exited when it should be running.
+    MachineDied {
+        /// The machine.
+        machine: String,
+        /// What the driver was doing.
+        during: String,
+        /// QEMU's exit status, as text.
+        status: String,
+        /// What QEMU (or the start script) wrote on stderr.
+        stderr: String,
+        /// The last serial lines.
+        serial_tail: Vec<String>,
+    },
+    /// The guest kernel panicked.
+    GuestPanic {
+        /// The machine.
+        machine: String,
+        /// What the driver was doing.
+        during: String,
+        /// The panic line.
+        line: String,
+        /// The last serial lines.
+        serial_tail: Vec<String>,
+    },
+    /// The guest's root shell never answered.
+    NoBackdoor {
+        /// The machine.
+        machine: String,
+        /// How long the driver waited, in seconds.
+        seconds: f64,
+        /// The last serial lines.
+        serial_tail: Vec<String>,
+    },
+    /// The machine's shell cannot be used any more (an earlier command timed out and
+    /// may still be running in the guest).
+    ShellUnusable {
+        /// The machine.
+        machine: String,
+        /// Why.
+        reason: String,
+    },
+    /// A machine or its QEMU could not be started or talked to.
+    Machine {
+        /// The machine.
+        machine: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// A step that needs a running machine found it stopped.
+    NotRunning {
+        /// The machine.
+        machine: String,
+        /// The step.
+        what: String,
+    },
+    /// A vlan switch could not be started.
+    Vlan {
+        /// The vlan number.
+        vlan: u32,
+        /// What went wrong.
+        message: String,
+    },
+    /// A value built at run time (an interpolated regex) is invalid.
+    InvalidValue {
+        /// What is wrong.
+        message: String,
+    },
+    /// A signal stopped the run.
+    Interrupted {
+        /// The signal number.
+        signal: i32,
+    },
+    /// The global timeout ran out.
+    GlobalTimeout {
+        /// The global timeout, in seconds.
+        seconds: f64,
+    },
+}
+
+impl Error {
+    /// An [`Error::Io`] with context.
+    pub fn io(context: impl Into<String>, source: io::Error) -> Error {
+        Error::Io {
+            context: context.into(),
+            source,
+        }
+    }
+
+    /// The exit code this error ends the run with.
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            Error::Usage(_) => ExitCode::Usage,
+            Error::CommandFailed { .. }
+            | Error::CommandSucceeded { .. }
+            | Error::CheckFailed { .. }
+            | Error::Timeout { .. }
+            | Error::NotRunning { .. }
+            | Error::ShellUnusable { .. }
+            | Error::InvalidValue { .. } => ExitCode::TestFailed,
+            Error::Io { .. }
+            | Error::MachineDied { .. }
+            | Error::GuestPanic { .. }
+            | Error::NoBackdoor { .. }
+            | Error::Machine { .. }
+            | Error::Vlan { .. } => ExitCode::Environment,
+            Error::Interrupted { signal } => ExitCode::Signal(*signal),
+            Error::GlobalTimeout { .. } => ExitCode::GlobalTimeout,
+        }
+    }
+
+    /// The machine the error concerns, if one.
+    pub fn machine(&self) -> Option<&str> {
+        match self {
+            Error::CommandFailed { machine, .. }
+            | Error::CommandSucceeded { machine, .. }
+            | Error::Timeout { machine, .. }
+            | Error::MachineDied { machine, .. }
+            | Error::GuestPanic { machine, .. }
+            | Error::NoBackdoor { machine, .. }
+            | Error::ShellUnusable { machine, .. }
+            | Error::Machine { machine, .. }
+            | Error::NotRunning { machine, .. } => Some(machine),
+            Error::CheckFailed { machine, .. } => machine.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The lines that follow the headline: output, stderr, serial tail.
+    pub fn details(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        match self {
+            Error::CommandFailed { output, .. }
+            | Error::CommandSucceeded { output, .. }
+            | Error::CheckFailed { output, .. } => push_block(&mut lines, "output", output),
+            Error::Timeout {
+                last: Some(last), ..
+            } => push_block(&mut lines, "last output", last),
+            Error::MachineDied {
+                stderr,
+                serial_tail,
+                ..
+            } => {
+                push_block(&mut lines, "qemu stderr", stderr);
+                push_tail(&mut lines, serial_tail);
+            }
+            Error::GuestPanic { serial_tail, .. } | Error::NoBackdoor { serial_tail, .. } => {
+                push_tail(&mut lines, serial_tail)
+            }
+            _ => {}
+        }
+        lines
+    }
+}
+
+const MAX_DETAIL_LINES: usize = 40;
+
+fn push_block(lines: &mut Vec<String>, title: &str, text: &str) {
+    if text.is_empty() {
+        lines.push(format!("{title}: (empty)"));
+        return;
+    }
+    let all: Vec<&str> = text.lines().collect();
+    let skipped = all.len().saturating_sub(MAX_DETAIL_LINES);
+    lines.push(format!("{title}:"));
+    if skipped > 0 {
+        lines.push(format!("  … ({skipped} earlier lines)"));
+    }
+    for line in &all[skipped..] {
+        lines.push(format!("  {}", terminal_safe(line)));
+    }
+}
+
+fn push_tail(lines: &mut Vec<String>, tail: &[String]) {
+    if tail.is_empty() {
+        lines.push("serial console: (nothing printed)".to_string());
+        return;
+    }
+    lines.push(format!("last {} serial lines:", tail.len()));
+    for line in tail {
+        lines.push(format!("  {}", terminal_safe(line)));
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Io { context, source } => write!(f, "{context}: {source}"),
+            Error::Usage(message) => write!(f, "{message}"),
+            Error::CommandFailed {
+                machine,
+                command,
+                status,
+                ..
+            } => write!(
+                f,
+                "{machine}: command `{}` failed (exit status {status})",
+                one_line(command)
+            ),
+            Error::CommandSucceeded {
+                machine, command, ..
+            } => write!(
+                f,
+                "{machine}: command `{}` unexpectedly succeeded",
+                one_line(command)
+            ),
+            Error::CheckFailed {
+                machine,
+                call,
+                check,
+                ..
+            } => match machine {
+                Some(machine) => write!(f, "{machine}: output of {call} does not satisfy {check}"),
+                None => write!(f, "output of {call} does not satisfy {check}"),
+            },
+            Error::Timeout {
+                machine,
+                what,
+                seconds,
+                ..
+            } => write!(
+                f,
+                "{machine}: timed out after {seconds} s waiting for {what}"
+            ),
+            Error::MachineDied {
+                machine,
+                during,
+                status,
+                ..
+            } => write!(f, "{machine}: QEMU exited ({status}) while {during}"),
+            Error::GuestPanic {
+                machine,
+                during,
+                line,
+                ..
+            } => write!(
+                f,
+                "{machine}: the guest kernel panicked while {during}: {}",
+                terminal_safe(line.trim())
+            ),
+            Error::NoBackdoor {
+                machine, seconds, ..
+            } => write!(
+                f,
+                "{machine}: the guest's root shell did not connect within {seconds} s \
+                 (is the backdoor service running in the guest?)"
+            ),
+            Error::ShellUnusable { machine, reason } => write!(f, "{machine}: {reason}"),
+            Error::Machine { machine, message } => write!(f, "{machine}: {message}"),
+            Error::NotRunning { machine, what } => {
+                write!(f, "{machine}: cannot {what}: the machine is not running")
+            }
+            Error::Vlan { vlan, message } => write!(f, "vlan {vlan}: {message}"),
+            Error::InvalidValue { message } => write!(f, "{message}"),
+            Error::Interrupted { signal } => write!(f, "interrupted by {}", signal_name(*signal)),
+            Error::GlobalTimeout { seconds } => {
+                write!(f, "global timeout of {seconds} s reached; test terminating")
+            }
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// A command shown on one line: the first line, with `…` if there are more.
+pub fn one_line(command: &str) -> String {
+    let trimmed = command.trim_end_matches('\n');
+    match trimmed.split_once('\n') {
+        Some((first, _)) => format!("{}…", terminal_safe(first)),
+        None => terminal_safe(trimmed),
+    }
+}
+
+/// The usual name of a signal number.
+pub fn signal_name(signal: i32) -> String {
+    match signal {
+        libc::SIGINT => "SIGINT".to_string(),
+        libc::SIGTERM => "SIGTERM".to_string(),
+        libc::SIGHUP => "SIGHUP".to_string(),
+        libc::SIGKILL => "SIGKILL".to_string(),
+        libc::SIGABRT => "SIGABRT".to_string(),
+        libc::SIGSEGV => "SIGSEGV".to_string(),
+        other => format!("signal {other}"),
+    }
+}

@@ -1,0 +1,197 @@
+//! The run's log: the terminal (stderr) and, when asked for, the XML file.
+//!
+//! One [`Logger`] is shared (behind an `Arc`) by the main thread and the serial reader
+//! threads; a mutex keeps each event whole on both outputs. Serial lines land inside
+//! whatever nest is open when they arrive, as in the NixOS driver.
+
+use crate::color::Palette;
+use crate::sanitize::terminal_safe;
+use crate::xml_log::{Attrs, XmlLog};
+use std::io::Write;
+use std::sync::Mutex;
+use std::time::Instant;
+
+/// The shared log of one run.
+pub struct Logger {
+    inner: Mutex<Inner>,
+    palette: Palette,
+}
+
+struct Inner {
+    xml: Option<XmlLog>,
+    print_serial: bool,
+    nests: Vec<Nest>,
+}
+
+struct Nest {
+    machine: Option<String>,
+    message: String,
+    started: Instant,
+}
+
+/// How a nest ended, for its closing line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The step finished normally.
+    Finished,
+    /// The step failed; the closing line says so.
+    Failed,
+}
+
+impl Logger {
+    /// A logger writing to stderr (coloured by `palette`) and to `xml` if given.
+    pub fn new(palette: Palette, xml: Option<XmlLog>, print_serial: bool) -> Logger {
+        Logger {
+            inner: Mutex::new(Inner {
+                xml,
+                print_serial,
+                nests: Vec::new(),
+            }),
+            palette,
+        }
+    }
+
+    /// The palette used for the terminal.
+    pub fn palette(&self) -> Palette {
+        self.palette
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        // A panic while logging must not take the log down with it.
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Logs `message`, prefixed with `machine: ` when it concerns one machine.
+    pub fn log(&self, machine: Option<&str>, message: &str) {
+        let mut inner = self.lock();
+        eprint_line(&prefixed(machine, &terminal_safe(message)));
+        if let Some(xml) = inner.xml.as_mut() {
+            xml.line(attrs(machine), message);
+        }
+    }
+
+    /// Logs a failure: red `!!! ` on the terminal, `error="1"` in the XML.
+    pub fn error(&self, machine: Option<&str>, message: &str) {
+        let mut inner = self.lock();
+        let text = prefixed(machine, &terminal_safe(message));
+        for line in text.lines() {
+            eprint_line(&self.palette.red(&format!("!!! {line}")));
+        }
+        if let Some(xml) = inner.xml.as_mut() {
+            xml.line(
+                Attrs {
+                    error: true,
+                    ..attrs(machine)
+                },
+                message,
+            );
+        }
+    }
+
+    /// Logs one line the guest printed on its serial console.
+    pub fn serial(&self, machine: &str, line: &str) {
+        let mut inner = self.lock();
+        if inner.print_serial {
+            eprint_line(
+                &self
+                    .palette
+                    .dim(&format!("{machine} # {}", terminal_safe(line))),
+            );
+        }
+        if let Some(xml) = inner.xml.as_mut() {
+            xml.line(
+                Attrs {
+                    machine: Some(machine),
+                    kind: Some("serial"),
+                    error: false,
+                },
+                line,
+            );
+        }
+    }
+
+    /// Turns the terminal copy of serial lines on or off (the XML keeps them all).
+    pub fn set_print_serial(&self, on: bool) {
+        self.lock().print_serial = on;
+    }
+
+    /// Opens a nest: a header now, a closing line with the time taken at [`Logger::close_nest`].
+    pub fn open_nest(&self, machine: Option<&str>, message: &str) {
+        let mut inner = self.lock();
+        let header = self.palette.green(&terminal_safe(message));
+        eprint_line(&prefixed(machine, &header));
+        if let Some(xml) = inner.xml.as_mut() {
+            xml.open_nest(attrs(machine), message);
+        }
+        inner.nests.push(Nest {
+            machine: machine.map(str::to_string),
+            message: message.to_string(),
+            started: Instant::now(),
+        });
+    }
+
+    /// Closes the innermost nest with `(finished: msg, in X seconds)` or `(failed: …)`.
+    pub fn close_nest(&self, outcome: Outcome) {
+        let mut inner = self.lock();
+        let Some(nest) = inner.nests.pop() else {
+            return;
+        };
+        let word = match outcome {
+            Outcome::Finished => "finished",
+            Outcome::Failed => "failed",
+        };
+        let line = format!(
+            "({word}: {}, in {:.2} seconds)",
+            nest.message,
+            nest.started.elapsed().as_secs_f64()
+        );
+        let machine = nest.machine.as_deref();
+        eprint_line(&prefixed(machine, &terminal_safe(&line)));
+        if let Some(xml) = inner.xml.as_mut() {
+            xml.line(attrs(machine), &line);
+            xml.close_nest();
+        }
+    }
+
+    /// Closes every open nest as failed and closes the XML document.
+    pub fn close(&self) {
+        let open = self.lock().nests.len();
+        for _ in 0..open {
+            self.close_nest(Outcome::Failed);
+        }
+        if let Some(mut xml) = self.lock().xml.take() {
+            xml.close();
+        }
+    }
+}
+
+impl Drop for Logger {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+fn attrs(machine: Option<&str>) -> Attrs<'_> {
+    Attrs {
+        machine,
+        kind: None,
+        error: false,
+    }
+}
+
+fn prefixed(machine: Option<&str>, message: &str) -> String {
+    match machine {
+        Some(machine) => format!("{machine}: {message}"),
+        None => message.to_string(),
+    }
+}
+
+/// Writes one line to stderr while holding stdout's lock, so that lines never
+/// interleave with anything printed on stdout; a closed stderr is ignored.
+pub fn eprint_line(line: &str) {
+    let _stdout = std::io::stdout().lock();
+    let mut stderr = std::io::stderr().lock();
+    let _ = writeln!(stderr, "{line}");
+}

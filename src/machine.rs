@@ -1,0 +1,784 @@
+//! One virtual machine: its start script, QEMU process, sockets and serial console.
+//!
+//! Lifecycle, following the NixOS start-script contract: the driver creates the state
+//! directory, listens on `<state>/monitor` and `<state>/shell`, runs the start script
+//! (as an argv, never through `sh -c`) with QEMU's extra arguments appended, accepts
+//! QEMU's two connections, drains the monitor greeting and returns: the guest boots
+//! on its own. The first step that needs the guest's shell waits for the backdoor
+//! handshake. Every wait also watches for QEMU exiting and for a guest kernel panic,
+//! and fails at once with QEMU's status, its stderr and the last serial lines.
+//!
+//! A [`Machine`] owns its QEMU process group: dropping it (or [`Machine::kill`]) ends
+//! the group, joins the serial reader and removes the sockets.
+
+use crate::cancel::{Cancel, Deadline};
+use crate::error::Error;
+use crate::logger::{Logger, Outcome as LogOutcome};
+use crate::monitor::Monitor;
+use crate::process;
+use crate::serial::{Console, SerialReader, WaitEnd};
+use crate::shell::{Outcome, ReadEnd, Shell};
+use regex_lite::Regex;
+use std::fs::{self, File};
+use std::io::ErrorKind;
+use std::os::unix::fs::DirBuilderExt;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How long QEMU may take to connect to the monitor and shell sockets.
+pub const QEMU_CONNECT_TIMEOUT: Duration = Duration::from_secs(120);
+/// How long a monitor command may take.
+pub const MONITOR_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long `shutdown` and `crash` wait for QEMU to exit.
+pub const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(300);
+/// Serial lines quoted in error messages.
+pub const TAIL_LINES: usize = 20;
+/// Longest unix socket path (sun_path is 108 bytes with the final NUL).
+const MAX_SOCKET_PATH: usize = 107;
+
+/// Everything needed to start a machine.
+#[derive(Debug, Clone)]
+pub struct MachineConfig {
+    /// The machine's name (from `run-<name>-vm`).
+    pub name: String,
+    /// The start script.
+    pub start_script: PathBuf,
+    /// `vm-state-<name>`: QEMU's cwd and TMPDIR, home of the sockets.
+    pub state_dir: PathBuf,
+    /// `shared-xchg`, shared by all machines (`/tmp/shared` in the guest).
+    pub shared_dir: PathBuf,
+    /// Extra environment for the start script (`QEMU_VDE_SOCKET_<n>`).
+    pub env: Vec<(String, String)>,
+    /// Keep the state directory from earlier runs (`--keep-vm-state`).
+    pub keep_state: bool,
+    /// How long the guest may take to boot to its root shell.
+    pub connect_timeout: Duration,
+}
+
+/// A machine of the test, running or not.
+pub struct Machine {
+    config: MachineConfig,
+    logger: Arc<Logger>,
+    cancel: Cancel,
+    running: Option<Running>,
+    /// The console of the last run, kept after QEMU exits for console waits.
+    last_console: Option<Console>,
+    state_prepared: bool,
+}
+
+struct Running {
+    child: Child,
+    serial: SerialReader,
+    monitor: Monitor,
+    pending_shell: Option<UnixStream>,
+    shell: Option<Shell>,
+    stderr_path: PathBuf,
+}
+
+impl Machine {
+    /// A stopped machine.
+    pub fn new(config: MachineConfig, logger: Arc<Logger>, cancel: Cancel) -> Machine {
+        Machine {
+            config,
+            logger,
+            cancel,
+            running: None,
+            last_console: None,
+            state_prepared: false,
+        }
+    }
+
+    /// The machine's name.
+    pub fn name(&self) -> &str {
+        &self.config.name
+    }
+
+    /// Whether QEMU is running.
+    pub fn is_running(&self) -> bool {
+        self.running.is_some()
+    }
+
+    /// Whether the guest's root shell is connected.
+    pub fn is_connected(&self) -> bool {
+        self.running.as_ref().is_some_and(|r| r.shell.is_some())
+    }
+
+    /// The QEMU process id, while running.
+    pub fn pid(&self) -> Option<u32> {
+        self.running.as_ref().map(|r| r.child.id())
+    }
+
+    fn log(&self, message: &str) {
+        self.logger.log(Some(&self.config.name), message);
+    }
+
+    /// Starts QEMU and returns once it runs; the guest boots in the background.
+    pub fn start(&mut self) -> Result<(), Error> {
+        if self.running.is_some() {
+            return Ok(());
+        }
+        self.log("starting vm");
+        self.prepare_state_dir()?;
+        let state = &self.config.state_dir;
+        let monitor_path = state.join("monitor");
+        let shell_path = state.join("shell");
+        let monitor_listener = self.listen(&monitor_path)?;
+        let shell_listener = self.listen(&shell_path)?;
+        let stderr_path = state.join("qemu-stderr.log");
+        let stderr = File::create(&stderr_path)
+            .map_err(|e| Error::io(format!("creating `{}`", stderr_path.display()), e))?;
+        let mut command = Command::new(&self.config.start_script);
+        command
+            .args(qemu_args(&monitor_path, &shell_path, display_available()))
+            .current_dir(state)
+            .env("TMPDIR", state)
+            .env("USE_TMPDIR", "1")
+            .env("SHARED_DIR", &self.config.shared_dir)
+            .envs(self.config.env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            .process_group(0);
+        let mut child = spawn_retrying(&mut command).map_err(|e| Error::Machine {
+            machine: self.config.name.clone(),
+            message: format!(
+                "cannot run start script `{}`: {e}",
+                self.config.start_script.display()
+            ),
+        })?;
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let serial = match SerialReader::spawn(&self.config.name, stdout, self.logger.clone()) {
+            Ok(serial) => serial,
+            Err(error) => {
+                process::terminate_group(&mut child);
+                return Err(error);
+            }
+        };
+        let mut starting = Starting {
+            name: &self.config.name,
+            child,
+            serial,
+            stderr_path,
+            cancel: self.cancel,
+        };
+        let connected = starting.accept(&monitor_listener, &shell_listener);
+        let _ = fs::remove_file(&monitor_path);
+        let _ = fs::remove_file(&shell_path);
+        let (monitor_stream, shell_stream) = match connected {
+            Ok(streams) => streams,
+            Err(error) => {
+                starting.abandon();
+                return Err(error);
+            }
+        };
+        let deadline = Deadline::after(MONITOR_TIMEOUT);
+        let greeted = Monitor::connect(monitor_stream, deadline, &mut || {
+            starting.watch(false, "starting")
+        });
+        let monitor = match greeted {
+            Ok(monitor) => monitor,
+            Err(end) => {
+                let error = starting.read_end_error(end, "waiting for the monitor greeting");
+                starting.abandon();
+                return Err(error);
+            }
+        };
+        let pid = starting.child.id();
+        self.running = Some(Running {
+            child: starting.child,
+            serial: starting.serial,
+            monitor,
+            pending_shell: Some(shell_stream),
+            shell: None,
+            stderr_path: starting.stderr_path,
+        });
+        self.last_console = None;
+        self.log(&format!("QEMU running (pid {pid})"));
+        Ok(())
+    }
+
+    fn prepare_state_dir(&mut self) -> Result<(), Error> {
+        let state = &self.config.state_dir;
+        if !self.state_prepared && !self.config.keep_state && state.exists() {
+            self.log(&format!("deleting VM state directory {}", state.display()));
+            fs::remove_dir_all(state)
+                .map_err(|e| Error::io(format!("removing `{}`", state.display()), e))?;
+        }
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(state)
+            .map_err(|e| Error::io(format!("creating `{}`", state.display()), e))?;
+        self.state_prepared = true;
+        Ok(())
+    }
+
+    fn listen(&self, path: &Path) -> Result<UnixListener, Error> {
+        let length = path.as_os_str().len();
+        if length > MAX_SOCKET_PATH {
+            return Err(Error::Machine {
+                machine: self.config.name.clone(),
+                message: format!(
+                    "socket path `{}` is {length} bytes, over the {MAX_SOCKET_PATH}-byte limit \
+                     of unix sockets; set TMPDIR to a shorter directory",
+                    path.display()
+                ),
+            });
+        }
+        match fs::remove_file(path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::io(format!("removing `{}`", path.display()), e)),
+        }
+        let listener = UnixListener::bind(path)
+            .map_err(|e| Error::io(format!("listening on `{}`", path.display()), e))?;
+        listener
+            .set_nonblocking(true)
+            .map_err(|e| Error::io(format!("setting up `{}`", path.display()), e))?;
+        Ok(listener)
+    }
+
+    /// Waits until the guest's root shell is connected.
+    pub fn connect(&mut self) -> Result<(), Error> {
+        if self.is_connected() {
+            return Ok(());
+        }
+        self.start()?;
+        self.logger.open_nest(
+            Some(&self.config.name),
+            "waiting for the VM to finish booting",
+        );
+        let result = self.handshake();
+        self.logger.close_nest(match result {
+            Ok(()) => LogOutcome::Finished,
+            Err(_) => LogOutcome::Failed,
+        });
+        result
+    }
+
+    fn handshake(&mut self) -> Result<(), Error> {
+        let started = Instant::now();
+        let name = self.config.name.as_str();
+        let cancel = self.cancel;
+        let running = self.running.as_mut().expect("started above");
+        let stream = running
+            .pending_shell
+            .take()
+            .expect("a started machine has a shell socket");
+        let during = "waiting for the guest's root shell";
+        let connect_timeout = self.config.connect_timeout;
+        let result = {
+            let Running {
+                child,
+                serial,
+                stderr_path,
+                ..
+            } = &mut *running;
+            let mut watch = || watch_parts(name, child, serial, stderr_path, cancel, true, during);
+            Shell::handshake(stream, Deadline::after(connect_timeout), &mut watch)
+        };
+        match result {
+            Ok(shell) => {
+                running.shell = Some(shell);
+                self.log(&format!(
+                    "connected to guest root shell (after {:.2} seconds)",
+                    started.elapsed().as_secs_f64()
+                ));
+                Ok(())
+            }
+            Err(ReadEnd::TimedOut) => Err(Error::NoBackdoor {
+                machine: name.to_string(),
+                seconds: connect_timeout.as_secs_f64(),
+                serial_tail: running.serial.console().tail(TAIL_LINES),
+            }),
+            Err(end) => Err(read_end_error(name, running, end, during, cancel)),
+        }
+    }
+
+    /// Runs `command` in the guest, waiting at most `timeout` for its answer;
+    /// `guest_timeout` also bounds it inside the guest.
+    pub fn execute(
+        &mut self,
+        command: &str,
+        timeout: Duration,
+        guest_timeout: Option<Duration>,
+    ) -> Result<Outcome, Error> {
+        self.connect()?;
+        let running = self.running.as_mut().expect("connected");
+        if let Some(reason) = running.shell.as_ref().and_then(Shell::unusable) {
+            return Err(Error::ShellUnusable {
+                machine: self.config.name.clone(),
+                reason: reason.to_string(),
+            });
+        }
+        let deadline = Deadline::after(timeout);
+        let during = format!("running `{}`", crate::error::one_line(command));
+        let name = self.config.name.as_str();
+        let cancel = self.cancel;
+        let result = {
+            let Running {
+                child,
+                serial,
+                stderr_path,
+                shell,
+                ..
+            } = &mut *running;
+            let shell = shell.as_mut().expect("connected");
+            let mut watch = || watch_parts(name, child, serial, stderr_path, cancel, true, &during);
+            shell.run(command, guest_timeout, deadline, &mut watch)
+        };
+        match result {
+            Ok(outcome) => Ok(outcome),
+            Err(ReadEnd::TimedOut) => Err(Error::Timeout {
+                machine: name.to_string(),
+                what: format!("command `{}` to finish", crate::error::one_line(command)),
+                seconds: timeout.as_secs_f64(),
+                last: None,
+            }),
+            Err(end) => Err(read_end_error(name, running, end, &during, cancel)),
+        }
+    }
+
+    /// Sends a command to the QEMU monitor and returns the answer.
+    pub fn send_monitor_command(&mut self, command: &str) -> Result<String, Error> {
+        let name = self.config.name.clone();
+        let Some(running) = self.running.as_mut() else {
+            return Err(Error::NotRunning {
+                machine: name,
+                what: format!("send monitor command `{command}`"),
+            });
+        };
+        let during = format!("sending monitor command `{command}`");
+        let deadline = Deadline::after(MONITOR_TIMEOUT);
+        let result = {
+            let (monitor, mut watch) = split_monitor(&name, running, self.cancel, &during);
+            monitor.command(command, deadline, &mut watch)
+        };
+        match result {
+            Ok(answer) => Ok(answer),
+            Err(ReadEnd::TimedOut) => Err(Error::Timeout {
+                machine: name,
+                what: format!("an answer to monitor command `{command}`"),
+                seconds: MONITOR_TIMEOUT.as_secs_f64(),
+                last: None,
+            }),
+            Err(end) => Err(read_end_error(&name, running, end, &during, self.cancel)),
+        }
+    }
+
+    /// Powers the guest off through its root shell and waits for QEMU to exit.
+    pub fn shutdown(&mut self) -> Result<(), Error> {
+        if self.running.is_none() {
+            return Ok(());
+        }
+        self.connect()?;
+        let running = self.running.as_mut().expect("connected");
+        let shell = running.shell.as_mut().expect("connected");
+        shell
+            .send_poweroff()
+            .map_err(|e| Error::io(format!("{}: sending `poweroff`", self.config.name), e))?;
+        self.wait_for_shutdown(SHUTDOWN_TIMEOUT)
+    }
+
+    /// Makes QEMU quit at once (the monitor's `quit`) and waits for it to exit.
+    pub fn crash(&mut self) -> Result<(), Error> {
+        let Some(running) = self.running.as_mut() else {
+            return Ok(());
+        };
+        self.logger.log(Some(&self.config.name), "forced crash");
+        let _ = running.monitor.quit();
+        self.wait_for_shutdown(SHUTDOWN_TIMEOUT)
+    }
+
+    /// Waits until QEMU exits on its own.
+    pub fn wait_for_shutdown(&mut self, timeout: Duration) -> Result<(), Error> {
+        let Some(running) = self.running.as_mut() else {
+            return Ok(());
+        };
+        let deadline = Deadline::after(timeout);
+        loop {
+            match running.child.try_wait() {
+                Ok(Some(status)) => {
+                    let message = format!("QEMU exited ({})", process::describe(&status));
+                    self.finish_run();
+                    self.log(&message);
+                    return Ok(());
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    return Err(Error::io(
+                        format!("{}: waiting for QEMU", self.config.name),
+                        e,
+                    ));
+                }
+            }
+            self.cancel.check()?;
+            if deadline.passed() {
+                return Err(Error::Timeout {
+                    machine: self.config.name.clone(),
+                    what: "the machine to power off".to_string(),
+                    seconds: timeout.as_secs_f64(),
+                    last: None,
+                });
+            }
+            std::thread::sleep(Duration::from_millis(10).min(deadline.slice()));
+        }
+    }
+
+    /// Waits for a serial line matching `regex` and returns it.
+    pub fn wait_for_console_text(
+        &mut self,
+        regex: &Regex,
+        timeout: Duration,
+    ) -> Result<String, Error> {
+        let console = match (&self.running, &self.last_console) {
+            (Some(running), _) => running.serial.console().clone(),
+            (None, Some(console)) => console.clone(),
+            (None, None) => {
+                return Err(Error::NotRunning {
+                    machine: self.config.name.clone(),
+                    what: format!("wait for console text `{regex}`"),
+                });
+            }
+        };
+        match console.wait_for(regex, Deadline::after(timeout), &self.cancel)? {
+            Ok(line) => Ok(line),
+            Err(WaitEnd::TimedOut) => Err(Error::Timeout {
+                machine: self.config.name.clone(),
+                what: format!("`{regex}` to appear on the console"),
+                seconds: timeout.as_secs_f64(),
+                last: Some(console.tail(TAIL_LINES).join("\n")),
+            }),
+            Err(WaitEnd::Closed) => Err(Error::Machine {
+                machine: self.config.name.clone(),
+                message: format!("QEMU exited before `{regex}` appeared on the console"),
+            }),
+        }
+    }
+
+    /// The raw shell stream of a connected machine (for the interactive shell).
+    pub fn shell_stream(&mut self) -> Result<&UnixStream, Error> {
+        self.connect()?;
+        let running = self.running.as_ref().expect("connected");
+        Ok(running.shell.as_ref().expect("connected").stream())
+    }
+
+    /// Ends QEMU's process group now (SIGTERM, then SIGKILL), if it runs.
+    pub fn kill(&mut self) {
+        if let Some(running) = self.running.as_mut() {
+            let pid = running.child.id();
+            self.logger.log(
+                Some(&self.config.name),
+                &format!("kill machine (pid {pid})"),
+            );
+            process::terminate_group(&mut running.child);
+            self.finish_run();
+        }
+    }
+
+    /// After QEMU exited: end what is left of its group, join the reader, log stderr.
+    fn finish_run(&mut self) {
+        let Some(mut running) = self.running.take() else {
+            return;
+        };
+        process::terminate_group(&mut running.child);
+        running.serial.join();
+        let stderr = read_stderr(&running.stderr_path);
+        for line in stderr.lines().filter(|l| !l.trim().is_empty()) {
+            self.logger
+                .log(Some(&self.config.name), &format!("qemu: {line}"));
+        }
+        let _ = fs::remove_file(&running.stderr_path);
+        self.last_console = Some(running.serial.console().clone());
+    }
+}
+
+impl Drop for Machine {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A machine between spawning QEMU and accepting its connections.
+struct Starting<'a> {
+    name: &'a str,
+    child: Child,
+    serial: SerialReader,
+    stderr_path: PathBuf,
+    cancel: Cancel,
+}
+
+impl Starting<'_> {
+    fn accept(
+        &mut self,
+        monitor: &UnixListener,
+        shell: &UnixListener,
+    ) -> Result<(UnixStream, UnixStream), Error> {
+        let deadline = Deadline::after(QEMU_CONNECT_TIMEOUT);
+        let mut monitor_stream = None;
+        let mut shell_stream = None;
+        loop {
+            if monitor_stream.is_none() {
+                monitor_stream = accept_one(monitor);
+            }
+            if shell_stream.is_none() {
+                shell_stream = accept_one(shell);
+            }
+            if let (Some(_), Some(_)) = (&monitor_stream, &shell_stream) {
+                let monitor = monitor_stream.take().expect("checked");
+                let shell = shell_stream.take().expect("checked");
+                for stream in [&monitor, &shell] {
+                    stream
+                        .set_nonblocking(false)
+                        .map_err(|e| Error::io(format!("{}: socket setup", self.name), e))?;
+                }
+                return Ok((monitor, shell));
+            }
+            self.watch(false, "waiting for QEMU to connect to its sockets")?;
+            if deadline.passed() {
+                return Err(Error::Machine {
+                    machine: self.name.to_string(),
+                    message: format!(
+                        "QEMU did not connect to the {} socket within {} s (does the start \
+                         script pass its arguments on to QEMU with \"$@\"?)",
+                        if monitor_stream.is_none() {
+                            "monitor"
+                        } else {
+                            "shell"
+                        },
+                        QEMU_CONNECT_TIMEOUT.as_secs()
+                    ),
+                });
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    fn watch(&mut self, panics: bool, during: &str) -> Result<(), Error> {
+        watch_parts(
+            self.name,
+            &mut self.child,
+            &self.serial,
+            &self.stderr_path,
+            self.cancel,
+            panics,
+            during,
+        )
+    }
+
+    fn read_end_error(&mut self, end: ReadEnd, during: &str) -> Error {
+        match end {
+            ReadEnd::Watch(error) => *error,
+            ReadEnd::TimedOut => Error::Machine {
+                machine: self.name.to_string(),
+                message: format!("timed out {during}"),
+            },
+            ReadEnd::Closed => self
+                .watch(true, during)
+                .err()
+                .unwrap_or_else(|| Error::Machine {
+                    machine: self.name.to_string(),
+                    message: format!("QEMU closed the connection while {during}"),
+                }),
+        }
+    }
+
+    fn abandon(mut self) {
+        process::terminate_group(&mut self.child);
+        self.serial.join();
+        let _ = fs::remove_file(&self.stderr_path);
+    }
+}
+
+fn accept_one(listener: &UnixListener) -> Option<UnixStream> {
+    listener.accept().ok().map(|(stream, _)| stream)
+}
+
+fn split_monitor<'a>(
+    name: &'a str,
+    running: &'a mut Running,
+    cancel: Cancel,
+    during: &'a str,
+) -> (&'a mut Monitor, impl FnMut() -> Result<(), Error> + 'a) {
+    let Running {
+        child,
+        serial,
+        monitor,
+        stderr_path,
+        ..
+    } = running;
+    let watch = move || watch_parts(name, child, serial, stderr_path, cancel, false, during);
+    (monitor, watch)
+}
+
+/// Fails if a signal arrived, QEMU exited, or (when `panics`) the guest panicked.
+fn watch_parts(
+    name: &str,
+    child: &mut Child,
+    serial: &SerialReader,
+    stderr_path: &Path,
+    cancel: Cancel,
+    panics: bool,
+    during: &str,
+) -> Result<(), Error> {
+    cancel.check()?;
+    if let Ok(Some(status)) = child.try_wait() {
+        // Let the reader drain QEMU's last words before quoting them.
+        let until = Instant::now() + Duration::from_millis(500);
+        while !serial.console().closed() && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        return Err(Error::MachineDied {
+            machine: name.to_string(),
+            during: during.to_string(),
+            status: process::describe(&status),
+            stderr: read_stderr(stderr_path),
+            serial_tail: serial.console().tail(TAIL_LINES),
+        });
+    }
+    if panics && let Some(line) = serial.console().panic_line() {
+        // Give the kernel a moment to print the rest of its panic message.
+        std::thread::sleep(Duration::from_millis(200));
+        return Err(Error::GuestPanic {
+            machine: name.to_string(),
+            during: during.to_string(),
+            line,
+            serial_tail: serial.console().tail(TAIL_LINES),
+        });
+    }
+    Ok(())
+}
+
+fn read_end_error(
+    name: &str,
+    running: &mut Running,
+    end: ReadEnd,
+    during: &str,
+    cancel: Cancel,
+) -> Error {
+    match end {
+        ReadEnd::Watch(error) => *error,
+        ReadEnd::TimedOut => Error::Machine {
+            machine: name.to_string(),
+            message: format!("timed out {during}"),
+        },
+        ReadEnd::Closed => {
+            // The connection usually closes because QEMU is exiting: give it a moment.
+            let until = Instant::now() + Duration::from_secs(2);
+            while Instant::now() < until {
+                if let Err(error) = watch_parts(
+                    name,
+                    &mut running.child,
+                    &running.serial,
+                    &running.stderr_path,
+                    cancel,
+                    true,
+                    during,
+                ) {
+                    return error;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Error::Machine {
+                machine: name.to_string(),
+                message: format!("the guest closed its root shell while {during}"),
+            }
+        }
+    }
+}
+
+fn read_stderr(path: &Path) -> String {
+    let text = fs::read(path).unwrap_or_default();
+    let text = String::from_utf8_lossy(&text);
+    let lines: Vec<&str> = text.lines().collect();
+    let skip = lines.len().saturating_sub(40);
+    lines[skip..].join("\n")
+}
+
+/// The arguments the driver appends to every start script.
+pub fn qemu_args(monitor: &Path, shell: &Path, display: bool) -> Vec<String> {
+    let mut args = vec![
+        "-monitor".to_string(),
+        format!("unix:{}", monitor.display()),
+        "-chardev".to_string(),
+        format!("socket,id=shell,path={}", shell.display()),
+        "-device".to_string(),
+        "virtio-serial".to_string(),
+        "-device".to_string(),
+        "virtconsole,chardev=shell".to_string(),
+        "-device".to_string(),
+        "virtio-rng-pci".to_string(),
+        "-serial".to_string(),
+        "stdio".to_string(),
+        "-no-reboot".to_string(),
+    ];
+    if !display {
+        args.push("-nographic".to_string());
+    }
+    args
+}
+
+/// Spawns `command`, retrying briefly on ETXTBSY: a start script written just before
+/// (by a build step or a test) can still be open for writing in a process that forked
+/// meanwhile, until that process execs.
+fn spawn_retrying(command: &mut Command) -> std::io::Result<Child> {
+    let mut tries = 0;
+    loop {
+        match command.spawn() {
+            Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) && tries < 20 => {
+                tries += 1;
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            result => return result,
+        }
+    }
+}
+
+fn display_available() -> bool {
+    ["DISPLAY", "WAYLAND_DISPLAY"]
+        .iter()
+        .any(|var| std::env::var_os(var).is_some_and(|v| !v.is_empty()))
+}
+
+impl crate::backend::Vm for Machine {
+    fn name(&self) -> &str {
+        Machine::name(self)
+    }
+
+    fn start(&mut self) -> Result<(), Error> {
+        Machine::start(self)
+    }
+
+    fn execute(
+        &mut self,
+        command: &str,
+        timeout: Duration,
+        guest_timeout: Option<Duration>,
+    ) -> Result<Outcome, Error> {
+        Machine::execute(self, command, timeout, guest_timeout)
+    }
+
+    fn shutdown(&mut self) -> Result<(), Error> {
+        Machine::shutdown(self)
+    }
+
+    fn crash(&mut self) -> Result<(), Error> {
+        Machine::crash(self)
+    }
+
+    fn wait_for_shutdown(&mut self, timeout: Duration) -> Result<(), Error> {
+        Machine::wait_for_shutdown(self, timeout)
+    }
+
+    fn wait_for_console_text(&mut self, regex: &Regex, timeout: Duration) -> Result<String, Error> {
+        Machine::wait_for_console_text(self, regex, timeout)
+    }
+
+    fn send_monitor_command(&mut self, command: &str) -> Result<String, Error> {
+        Machine::send_monitor_command(self, command)
+    }
+}

@@ -1,0 +1,122 @@
+//! The QEMU human monitor (HMP) on a unix socket the driver listens on.
+//!
+//! QEMU greets with a banner and a first `(qemu) ` prompt, which is drained when the
+//! machine starts; every command's answer ends with the next prompt, except `quit`,
+//! which closes the connection. Answers are cleaned of the echoed command line, of
+//! terminal escape sequences and of `\r`.
+
+use crate::cancel::Deadline;
+use crate::error::Error;
+use crate::shell::ReadEnd;
+use std::io::{ErrorKind, Read, Write};
+use std::os::unix::net::UnixStream;
+
+const PROMPT: &[u8] = b"(qemu) ";
+
+/// A connected monitor.
+pub struct Monitor {
+    stream: UnixStream,
+}
+
+impl Monitor {
+    /// Wraps an accepted connection and drains QEMU's greeting.
+    pub fn connect(
+        stream: UnixStream,
+        deadline: Deadline,
+        watch: &mut dyn FnMut() -> Result<(), Error>,
+    ) -> Result<Monitor, ReadEnd> {
+        let mut monitor = Monitor { stream };
+        monitor.read_to_prompt(deadline, watch)?;
+        Ok(monitor)
+    }
+
+    /// Sends `command` and returns QEMU's answer.
+    pub fn command(
+        &mut self,
+        command: &str,
+        deadline: Deadline,
+        watch: &mut dyn FnMut() -> Result<(), Error>,
+    ) -> Result<String, ReadEnd> {
+        let line = format!("{}\n", command.trim_end_matches('\n'));
+        self.stream
+            .write_all(line.as_bytes())
+            .map_err(|_| ReadEnd::Closed)?;
+        let raw = self.read_to_prompt(deadline, watch)?;
+        Ok(clean_answer(&raw))
+    }
+
+    /// Sends `quit`; QEMU exits without answering.
+    pub fn quit(&mut self) -> std::io::Result<()> {
+        self.stream.write_all(b"quit\n")
+    }
+
+    fn read_to_prompt(
+        &mut self,
+        deadline: Deadline,
+        watch: &mut dyn FnMut() -> Result<(), Error>,
+    ) -> Result<String, ReadEnd> {
+        let mut buffer = Vec::new();
+        let mut block = [0u8; 4096];
+        while !buffer.ends_with(PROMPT) {
+            watch().map_err(|e| ReadEnd::Watch(Box::new(e)))?;
+            if deadline.passed() {
+                return Err(ReadEnd::TimedOut);
+            }
+            let _ = self.stream.set_read_timeout(Some(deadline.slice()));
+            match self.stream.read(&mut block) {
+                Ok(0) => return Err(ReadEnd::Closed),
+                Ok(count) => buffer.extend_from_slice(&block[..count]),
+                Err(error)
+                    if matches!(
+                        error.kind(),
+                        ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted
+                    ) => {}
+                Err(_) => return Err(ReadEnd::Closed),
+            }
+        }
+        buffer.truncate(buffer.len() - PROMPT.len());
+        Ok(String::from_utf8_lossy(&buffer).into_owned())
+    }
+}
+
+/// Removes the echoed command line, escape sequences and `\r` from a monitor answer.
+///
+/// QEMU's readline echoes every typed byte with cursor movements, all on one line
+/// that ends with `\r\n` when the command is entered; the answer follows.
+fn clean_answer(raw: &str) -> String {
+    let answer = raw.split_once('\n').map_or("", |(_, rest)| rest);
+    strip_escapes(answer).replace('\r', "")
+}
+
+fn strip_escapes(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            if chars.peek() == Some(&'[') {
+                chars.next();
+                for next in chars.by_ref() {
+                    if next.is_ascii_alphabetic() || next == '~' {
+                        break;
+                    }
+                }
+            } else {
+                chars.next();
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cleans_echo_and_escapes() {
+        let raw = "i\u{1b}[K\u{1b}[Din\u{1b}[K info status\u{1b}[K\r\nVM status: running\r\n";
+        assert_eq!(clean_answer(raw), "VM status: running\n");
+    }
+}

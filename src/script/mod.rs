@@ -1,0 +1,99 @@
+//! The script language: everything between a `.cmds` file's text and a checked
+//! syntax tree the interpreter can run.
+//!
+//! This subsystem owns:
+//! - [`span`]: source positions ([`span::Span`]);
+//! - [`lexer`]: characters to tokens, strings and heredocs included;
+//! - [`parser`]: tokens to the [`ast`], by recursive descent;
+//! - [`ast`]: the syntax tree, plain data with spans;
+//! - [`signature`]: what each method accepts, as the checker needs it;
+//! - [`check`]: validation against the test's machines and methods, before any VM boots;
+//! - [`suggest`]: "did you mean …?" for misspelt names;
+//! - [`diag`]: script errors ([`diag::Diagnostic`]) and their rustc-style rendering.
+//!
+//! It does no I/O and knows nothing of QEMU: the runtime's method table supplies
+//! the signatures, and the interpreter walks the tree this module returns.
+
+pub mod ast;
+pub mod check;
+pub mod diag;
+pub mod lexer;
+pub mod parser;
+pub mod signature;
+pub mod span;
+pub mod suggest;
+
+use crate::script::ast::Script;
+use crate::script::check::{CheckContext, Checker};
+use crate::script::diag::Diagnostic;
+
+/// Parses and checks the script `src`, read from `file`.
+///
+/// On failure returns the parse error alone, or every problem the checker found,
+/// in source order. Diagnostics do not carry the file name: render them with
+/// `diagnostic.render(file, src, color)`. `file` is taken so that callers name the
+/// script once; it does not change the result.
+pub fn load(file: &str, src: &str, ctx: &CheckContext) -> Result<Script, Vec<Diagnostic>> {
+    let _ = file;
+    let script = parser::parse(src).map_err(|diagnostic| vec![diagnostic])?;
+    let diagnostics = Checker::new(ctx).check(&script);
+    if diagnostics.is_empty() {
+        Ok(script)
+    } else {
+        Err(diagnostics)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::script::signature::{Receiver, Signature, ValueKind};
+
+    const SIGNATURES: &[Signature] = &[Signature {
+        name: "succeed",
+        receiver: Receiver::Machine,
+        params: &["command"],
+        param_kind: ValueKind::Text,
+        variadic: true,
+        options: &[],
+        returns_text: true,
+        summary: "",
+    }];
+
+    fn load_with(src: &str) -> Result<Script, Vec<Diagnostic>> {
+        let machines = vec!["server".to_string()];
+        let ctx = CheckContext {
+            machines: &machines,
+            signatures: SIGNATURES,
+        };
+        load("test.cmds", src, &ctx)
+    }
+
+    #[test]
+    fn load_parses_and_checks() {
+        let script =
+            load_with("x = machine.succeed \"hostname\"\nserver.succeed \"${x}\"").unwrap();
+        assert_eq!(script.statements.len(), 2);
+    }
+
+    #[test]
+    fn load_returns_the_parse_error() {
+        let errors = load_with("server.succeed \"x").unwrap_err();
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].to_string(), "unterminated string");
+    }
+
+    #[test]
+    fn load_returns_every_check_error() {
+        let errors = load_with("server.succed \"x\"\nclient.succeed \"${y}\"").unwrap_err();
+        let messages: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            messages,
+            [
+                "unknown method `succed`",
+                "unknown machine `client`",
+                "undefined variable `y`"
+            ]
+        );
+    }
+}

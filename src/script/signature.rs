@@ -1,0 +1,75 @@
+//! What a method or command accepts: the data the checker validates calls against.
+//!
+//! The runtime table (`crate::methods`) pairs each signature with the function that
+//! runs it; the checker only needs this half, so it never depends on the runtime.
+
+/// Whether a method is called on a machine or on its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Receiver {
+    /// `start_all`, `log "…"`: no `machine.` in front.
+    Global,
+    /// `machine.succeed …`: needs a machine in front.
+    Machine,
+}
+
+/// The kind of value a positional argument or an option takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValueKind {
+    /// Any text (a shell command, a message, a monitor command).
+    Text,
+    /// A regular expression (checked with regex-lite before anything boots).
+    Regex,
+    /// A non-negative number of seconds.
+    Seconds,
+}
+
+/// An option a method accepts, such as `timeout=60`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OptionSpec {
+    /// Its name.
+    pub name: &'static str,
+    /// The kind of value it takes.
+    pub kind: ValueKind,
+}
+
+/// The shape of a method's call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Signature {
+    /// The method's name as written in scripts.
+    pub name: &'static str,
+    /// Global command or machine method.
+    pub receiver: Receiver,
+    /// The positional arguments' names (for messages and help), in order.
+    pub params: &'static [&'static str],
+    /// The kind of every positional argument.
+    pub param_kind: ValueKind,
+    /// Whether the last parameter repeats (`succeed "a" "b" …`); then at least one is needed.
+    pub variadic: bool,
+    /// The options it accepts.
+    pub options: &'static [OptionSpec],
+    /// Whether it returns text, so that it can be captured and checked.
+    pub returns_text: bool,
+    /// One line for `help` and the man page.
+    pub summary: &'static str,
+}
+
+impl Signature {
+    /// The smallest number of positional arguments a call needs.
+    pub fn min_args(&self) -> usize {
+        self.params.len()
+    }
+
+    /// The largest number of positional arguments a call takes (`None`: no limit).
+    pub fn max_args(&self) -> Option<usize> {
+        if self.variadic {
+            None
+        } else {
+            Some(self.params.len())
+        }
+    }
+
+    /// The option named `name`, if the method takes it.
+    pub fn option(&self, name: &str) -> Option<&OptionSpec> {
+        self.options.iter().find(|option| option.name == name)
+    }
+}

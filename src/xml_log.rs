@@ -1,0 +1,116 @@
+//! The XML log file, in the NixOS test-driver format.
+//!
+//! ```text
+//! <?xml version="1.0" encoding="utf-8"?>
+//! <logfile>
+//!   <nest><head machine="m">must succeed: true</head>
+//!     <line machine="m" type="serial">…</line>
+//!     <line>(finished: must succeed: true, in 0.01 seconds)</line>
+//!   </nest>
+//! </logfile>
+//! ```
+//!
+//! Every event is flushed as it is written, so a log cut short by SIGKILL still holds
+//! everything up to that point; [`XmlLog::close`] closes open nests and the root
+//! element, and `Drop` calls it, so the file is well-formed on every other exit path.
+
+use crate::sanitize::xml_escape;
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::Path;
+
+/// An open XML log file.
+pub struct XmlLog {
+    out: Option<BufWriter<File>>,
+    open_nests: usize,
+}
+
+/// The attributes of a `<line>` or `<head>`.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Attrs<'a> {
+    /// `machine="…"`.
+    pub machine: Option<&'a str>,
+    /// `type="…"` (`serial` for console lines).
+    pub kind: Option<&'a str>,
+    /// `error="1"`: the line reports a failure.
+    pub error: bool,
+}
+
+impl XmlLog {
+    /// Creates (truncates) the log at `path` and writes the document header.
+    pub fn create(path: &Path) -> io::Result<XmlLog> {
+        let mut out = BufWriter::new(File::create(path)?);
+        out.write_all(b"<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<logfile>\n")?;
+        out.flush()?;
+        Ok(XmlLog {
+            out: Some(out),
+            open_nests: 0,
+        })
+    }
+
+    /// Writes `<line …>text</line>`.
+    pub fn line(&mut self, attrs: Attrs<'_>, text: &str) {
+        let element = format!("<line{}>{}</line>\n", render_attrs(attrs), xml_escape(text));
+        self.write(&element);
+    }
+
+    /// Opens `<nest><head …>text</head>`.
+    pub fn open_nest(&mut self, attrs: Attrs<'_>, text: &str) {
+        let element = format!(
+            "<nest><head{}>{}</head>\n",
+            render_attrs(attrs),
+            xml_escape(text)
+        );
+        self.write(&element);
+        self.open_nests += 1;
+    }
+
+    /// Closes the innermost nest.
+    pub fn close_nest(&mut self) {
+        if self.open_nests > 0 {
+            self.open_nests -= 1;
+            self.write("</nest>\n");
+        }
+    }
+
+    /// Closes every open nest and the document; later writes are ignored.
+    pub fn close(&mut self) {
+        while self.open_nests > 0 {
+            self.close_nest();
+        }
+        self.write("</logfile>\n");
+        self.out = None;
+    }
+
+    fn write(&mut self, text: &str) {
+        // A log that can no longer be written (disk full, file removed) must not stop
+        // the test; the terminal still shows everything.
+        if let Some(out) = self.out.as_mut()
+            && (out.write_all(text.as_bytes()).is_err() || out.flush().is_err())
+        {
+            self.out = None;
+        }
+    }
+}
+
+impl Drop for XmlLog {
+    fn drop(&mut self) {
+        if self.out.is_some() {
+            self.close();
+        }
+    }
+}
+
+fn render_attrs(attrs: Attrs<'_>) -> String {
+    let mut out = String::new();
+    if let Some(machine) = attrs.machine {
+        out.push_str(&format!(" machine=\"{}\"", xml_escape(machine)));
+    }
+    if let Some(kind) = attrs.kind {
+        out.push_str(&format!(" type=\"{}\"", xml_escape(kind)));
+    }
+    if attrs.error {
+        out.push_str(" error=\"1\"");
+    }
+    out
+}

@@ -1,0 +1,421 @@
+//! Hermetic tests of the driver against the fake VM: framing, checks, captures,
+//! failures, timeouts, signals, cleanup and logs.
+
+use crate::support::Test;
+use std::time::Duration;
+
+#[test]
+fn a_passing_script_exits_zero_and_leaves_nothing() {
+    let out = Test::new()
+        .fake("machine", &[])
+        .script(
+            r#"
+start_all
+machine.succeed "echo hello" =~ "hel+o"
+machine.succeed 'printf "%s" x' == "x"
+machine.succeed "echo x" == "x"
+machine.succeed "hostname" !contains "no-such-host"
+machine.fail "false"
+name = machine.succeed "printf '  spaced  \n\n'"
+machine.succeed "printf '%s' '${name}'" == "  spaced  "
+subtest "heredoc" {
+    machine.succeed <<EOF == "two"
+    echo one > "$TMPDIR/file"
+    echo two
+    EOF
+    machine.succeed 'cat "$TMPDIR/file"' == "one"
+}
+machine.succeed "echo a" "echo b" == "a\nb"
+machine.execute "exit 3" == ""
+machine.shutdown
+"#,
+        )
+        .run();
+    out.code(0).stderr_has("passed").clean();
+    let elements = out.xml_elements();
+    assert!(
+        elements
+            .iter()
+            .any(|(name, _, text)| name == "head" && text == "subtest: heredoc")
+    );
+    assert!(elements.iter().any(|(name, attrs, _)| name == "line"
+        && attrs.contains(&("type".to_string(), "serial".to_string()))));
+}
+
+#[test]
+fn a_failing_command_names_line_machine_command_status_and_output() {
+    let out = Test::new()
+        .fake("server", &[])
+        .script(
+            "start_all\nserver.succeed \"echo 'about to fail'; exit 7\"\nserver.succeed \"true\"\n",
+        )
+        .run();
+    out.code(1)
+        .stderr_has("server: command `echo 'about to fail'; exit 7` failed (exit status 7)")
+        .stderr_has("test.cmds:2:1")
+        .stderr_has("about to fail")
+        .stderr_lacks("must succeed: true")
+        .clean();
+    out.xml_elements();
+}
+
+#[test]
+fn a_failed_check_shows_the_output_it_saw() {
+    let out = Test::new()
+        .fake("machine", &[])
+        .script("machine.succeed \"echo actual\" == \"expected\"\n")
+        .run();
+    out.code(1)
+        .stderr_has(r#"output of succeed `echo actual` does not satisfy == "expected""#)
+        .stderr_has("actual")
+        .clean();
+}
+
+#[test]
+fn background_processes_holding_stdout_do_not_hang_commands() {
+    let out = Test::new()
+        .fake("machine", &[])
+        .script(
+            r#"
+machine.succeed "sleep 60 &"
+machine.succeed "(while true; do echo noise; sleep 0.05; done) &"
+machine.succeed "echo next" == "next"
+machine.succeed "sleep 0.2; echo again" == "again"
+"#,
+        )
+        .run();
+    out.code(0).clean();
+    assert!(
+        out.elapsed < Duration::from_secs(20),
+        "took {:?}",
+        out.elapsed
+    );
+}
+
+#[test]
+fn output_that_looks_like_framing_is_kept_whole() {
+    let out = Test::new()
+        .fake("machine", &[])
+        .script(
+            r#"
+machine.succeed "printf 'a\n|!=EOF 0\nvmtest-0 0\n'" == "a\n|!=EOF 0\nvmtest-0 0"
+machine.succeed "printf 'no newline at end'" == "no newline at end"
+machine.succeed "printf '\n\n'" == ""
+machine.succeed "cat" == ""
+machine.succeed "printf '%s' \"it's\"" == "it's"
+machine.succeed "echo '# not a comment' ) ( \"" contains "not a comment"
+"#,
+        )
+        .run();
+    out.code(0).clean();
+}
+
+#[test]
+fn bulk_output_arrives_whole() {
+    let out = Test::new()
+        .fake("machine", &[])
+        .script(
+            r#"
+lines = machine.succeed "seq 1 300000"
+machine.succeed "echo '${lines}' | wc -l" == "300000"
+machine.succeed "seq 1 300000 | tail -n 1" == "300000"
+"#,
+        )
+        .arg("--no-serial")
+        .run();
+    out.code(0).clean();
+}
+
+#[test]
+fn a_command_that_outlives_its_timeout_fails_the_step() {
+    let out = Test::new()
+        .fake("machine", &[])
+        .script("machine.succeed \"sleep 30\" timeout=1\n")
+        .run();
+    out.code(1)
+        .stderr_has("machine: timed out after 1 s waiting for command `sleep 30` to finish")
+        .clean();
+    assert!(
+        out.elapsed < Duration::from_secs(15),
+        "took {:?}",
+        out.elapsed
+    );
+}
+
+#[test]
+fn waits_retry_until_the_condition_holds() {
+    let out = Test::new()
+        .fake("machine", &[])
+        .script(
+            r#"
+machine.succeed '(sleep 1; touch "$TMPDIR/ready") >/dev/null 2>&1 &'
+machine.wait_until_succeeds 'test -e "$TMPDIR/ready"' timeout=20
+machine.succeed '(sleep 1; echo 2 > "$TMPDIR/n") >/dev/null 2>&1 &'
+machine.wait_until_succeeds 'cat "$TMPDIR/n" 2>/dev/null || echo 1' =~ "^2" timeout=20
+machine.wait_until_fails 'test -e "$TMPDIR/ready" && rm "$TMPDIR/ready"' timeout=20
+"#,
+        )
+        .run();
+    out.code(0).clean();
+}
+
+#[test]
+fn a_wait_that_never_holds_times_out_with_the_last_output() {
+    let out = Test::new()
+        .fake("machine", &[])
+        .script("machine.wait_until_succeeds \"echo not yet; false\" timeout=2\n")
+        .run();
+    out.code(1)
+        .stderr_has("timed out after 2 s waiting for success of `echo not yet; false`")
+        .stderr_has("not yet")
+        .clean();
+}
+
+#[test]
+fn wait_tries_are_bounded_in_the_guest() {
+    let out = Test::new()
+        .fake("machine", &[])
+        .script("machine.wait_until_succeeds \"sleep 100\" timeout=2\nmachine.succeed \"echo usable\" == \"usable\"\n")
+        .run();
+    out.code(1)
+        .stderr_has("waiting for success of `sleep 100`")
+        .clean();
+    assert!(
+        out.elapsed < Duration::from_secs(20),
+        "took {:?}",
+        out.elapsed
+    );
+}
+
+#[test]
+fn console_text_and_monitor_commands() {
+    let out = Test::new()
+        .fake(
+            "machine",
+            &[
+                ("FAKE_VM_SERIAL_EXTRA", "ready-1,ready-2"),
+                ("FAKE_VM_SERIAL_EXTRA_INTERVAL_MS", "200"),
+            ],
+        )
+        .script(
+            r#"
+start_all
+line = machine.wait_for_console_text "ready-[0-9]"
+machine.wait_for_console_text "ready-[0-9]" == "ready-2"
+machine.send_monitor_command "info status" contains "running"
+machine.send_monitor_command "set_link virtio-net-pci.1 off" == ""
+log "first console line: ${line}"
+"#,
+        )
+        .run();
+    out.code(0)
+        .stderr_has("first console line: ready-1")
+        .clean();
+}
+
+#[test]
+fn both_handshakes_and_firmware_noise_are_accepted() {
+    for env in [[("FAKE_VM_HANDSHAKE", "old")], [("FAKE_VM_MODE", "noise")]] {
+        let out = Test::new()
+            .fake("machine", &env)
+            .script("machine.succeed \"echo hi\" == \"hi\"\nmachine.succeed \"echo again\" == \"again\"\n")
+            .run();
+        out.code(0).clean();
+    }
+}
+
+#[test]
+fn shutdown_start_again_and_crash() {
+    let out = Test::new()
+        .fake("machine", &[])
+        .script(
+            r#"
+machine.succeed 'echo kept > "$TMPDIR/state-file"'
+machine.shutdown
+machine.start
+machine.succeed 'cat "$TMPDIR/state-file"' == "kept"
+machine.crash
+machine.start
+machine.succeed "echo back" == "back"
+"#,
+        )
+        .run();
+    out.code(0)
+        .stderr_has("QEMU exited (exit status 0)")
+        .clean();
+}
+
+#[test]
+fn qemu_that_dies_at_start_fails_fast_with_its_message() {
+    let out = Test::new()
+        .fake(
+            "machine",
+            &[("FAKE_VM_MODE", "exit"), ("FAKE_VM_EXIT_SIGNAL", "abort")],
+        )
+        .script("start_all\nmachine.succeed \"true\"\n")
+        .run();
+    out.code(3)
+        .stderr_has("machine: QEMU exited (killed by SIGABRT)")
+        .stderr_has("failed to set MSR")
+        .clean();
+    assert!(
+        out.elapsed < Duration::from_secs(10),
+        "took {:?}",
+        out.elapsed
+    );
+}
+
+#[test]
+fn a_guest_panic_fails_fast_with_the_serial_tail() {
+    let out = Test::new()
+        .fake("machine", &[("FAKE_VM_MODE", "panic")])
+        .script("machine.succeed \"true\"\n")
+        .run();
+    out.code(3)
+        .stderr_has("machine: the guest kernel panicked while waiting for the guest's root shell")
+        .stderr_has("last ")
+        .stderr_has("Attempted to kill init")
+        .clean();
+    assert!(
+        out.elapsed < Duration::from_secs(10),
+        "took {:?}",
+        out.elapsed
+    );
+}
+
+#[test]
+fn a_guest_without_backdoor_fails_at_the_connect_timeout() {
+    let out = Test::new()
+        .fake("machine", &[("FAKE_VM_MODE", "no-backdoor")])
+        .arg("--connect-timeout")
+        .arg("2")
+        .script("machine.succeed \"true\"\n")
+        .run();
+    out.code(3)
+        .stderr_has("machine: the guest's root shell did not connect within 2 s")
+        .stderr_has("Linux version")
+        .clean();
+}
+
+#[test]
+fn serial_floods_and_garbage_keep_the_log_well_formed() {
+    let out = Test::new()
+        .fake("flood", &[("FAKE_VM_MODE", "flood"), ("FAKE_VM_FLOOD_LINES", "20000")])
+        .fake("junk", &[("FAKE_VM_MODE", "garbage")])
+        .arg("--no-serial")
+        .script("start_all\nflood.succeed \"echo ok\" == \"ok\"\njunk.succeed \"echo ok\" == \"ok\"\nflood.shutdown\njunk.shutdown\n")
+        .run();
+    out.code(0).clean();
+    let elements = out.xml_elements();
+    assert!(elements.len() > 1000, "{} elements", elements.len());
+    assert!(!out.xml.contains('\u{1}') && !out.xml.contains('\u{1b}'));
+}
+
+#[test]
+fn sigterm_ends_the_run_cleanly() {
+    for (signal, code) in [(libc::SIGTERM, 143), (libc::SIGINT, 130)] {
+        let mut run = Test::new()
+            .fake("machine", &[])
+            .script("machine.succeed \"echo started\"\nmachine.succeed \"sleep 60\"\n")
+            .spawn();
+        run.wait_for_line("must succeed: sleep 60", Duration::from_secs(30));
+        run.signal(signal);
+        let out = run.finish();
+        out.code(code).stderr_has("interrupted by").clean();
+        assert!(out.xml.trim_end().ends_with("</logfile>"));
+        out.xml_elements();
+    }
+}
+
+#[test]
+fn a_qemu_that_ignores_sigterm_is_killed() {
+    let mut run = Test::new()
+        .fake("machine", &[("FAKE_VM_MODE", "hang-term")])
+        .script("machine.succeed \"sleep 60\"\n")
+        .spawn();
+    run.wait_for_line("must succeed: sleep 60", Duration::from_secs(30));
+    run.signal(libc::SIGTERM);
+    run.finish().code(143).clean();
+}
+
+#[test]
+fn the_global_timeout_stops_everything() {
+    let out = Test::new()
+        .fake("machine", &[])
+        .arg("--global-timeout")
+        .arg("2")
+        .script("machine.succeed \"sleep 60\"\n")
+        .run();
+    out.code(4)
+        .stderr_has("global timeout of 2 s reached")
+        .clean();
+}
+
+#[test]
+fn script_errors_stop_before_anything_boots() {
+    let out = Test::new()
+        .fake("machine", &[])
+        .script("start_all\nmachine.succed \"true\"\nclient.succeed \"true\"\n")
+        .run();
+    out.code(2)
+        .stderr_has("test.cmds:2:9")
+        .stderr_has("did you mean `succeed`")
+        .stderr_has("test.cmds:3:1")
+        .stderr_lacks("starting vm")
+        .clean();
+}
+
+#[test]
+fn two_start_scripts_for_one_machine_are_an_error() {
+    let test = Test::new().fake("machine", &[]);
+    let other = test.dir().join("other");
+    std::fs::create_dir(&other).unwrap();
+    let script = crate::fake_vm::write_start_script(&other, "machine", &[]);
+    test.start_script(&script)
+        .script("start_all\n")
+        .run()
+        .code(2)
+        .stderr_has("two start scripts define machine `machine`");
+}
+
+#[test]
+fn vlans_start_a_switch_whose_socket_reaches_the_machines() {
+    let out = Test::new()
+        .fake("machine", &[])
+        .arg("--vlans")
+        .arg("1")
+        .arg("1")
+        .script("machine.succeed 'test -S \"$QEMU_VDE_SOCKET_1/ctl\" && echo yes' == \"yes\"\n")
+        .run();
+    out.code(0).stderr_has("running vlan 1").clean();
+}
+
+#[test]
+fn a_missing_vde_switch_is_an_environment_failure() {
+    let out = Test::new()
+        .fake("machine", &[])
+        .env("PATH", "/nonexistent")
+        .arg("--vlans")
+        .arg("1")
+        .script("machine.succeed \"true\"\n")
+        .run();
+    out.code(3)
+        .stderr_has("vlan 1: `vde_switch` was not found on PATH")
+        .clean();
+}
+
+#[test]
+fn check_validates_without_booting() {
+    Test::new()
+        .fake("machine", &[])
+        .script("start_all\nmachine.succeed \"true\" =~ \"(\"\n")
+        .check()
+        .code(2)
+        .stderr_has("test.cmds:2:");
+    Test::new()
+        .fake("machine", &[])
+        .script("start_all\nmachine.succeed \"true\"\n")
+        .check()
+        .code(0)
+        .stderr_has("ok");
+}

@@ -1,0 +1,7 @@
+//! Integration tests of vmtest-min.
+
+mod driver;
+pub mod fake_vm;
+mod fake_vm_selftest;
+mod real;
+pub mod support;
