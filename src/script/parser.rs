@@ -283,9 +283,16 @@ impl Parser<'_> {
         })
     }
 
+    /// A call, its check, and options written after the check
+    /// (`m.wait_until_succeeds "c" =~ "x" timeout=5`).
     fn parse_call_with_check(&mut self) -> Result<(Call, Option<Check>), Diagnostic> {
-        let call = self.parse_call()?;
+        let mut call = self.parse_call()?;
         let check = self.parse_check()?;
+        if check.is_some() {
+            while self.next_is(TokenKind::Identifier) && self.peek_nth(1).kind == TokenKind::Equals {
+                call.options.push(self.parse_option(false)?);
+            }
+        }
         Ok((call, check))
     }
 

@@ -370,6 +370,11 @@ write_run_script() { # NAME NODE
 #   VMTEST_MEMORY        guest memory in MiB (default 384)
 #   VMTEST_KERNEL        vmlinux (default when built: PVH boot, no kernel
 #                        decompression) or bzimage
+# The kernel command line: console=ttyS0 panic=1, then two boot-time savers
+# under TCG (acpi=noirq: PCI interrupt links without slow ACPI AML, ~1 s;
+# cryptomgr.notests: no crypto self-tests, ~0.4 s), the machine's vmtest.*
+# parameters and \$QEMU_KERNEL_PARAMS.
+# No network ROMs (romfile=): the kernel is booted directly.
 # Arguments go to QEMU as they are: the test driver adds its -monitor,
 # -chardev/virtconsole (backdoor on hvc0), -serial stdio, -no-reboot,
 # -nographic. Run by hand without arguments, it adds -nographic (serial
@@ -419,13 +424,14 @@ exec "\${VMTEST_QEMU:-qemu-system-x86_64}" \\
     -name '$name' \\
     -m "\${VMTEST_MEMORY:-384}" \\
     -smp 1 \\
+    -global virtio-net-pci.romfile= \\
     -net nic,netdev=user.0,model=virtio \\
     -netdev "user,id=user.0\${QEMU_NET_OPTS:+,\$QEMU_NET_OPTS}" \\
     "\${nics[@]}" \\
     -virtfs "local,path=\$SHARED_DIR,security_model=none,mount_tag=shared" \\
     -kernel "\$kernel" \\
     -initrd '$INITRD' \\
-    -append "console=ttyS0 panic=1 vmtest.name=$name vmtest.node=$node vmtest.hosts=$hosts \${QEMU_KERNEL_PARAMS:-}" \\
+    -append "console=ttyS0 panic=1 acpi=noirq cryptomgr.notests vmtest.name=$name vmtest.node=$node vmtest.hosts=$hosts \${QEMU_KERNEL_PARAMS:-}" \\
     "\${extra[@]}" \\
     \${QEMU_OPTS:-} "\$@"
 EOF

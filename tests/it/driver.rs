@@ -103,7 +103,8 @@ machine.succeed "printf 'no newline at end'" == "no newline at end"
 machine.succeed "printf '\n\n'" == ""
 machine.succeed "cat" == ""
 machine.succeed "printf '%s' \"it's\"" == "it's"
-machine.succeed "echo '# not a comment' ) ( \"" contains "not a comment"
+machine.fail "echo '# not a comment' ) ( \""
+machine.succeed "echo still # framed" == "still"
 "#,
         )
         .run();
