@@ -35,6 +35,8 @@ pub trait Vm {
     fn wait_for_console_text(&mut self, regex: &Regex, timeout: Duration) -> Result<String, Error>;
     /// Sends a QEMU monitor command and returns the answer.
     fn send_monitor_command(&mut self, command: &str) -> Result<String, Error>;
+    /// Puts the guest's root shell on the terminal until end of input.
+    fn shell_interact(&mut self) -> Result<(), Error>;
 }
 
 /// All machines plus the run-wide services the methods need.

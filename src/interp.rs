@@ -28,6 +28,7 @@ pub struct Interpreter<'a> {
     backend: &'a mut dyn Backend,
     machines: Vec<String>,
     vars: HashMap<String, String>,
+    last_output: Option<String>,
 }
 
 impl<'a> Interpreter<'a> {
@@ -37,6 +38,7 @@ impl<'a> Interpreter<'a> {
             backend,
             machines,
             vars: HashMap::new(),
+            last_output: None,
         }
     }
 
@@ -47,9 +49,10 @@ impl<'a> Interpreter<'a> {
             .try_for_each(|statement| self.statement(statement))
     }
 
-    /// The backend, between statements (the interactive prompt uses it).
-    pub fn backend(&mut self) -> &mut dyn Backend {
-        self.backend
+    /// The text the last call returned, if it returns text and was not captured
+    /// (the interactive prompt prints it).
+    pub fn take_output(&mut self) -> Option<String> {
+        self.last_output.take()
     }
 
     fn statement(&mut self, statement: &Statement) -> Result<(), StepError> {
@@ -133,11 +136,15 @@ impl<'a> Interpreter<'a> {
                 output,
             }));
         }
-        if let Some(capture) = &statement.capture {
-            self.vars.insert(
-                capture.name.clone(),
-                output.trim_end_matches('\n').to_string(),
-            );
+        match &statement.capture {
+            Some(capture) => {
+                self.vars.insert(
+                    capture.name.clone(),
+                    output.trim_end_matches('\n').to_string(),
+                );
+            }
+            None if method.signature.returns_text => self.last_output = Some(output),
+            None => {}
         }
         Ok(())
     }

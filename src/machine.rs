@@ -460,11 +460,20 @@ impl Machine {
         }
     }
 
-    /// The raw shell stream of a connected machine (for the interactive shell).
-    pub fn shell_stream(&mut self) -> Result<&UnixStream, Error> {
+    /// Puts the guest's root shell on the terminal until end of input, then checks
+    /// that the shell still answers framed commands.
+    pub fn shell_interact(&mut self) -> Result<(), Error> {
         self.connect()?;
-        let running = self.running.as_ref().expect("connected");
-        Ok(running.shell.as_ref().expect("connected").stream())
+        self.log("terminal is ready (there is no prompt); end with Ctrl-D");
+        {
+            let running = self.running.as_ref().expect("connected");
+            let stream = running.shell.as_ref().expect("connected").stream();
+            crate::interact::shell_session(stream, &self.cancel)?;
+        }
+        // Whatever the session left unread is read and dropped with this command's output.
+        self.execute("true", MONITOR_TIMEOUT, None)?;
+        self.log("shell session ended");
+        Ok(())
     }
 
     /// Ends QEMU's process group now (SIGTERM, then SIGKILL), if it runs.
@@ -780,5 +789,9 @@ impl crate::backend::Vm for Machine {
 
     fn send_monitor_command(&mut self, command: &str) -> Result<String, Error> {
         Machine::send_monitor_command(self, command)
+    }
+
+    fn shell_interact(&mut self) -> Result<(), Error> {
+        Machine::shell_interact(self)
     }
 }

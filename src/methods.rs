@@ -229,6 +229,13 @@ pub static METHODS: &[Method] = &[
         run: crash,
     },
     Method {
+        signature: on_machine(
+            "shell_interact",
+            "the guest's root shell on the terminal until Ctrl-D",
+        ),
+        run: shell_interact,
+    },
+    Method {
         signature: Signature {
             options: TIMEOUT,
             ..on_machine("wait_for_shutdown", "wait until QEMU exits on its own")
@@ -358,6 +365,11 @@ fn shutdown(call: &mut Invocation<'_>) -> MethodResult {
 
 fn crash(call: &mut Invocation<'_>) -> MethodResult {
     call.vm()?.crash()?;
+    Ok(None)
+}
+
+fn shell_interact(call: &mut Invocation<'_>) -> MethodResult {
+    call.vm()?.shell_interact()?;
     Ok(None)
 }
 

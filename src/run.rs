@@ -5,18 +5,26 @@ use crate::cli::{self, Args, Command};
 use crate::color::Palette;
 use crate::config;
 use crate::driver::{Driver, DriverConfig};
+use crate::error::Error;
 use crate::exit::ExitCode;
 use crate::interp::Interpreter;
 use crate::logger::{Logger, Outcome, eprint_line};
 use crate::methods;
+use crate::repl;
 use crate::report;
 use crate::script::ast::Script;
 use crate::script::check::CheckContext;
+use crate::script::signature::Signature;
 use crate::signals;
 use crate::xml_log::XmlLog;
 use std::ffi::OsString;
+use std::io::IsTerminal;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+/// The interactive prompt has no global timeout; this stands for "never".
+const NO_GLOBAL_TIMEOUT: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 
 /// Runs the program with `argv` (without the program name) and the process
 /// environment; returns the exit code.
@@ -42,16 +50,22 @@ fn usage_error(message: &str) -> ExitCode {
     ExitCode::Usage
 }
 
-/// A script, read and checked against the machines of `args`.
+/// The machines of a run: names and start scripts.
+type Machines = Vec<(String, PathBuf)>;
+
+fn names(machines: &Machines) -> Vec<String> {
+    machines.iter().map(|(name, _)| name.clone()).collect()
+}
+
+/// A script, read and checked.
 struct Loaded {
     file: String,
     source: String,
     script: Script,
-    machines: Vec<(String, std::path::PathBuf)>,
 }
 
-fn load(args: &Args, must_run: bool, palette: Palette) -> Result<Loaded, ExitCode> {
-    let machines = config::machines(&args.start_scripts, must_run).map_err(|m| usage_error(&m))?;
+/// Reads and checks the script of `args`; renders every problem on failure.
+fn load(args: &Args, machines: &Machines, palette: Palette) -> Result<Loaded, ExitCode> {
     let Some(path) = args.script.as_ref() else {
         return Err(usage_error(
             "no test script: pass SCRIPT, set testScript, or use --interactive",
@@ -59,18 +73,13 @@ fn load(args: &Args, must_run: bool, palette: Palette) -> Result<Loaded, ExitCod
     };
     let source = config::read_script(path).map_err(|m| usage_error(&m))?;
     let file = path.display().to_string();
-    let names: Vec<String> = machines.iter().map(|(name, _)| name.clone()).collect();
+    let names = names(machines);
     let signatures = methods::signatures();
-    let context = CheckContext {
-        machines: &names,
-        signatures: &signatures,
-    };
-    match crate::script::load(&file, &source, &context) {
+    match crate::script::load(&file, &source, &context(&names, &signatures)) {
         Ok(script) => Ok(Loaded {
             file,
             source,
             script,
-            machines,
         }),
         Err(diagnostics) => {
             for diagnostic in &diagnostics {
@@ -86,23 +95,30 @@ fn load(args: &Args, must_run: bool, palette: Palette) -> Result<Loaded, ExitCod
     }
 }
 
+fn context<'a>(names: &'a [String], signatures: &'a [Signature]) -> CheckContext<'a> {
+    CheckContext {
+        machines: names,
+        signatures,
+    }
+}
+
 fn check(args: &Args) -> ExitCode {
     let palette = Palette::new(args.color.resolve());
-    match load(args, false, palette) {
+    let machines = match config::machines(&args.start_scripts, false) {
+        Ok(machines) => machines,
+        Err(message) => return usage_error(&message),
+    };
+    match load(args, &machines, palette) {
         Ok(loaded) => {
+            let names = names(&machines);
             eprint_line(&format!(
                 "{}: ok ({} statements; machines: {})",
                 loaded.file,
                 loaded.script.statements.len(),
-                if loaded.machines.is_empty() {
+                if names.is_empty() {
                     "none".to_string()
                 } else {
-                    loaded
-                        .machines
-                        .iter()
-                        .map(|(n, _)| n.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    names.join(", ")
                 }
             ));
             ExitCode::Passed
@@ -113,9 +129,18 @@ fn check(args: &Args) -> ExitCode {
 
 fn run(args: &Args) -> ExitCode {
     let palette = Palette::new(args.color.resolve());
-    let loaded = match load(args, true, palette) {
-        Ok(loaded) => loaded,
-        Err(code) => return code,
+    let machines = match config::machines(&args.start_scripts, true) {
+        Ok(machines) => machines,
+        Err(message) => return usage_error(&message),
+    };
+    let interactive = args.interactive || (args.script.is_none() && std::io::stdin().is_terminal());
+    let loaded = if interactive {
+        None
+    } else {
+        match load(args, &machines, palette) {
+            Ok(loaded) => Some(loaded),
+            Err(code) => return code,
+        }
     };
     let xml = match &args.log_xml {
         Some(path) => match XmlLog::create(path) {
@@ -134,68 +159,90 @@ fn run(args: &Args) -> ExitCode {
     }
     let logger = Arc::new(Logger::new(palette, xml, !args.no_serial));
     signals::install();
-    let cancel = Cancel::new(Duration::from_secs_f64(args.global_timeout));
+    let global_timeout = match interactive {
+        true => NO_GLOBAL_TIMEOUT,
+        false => Duration::from_secs_f64(args.global_timeout),
+    };
     let started = Instant::now();
-    let code = run_loaded(args, &loaded, &logger, cancel);
+    let config = DriverConfig {
+        machines: machines.clone(),
+        vlans: args.vlans.clone(),
+        keep_vm_state: args.keep_vm_state,
+        connect_timeout: Duration::from_secs_f64(args.connect_timeout),
+        tmp_base: config::tmp_base(),
+    };
+    if !interactive {
+        logger.log(
+            None,
+            &format!(
+                "test will time out and terminate in {} seconds",
+                args.global_timeout
+            ),
+        );
+    }
+    let code = match Driver::new(&config, logger.clone(), Cancel::new(global_timeout)) {
+        Ok(mut driver) => {
+            let code = match &loaded {
+                Some(loaded) => run_script(&mut driver, names(&machines), loaded, &logger),
+                None => run_prompt(&mut driver, names(&machines), &logger),
+            };
+            driver.clean_up();
+            code
+        }
+        Err(error) => {
+            logger.error(None, &error.to_string());
+            error.exit_code()
+        }
+    };
     let elapsed = started.elapsed().as_secs_f64();
-    match code {
-        ExitCode::Passed => {
+    match (code, &loaded) {
+        (ExitCode::Passed, Some(loaded)) => {
             logger.log(None, &format!("test script finished in {elapsed:.2}s"));
             eprint_line(&palette.green(&format!("vmtest-min: passed: {}", loaded.file)));
         }
-        code => logger.log(
+        (ExitCode::Passed, None) => {}
+        (code, _) => logger.log(
             None,
-            &format!(
-                "test script stopped after {elapsed:.2}s (exit status {})",
-                code.code()
-            ),
+            &format!("stopped after {elapsed:.2}s (exit status {})", code.code()),
         ),
     }
     logger.close();
     code
 }
 
-fn run_loaded(args: &Args, loaded: &Loaded, logger: &Arc<Logger>, cancel: Cancel) -> ExitCode {
-    let config = DriverConfig {
-        machines: loaded.machines.clone(),
-        vlans: args.vlans.clone(),
-        keep_vm_state: args.keep_vm_state,
-        connect_timeout: Duration::from_secs_f64(args.connect_timeout),
-        tmp_base: config::tmp_base(),
-    };
-    logger.log(
-        None,
-        &format!(
-            "test will time out and terminate in {} seconds",
-            args.global_timeout
-        ),
-    );
-    let mut driver = match Driver::new(&config, logger.clone(), cancel) {
-        Ok(driver) => driver,
-        Err(error) => {
-            logger.error(None, &error.to_string());
-            return error.exit_code();
-        }
-    };
-    let names = loaded
-        .machines
-        .iter()
-        .map(|(name, _)| name.clone())
-        .collect();
+fn run_script(
+    driver: &mut Driver,
+    names: Vec<String>,
+    loaded: &Loaded,
+    logger: &Logger,
+) -> ExitCode {
     logger.open_nest(None, "run the VM test script");
-    let result = Interpreter::new(&mut driver, names).run(&loaded.script.statements);
+    let result = Interpreter::new(driver, names).run(&loaded.script.statements);
     logger.close_nest(if result.is_ok() {
         Outcome::Finished
     } else {
         Outcome::Failed
     });
-    let code = match &result {
+    match result {
         Ok(()) => ExitCode::Passed,
         Err(failure) => {
-            report::step_failure(logger, &loaded.file, &loaded.source, failure);
+            report::step_failure(logger, &loaded.file, &loaded.source, &failure);
             failure.error.exit_code()
         }
-    };
-    driver.clean_up();
-    code
+    }
+}
+
+fn run_prompt(driver: &mut Driver, names: Vec<String>, logger: &Logger) -> ExitCode {
+    let signatures = methods::signatures();
+    let context = context(&names, &signatures);
+    match repl::run(driver, names.clone(), &context, logger) {
+        Ok(()) => ExitCode::Passed,
+        Err(error) => {
+            let code = error.exit_code();
+            if !matches!(error, Error::Interrupted { .. }) {
+                logger.error(None, &error.to_string());
+            }
+            code
+        }
+    }
 }

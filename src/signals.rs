@@ -30,6 +30,11 @@ pub fn install() {
     }
 }
 
+/// Forgets a received signal (the interactive prompt survives Ctrl-C).
+pub fn clear() {
+    RECEIVED.store(0, Ordering::SeqCst);
+}
+
 /// The signal received so far, if any.
 pub fn received() -> Option<i32> {
     match RECEIVED.load(Ordering::SeqCst) {

@@ -289,7 +289,8 @@ impl Parser<'_> {
         let mut call = self.parse_call()?;
         let check = self.parse_check()?;
         if check.is_some() {
-            while self.next_is(TokenKind::Identifier) && self.peek_nth(1).kind == TokenKind::Equals {
+            while self.next_is(TokenKind::Identifier) && self.peek_nth(1).kind == TokenKind::Equals
+            {
                 call.options.push(self.parse_option(false)?);
             }
         }

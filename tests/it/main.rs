@@ -3,5 +3,6 @@
 mod driver;
 pub mod fake_vm;
 mod fake_vm_selftest;
+mod interactive;
 mod real;
 pub mod support;

@@ -33,6 +33,7 @@ pub struct Test {
     start_scripts: Vec<PathBuf>,
     args: Vec<OsString>,
     env: Vec<(String, String)>,
+    stdin: Option<Stdio>,
 }
 
 impl Default for Test {
@@ -55,6 +56,7 @@ impl Test {
             start_scripts: Vec::new(),
             args: Vec::new(),
             env: Vec::new(),
+            stdin: None,
         }
     }
 
@@ -93,6 +95,12 @@ impl Test {
     /// Sets an environment variable for the run.
     pub fn env(mut self, key: &str, value: &str) -> Test {
         self.env.push((key.to_string(), value.to_string()));
+        self
+    }
+
+    /// Gives the run this stdin (default: `/dev/null`).
+    pub fn stdin(mut self, stdin: impl Into<Stdio>) -> Test {
+        self.stdin = Some(stdin.into());
         self
     }
 
@@ -148,18 +156,25 @@ pub struct Running {
     lines: Receiver<String>,
     seen: Vec<String>,
     reader: Option<JoinHandle<()>>,
+    stdout_reader: Option<JoinHandle<String>>,
     started: Instant,
 }
 
 impl Running {
-    fn start(command: &mut Command, test: Test) -> Running {
+    fn start(command: &mut Command, mut test: Test) -> Running {
         command
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdin(test.stdin.take().unwrap_or_else(Stdio::null))
+            .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .process_group(0);
         let mut child = command.spawn().expect("run vmtest-min");
         let stderr = child.stderr.take().expect("stderr");
+        let mut stdout = child.stdout.take().expect("stdout");
+        let stdout_reader = std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = std::io::Read::read_to_string(&mut stdout, &mut text);
+            text
+        });
         let (sender, lines) = channel();
         let reader = std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines() {
@@ -175,6 +190,7 @@ impl Running {
             lines,
             seen: Vec::new(),
             reader: Some(reader),
+            stdout_reader: Some(stdout_reader),
             started: Instant::now(),
         }
     }
@@ -225,6 +241,11 @@ impl Running {
             reader.join().expect("stderr reader");
         }
         self.seen.extend(self.lines.try_iter());
+        let stdout = self
+            .stdout_reader
+            .take()
+            .map(|reader| reader.join().expect("stdout reader"))
+            .unwrap_or_default();
         use std::os::unix::process::ExitStatusExt;
         let code = status
             .code()
@@ -232,6 +253,7 @@ impl Running {
         let xml = fs::read_to_string(self.test.dir.path().join("log.xml")).unwrap_or_default();
         Output {
             code,
+            stdout,
             stderr: self.seen.join("\n"),
             xml,
             elapsed: self.started.elapsed(),
@@ -244,6 +266,8 @@ impl Running {
 pub struct Output {
     /// The exit code (128+N when killed by signal N).
     pub code: i32,
+    /// Everything it printed on stdout.
+    pub stdout: String,
     /// Everything it printed on stderr.
     pub stderr: String,
     /// The XML log (empty if none was written).
