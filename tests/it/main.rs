@@ -6,3 +6,4 @@ mod fake_vm_selftest;
 mod interactive;
 mod real;
 pub mod support;
+mod tidy;
