@@ -25,7 +25,7 @@ cargo build --release --quiet
 case $example in
     two-machines)
         exec target/release/vmtest-min run --vlans 1 \
-            --start-scripts guest/run-client-vm guest/run-server-vm "$script" ;;
+            --start-scripts guest/run-client-vm guest/run-server-vm -- "$script" ;;
     *)
-        exec target/release/vmtest-min run --start-scripts guest/run-machine-vm "$script" ;;
+        exec target/release/vmtest-min run --start-scripts guest/run-machine-vm -- "$script" ;;
 esac

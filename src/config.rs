@@ -9,6 +9,13 @@ use std::path::{Path, PathBuf};
 pub fn machines(scripts: &[PathBuf], must_run: bool) -> Result<Vec<(String, PathBuf)>, String> {
     let mut machines: Vec<(String, PathBuf)> = Vec::new();
     for script in scripts {
+        if script.extension().is_some_and(|e| e == "cmds") {
+            return Err(format!(
+                "`{}` was read as a start script: --start-scripts takes every value that \
+                 follows it; put SCRIPT first or end the list with `--`",
+                script.display()
+            ));
+        }
         let name = machine_name(script);
         if let Some((_, other)) = machines.iter().find(|(existing, _)| *existing == name) {
             return Err(format!(
