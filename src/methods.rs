@@ -147,14 +147,8 @@ const fn global(
 
 const fn on_machine(name: &'static str, summary: &'static str) -> Signature {
     Signature {
-        name,
         receiver: Receiver::Machine,
-        params: &[],
-        param_kind: ValueKind::Text,
-        variadic: false,
-        options: &[],
-        returns_text: false,
-        summary,
+        ..global(name, &[], summary)
     }
 }
 
@@ -164,14 +158,10 @@ const fn command(
     summary: &'static str,
 ) -> Signature {
     Signature {
-        name,
         receiver: Receiver::Machine,
-        params,
-        param_kind: ValueKind::Text,
-        variadic: false,
         options: TIMEOUT,
         returns_text: true,
-        summary,
+        ..global(name, params, summary)
     }
 }
 

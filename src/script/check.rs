@@ -396,89 +396,6 @@ fn python_name_is(name: &str, written: &str) -> bool {
 mod tests {
     use super::*;
     use crate::script::parser::parse;
-    use crate::script::signature::OptionSpec;
-
-    const TIMEOUT: &[OptionSpec] = &[OptionSpec {
-        name: "timeout",
-        kind: ValueKind::Seconds,
-    }];
-
-    const fn sig(
-        name: &'static str,
-        receiver: Receiver,
-        params: &'static [&'static str],
-        param_kind: ValueKind,
-        variadic: bool,
-        options: &'static [OptionSpec],
-        returns_text: bool,
-    ) -> Signature {
-        Signature {
-            name,
-            receiver,
-            params,
-            param_kind,
-            variadic,
-            options,
-            returns_text,
-            summary: "",
-        }
-    }
-
-    use Receiver::{Global, Machine};
-    use ValueKind::{Regex, Seconds, Text};
-
-    /// A table mirroring the runtime's methods.
-    const SIGNATURES: &[Signature] = &[
-        sig("start_all", Global, &[], Text, false, &[], false),
-        sig("join_all", Global, &[], Text, false, &[], false),
-        sig("log", Global, &["message"], Text, false, &[], false),
-        sig("sleep", Global, &["seconds"], Seconds, false, &[], false),
-        sig("serial_stdout_on", Global, &[], Text, false, &[], false),
-        sig("serial_stdout_off", Global, &[], Text, false, &[], false),
-        sig("start", Machine, &[], Text, false, &[], false),
-        sig("shutdown", Machine, &[], Text, false, &[], false),
-        sig("crash", Machine, &[], Text, false, &[], false),
-        sig("wait_for_shutdown", Machine, &[], Text, false, &[], false),
-        sig("execute", Machine, &["command"], Text, false, &[], true),
-        sig("succeed", Machine, &["command"], Text, true, TIMEOUT, true),
-        sig("fail", Machine, &["command"], Text, true, TIMEOUT, true),
-        sig(
-            "wait_until_succeeds",
-            Machine,
-            &["command"],
-            Text,
-            false,
-            TIMEOUT,
-            true,
-        ),
-        sig(
-            "wait_until_fails",
-            Machine,
-            &["command"],
-            Text,
-            false,
-            TIMEOUT,
-            true,
-        ),
-        sig(
-            "wait_for_console_text",
-            Machine,
-            &["regex"],
-            Regex,
-            false,
-            TIMEOUT,
-            true,
-        ),
-        sig(
-            "send_monitor_command",
-            Machine,
-            &["command"],
-            Text,
-            false,
-            &[],
-            true,
-        ),
-    ];
 
     fn machines(names: &[&str]) -> Vec<String> {
         names.iter().map(|name| name.to_string()).collect()
@@ -487,9 +404,10 @@ mod tests {
     /// Parses and checks `src` against `machines`; returns all rendered diagnostics.
     fn run_with(machine_names: &[&str], src: &str) -> String {
         let machines = machines(machine_names);
+        let signatures = crate::methods::signatures();
         let ctx = CheckContext {
             machines: &machines,
-            signatures: SIGNATURES,
+            signatures: &signatures,
         };
         let script = match parse(src) {
             Ok(script) => script,
@@ -538,24 +456,7 @@ mod tests {
 
     #[test]
     fn the_example_checks() {
-        let src = r#"# a comment
-start_all
-machine.succeed "echo hello"
-machine.succeed "echo hello" =~ "hel+o"          # output must match a regex
-machine.succeed 'printf "%s" x' == "x"           # output must equal
-machine.succeed "cat /etc/hostname" contains "machine"
-machine.fail "false"
-machine.wait_until_succeeds "test -e /tmp/ready" timeout=60
-name = machine.succeed "hostname"                # capture; use as ${name} in later strings
-subtest "network" {
-    client.succeed "ping -c 1 ${name}"
-}
-machine.succeed <<EOF
-echo a multi-line
-echo shell script
-EOF
-machine.shutdown
-"#;
+        let src = crate::script::EXAMPLE;
         assert_eq!(run_with(&["machine", "client"], src), "");
     }
 
@@ -1085,9 +986,10 @@ error: `start_all` returns no text to capture
     #[test]
     fn variables_persist_across_calls() {
         let machines = machines(&["server"]);
+        let signatures = crate::methods::signatures();
         let ctx = CheckContext {
             machines: &machines,
-            signatures: SIGNATURES,
+            signatures: &signatures,
         };
         let mut checker = Checker::new(&ctx);
         let first = parse("x = server.succeed \"hostname\"").unwrap();
@@ -1116,9 +1018,10 @@ error: `start_all` returns no text to capture
         assert_eq!(run_with(&["server", "client"], &src), "");
         let broken = src.replace("client.succeed(", "clinet.succed(");
         let machines = machines(&["server", "client"]);
+        let signatures = crate::methods::signatures();
         let ctx = CheckContext {
             machines: &machines,
-            signatures: SIGNATURES,
+            signatures: &signatures,
         };
         let diagnostics = Checker::new(&ctx).check(&parse(&broken).unwrap());
         assert_eq!(diagnostics.len(), 400);
@@ -1135,9 +1038,10 @@ error: `start_all` returns no text to capture
             "  EOF", "subtest", "timeout", "é", "\\x", "\\u{", "41",
         ];
         let machines = machines(&["server"]);
+        let signatures = crate::methods::signatures();
         let ctx = CheckContext {
             machines: &machines,
-            signatures: SIGNATURES,
+            signatures: &signatures,
         };
         let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
         let mut next = move || {

@@ -44,6 +44,27 @@ pub fn load(file: &str, src: &str, ctx: &CheckContext) -> Result<Script, Vec<Dia
     }
 }
 
+/// The example script of the language's specification, for tests.
+#[cfg(test)]
+pub(crate) const EXAMPLE: &str = r#"# a comment
+start_all
+machine.succeed "echo hello"
+machine.succeed "echo hello" =~ "hel+o"          # output must match a regex
+machine.succeed 'printf "%s" x' == "x"           # output must equal
+machine.succeed "cat /etc/hostname" contains "machine"
+machine.fail "false"
+machine.wait_until_succeeds "test -e /tmp/ready" timeout=60
+name = machine.succeed "hostname"                # capture; use as ${name} in later strings
+subtest "network" {
+    client.succeed "ping -c 1 ${name}"
+}
+machine.succeed <<EOF
+echo a multi-line
+echo shell script
+EOF
+machine.shutdown
+"#;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -660,24 +660,7 @@ mod tests {
 
     #[test]
     fn the_example() {
-        let src = r#"# a comment
-start_all
-machine.succeed "echo hello"
-machine.succeed "echo hello" =~ "hel+o"          # output must match a regex
-machine.succeed 'printf "%s" x' == "x"           # output must equal
-machine.succeed "cat /etc/hostname" contains "machine"
-machine.fail "false"
-machine.wait_until_succeeds "test -e /tmp/ready" timeout=60
-name = machine.succeed "hostname"                # capture; use as ${name} in later strings
-subtest "network" {
-    client.succeed "ping -c 1 ${name}"
-}
-machine.succeed <<EOF
-echo a multi-line
-echo shell script
-EOF
-machine.shutdown
-"#;
+        let src = crate::script::EXAMPLE;
         check(
             src,
             r#"(call start_all)

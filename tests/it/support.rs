@@ -294,6 +294,17 @@ impl Output {
         self
     }
 
+    /// Asserts that the run took less than `limit`.
+    #[track_caller]
+    pub fn within(&self, limit: Duration) -> &Output {
+        assert!(
+            self.elapsed < limit,
+            "took {:?}, over {limit:?}",
+            self.elapsed
+        );
+        self
+    }
+
     /// Asserts that stderr contains `text`.
     #[track_caller]
     pub fn stderr_has(&self, text: &str) -> &Output {
