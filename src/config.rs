@@ -27,7 +27,11 @@ pub fn machines(scripts: &[PathBuf], must_run: bool) -> Result<Vec<(String, Path
         if must_run {
             check_executable(script)?;
         }
-        machines.push((name, script.clone()));
+        // The start script runs in the machine's state directory: a relative path
+        // must not change meaning there.
+        let script = std::path::absolute(script)
+            .map_err(|e| format!("start script `{}`: {e}", script.display()))?;
+        machines.push((name, script));
     }
     Ok(machines)
 }

@@ -400,3 +400,16 @@ fn check_validates_without_booting() {
         .code(0)
         .stderr_has("ok");
 }
+
+#[test]
+fn relative_start_script_paths_work() {
+    let test = Test::new();
+    let bin = test.dir().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    crate::fake_vm::write_start_script(&bin, "rel", &[]);
+    test.start_script(std::path::Path::new("bin/run-rel-vm"))
+        .script("rel.succeed \"true\"\n")
+        .run()
+        .code(0)
+        .clean();
+}
