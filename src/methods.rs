@@ -419,7 +419,11 @@ fn run_each(call: &mut Invocation<'_>, want_success: bool) -> MethodResult {
                 _ => Ok(output),
             }
         })?;
-        all.push_str(&output);
+        if all.is_empty() {
+            all = output;
+        } else {
+            all.push_str(&output);
+        }
     }
     Ok(Some(all))
 }

@@ -221,6 +221,11 @@ impl Shell {
             }
             let _ = self.stream.set_read_timeout(Some(deadline.slice()));
             let filled = buffer.len();
+            // Grow by an eighth (at least a block) rather than doubling: bulk output
+            // then costs about its own size in memory, not up to twice that.
+            if buffer.capacity() - filled < BLOCK {
+                buffer.reserve_exact(BLOCK.max(filled / 8));
+            }
             buffer.resize(filled + BLOCK, 0);
             let read = (&self.stream).read(&mut buffer[filled..]);
             let count = match read {
