@@ -10,8 +10,9 @@
 #   DIR/kernel/bzImage        Debian's generic kernel (the package that
 #                             linux-image-amd64 depends on; apt-get download +
 #                             dpkg-deb -x, nothing is installed)
-#   DIR/kernel/vmlinux        the same kernel unpacked (booted through its PVH
-#                             entry: saves the xz decompression, ~2 s under TCG)
+#   DIR/kernel/vmlinux        the same kernel unpacked, booted through its PVH
+#                             entry: no xz decompression in the guest, which
+#                             under TCG made the bzImage start 5-7 s later
 #   DIR/kernel/root/lib/modules/<version>/  only the modules the guest loads
 #   DIR/initrd                uncompressed newc cpio: busybox-static with its
 #                             applet links, bash-static as /bin/bash, those
@@ -23,8 +24,9 @@
 # vmtest.node=, vmtest.hosts=), so other names need no new initrd.
 #
 # The guest (see rootfs/init, rootfs/lib/vmtest/*):
-#   - busybox init with an inittab: poweroff powers off, ctrl-alt-delete
-#     reboots (QEMU's -no-reboot turns that into an exit);
+#   - busybox init with an inittab; poweroff (quick: units stopped, 9p
+#     unmounted, sync) powers off, ctrl-alt-delete reboots (QEMU's -no-reboot
+#     turns that into an exit);
 #   - loads the virtio, virtio-net, virtio-console, virtio-rng and 9p modules;
 #     hostname = machine name; lo, eth0 = 10.0.2.15/24 (user-mode net), vlan
 #     NICs (MAC 52:54:00:12:<vlan>:<node>, eth1...) = 192.168.<vlan>.<node>/24;
@@ -34,8 +36,10 @@
 #     announced with "Spawning backdoor root shell..." (vmtest.handshake=old:
 #     a bare newline instead), respawned by init;
 #   - a getty on tty1, a small systemctl stand-in (/etc/units/*.service);
-#   - kernel parameters vmtest.panic=1 (kernel panic during boot) and
-#     vmtest.nobackdoor=1 (no backdoor) for testing failure paths.
+#   - kernel parameters (through QEMU_KERNEL_PARAMS): vmtest.panic=1 (kernel
+#     panic during boot), vmtest.nobackdoor=1 (boots, but no backdoor),
+#     vmtest.handshake=old (2021-style handshake), vmtest.debug=1 (timestamps
+#     of the boot steps on the serial console).
 #
 # The start scripts read TMPDIR, USE_TMPDIR, SHARED_DIR, QEMU_OPTS,
 # QEMU_KERNEL_PARAMS, QEMU_NET_OPTS and QEMU_VDE_SOCKET_<n> like the ones
@@ -52,6 +56,8 @@
 # ones itself, otherwise it says what to install.
 
 set -euo pipefail
+# depmod, modprobe and mknod live in sbin, which a user's PATH may lack.
+export PATH=$PATH:/usr/sbin:/sbin
 
 SELF=$(readlink -f "${BASH_SOURCE[0]}")
 HERE=$(dirname "$SELF")
@@ -94,6 +100,13 @@ for n in "${NAMES[@]}"; do
 done
 mapfile -t NAMES < <(printf '%s\n' "${NAMES[@]}" | LC_ALL=C sort -u)
 [[ ${#NAMES[@]} -le 254 ]] || die "at most 254 machines (node numbers go into 192.168.1.N)"
+HOSTS=$(
+    IFS=,
+    printf '%s' "${NAMES[*]}"
+)
+# The names travel on the kernel command line (2048 bytes on x86, with room
+# left here for the fixed part and QEMU_KERNEL_PARAMS).
+[[ ${#HOSTS} -le 1200 ]] || die "the machine names are too long together (${#HOSTS} bytes, at most 1200)"
 
 # ---------------------------------------------------------------------------
 # Packages
@@ -142,9 +155,11 @@ need_packages() {
 # ---------------------------------------------------------------------------
 # DIR, lock, scratch space
 
+bad_dir() { [[ $1 == *[\'\"\\\$\`]* ]]; }
+! bad_dir "$DIR" || die "DIR must not contain quotes, backslashes, \$ or backquotes: $DIR"
 mkdir -p "$DIR" || die "cannot create $DIR"
 DIR=$(cd "$DIR" && pwd -P)
-[[ $DIR != *[\'\"\\\$\`]* ]] || die "DIR must not contain quotes, backslashes, \$ or backquotes: $DIR"
+! bad_dir "$DIR" || die "DIR must not contain quotes, backslashes, \$ or backquotes: $DIR"
 [[ -w $DIR ]] || die "$DIR is not writable"
 if command -v flock >/dev/null; then
     exec 9>"$DIR/.lock"
@@ -167,7 +182,7 @@ scratch() {
 # Kernel part: DIR/kernel/{bzImage,vmlinux,root/lib/modules/...,stamp}
 
 KDIR=$DIR/kernel
-KSTAMP="stage=$KERNEL_STAGE modules=${MODULES[*]}"
+KSTAMP="stage=$KERNEL_STAGE${VMTEST_KERNEL_PACKAGE:+ package=$VMTEST_KERNEL_PACKAGE} modules=${MODULES[*]}"
 
 kernel_fresh() {
     [[ ${VMTEST_REBUILD:-} != 1 && -f $KDIR/stamp && -f $KDIR/bzImage && -f $KDIR/version ]] &&
@@ -296,7 +311,7 @@ build_initrd() {
     need_packages busybox-static bash-static cpio
     [[ -d $ROOTFS ]] || die "missing $ROOTFS (the guest's own files, next to this script)"
     scratch
-    local s=$SCRATCH/initrd busybox bash p up f
+    local s=$SCRATCH/initrd busybox bash p d up f
     busybox=$(command -v busybox || true)
     [[ -x /bin/busybox ]] && busybox=/bin/busybox
     bash=$(command -v bash-static)
@@ -307,7 +322,11 @@ build_initrd() {
     while read -r p; do
         case "$p" in */*) ;; *) continue ;; esac
         [[ -e $s/$p || -L $s/$p ]] && continue
-        up=$(dirname "$p" | sed 's|[^/][^/]*|..|g')
+        d=${p%/*} up=..
+        while [[ $d == */* ]]; do
+            d=${d#*/}
+            up+=/..
+        done
         ln -s "$up/bin/busybox" "$s/$p"
     done < <("$s/bin/busybox" --list-full)
     [[ -L $s/sbin/init && -L $s/usr/bin/nc && -L $s/bin/sh ]] ||
@@ -336,11 +355,7 @@ build_initrd() {
 # Start scripts: DIR/run-NAME-vm
 
 write_run_script() { # NAME NODE
-    local name=$1 node=$2 hosts out
-    hosts=$(
-        IFS=,
-        printf '%s' "${NAMES[*]}"
-    )
+    local name=$1 node=$2 hosts=$HOSTS out
     out=$DIR/run-$name-vm
     cat >"$out.tmp" <<EOF
 #!/usr/bin/env bash
@@ -441,7 +456,11 @@ EOF
 
 # ---------------------------------------------------------------------------
 
-need_packages qemu-system-x86 vde2
+# Everything that is missing is named in one go.
+wanted=(qemu-system-x86 vde2)
+kernel_fresh || wanted+=(kmod xz-utils)
+initrd_fresh && kernel_fresh || wanted+=(busybox-static bash-static cpio)
+need_packages "${wanted[@]}"
 if ! kernel_fresh; then build_kernel; fi
 if ! initrd_fresh; then build_initrd; fi
 node=0
