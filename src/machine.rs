@@ -23,7 +23,6 @@ use std::fs::{self, File};
 use std::io::ErrorKind;
 use std::os::unix::fs::DirBuilderExt;
 use std::os::unix::net::{UnixListener, UnixStream};
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -141,8 +140,8 @@ impl Machine {
             .envs(self.config.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(stderr)
-            .process_group(0);
+            .stderr(stderr);
+        process::own_group_dying_with_us(&mut command);
         let mut child = spawn_retrying(&mut command).map_err(|e| Error::Machine {
             machine: self.config.name.clone(),
             message: format!(

@@ -5,11 +5,33 @@
 //! ends everything its start script started. Ending is always the same: SIGTERM to
 //! the group, a grace period, then SIGKILL to the group, then reaping the leader.
 
-use std::process::{Child, ExitStatus};
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, ExitStatus};
 use std::time::{Duration, Instant};
 
 /// How long a process group gets between SIGTERM and SIGKILL.
 pub const GRACE: Duration = Duration::from_secs(3);
+
+/// Starts `command` in a new process group, and makes the kernel send SIGTERM to
+/// it if the driver dies without cleaning up (SIGKILL, a crash), so that not even
+/// then is a QEMU left running. Start scripts `exec` QEMU, which keeps the setting.
+pub fn own_group_dying_with_us(command: &mut Command) {
+    // SAFETY: getpid is async-signal-safe and called before the fork.
+    let parent = unsafe { libc::getpid() };
+    command.process_group(0);
+    // SAFETY: the closure runs in the child between fork and exec and only calls
+    // prctl, getppid and _exit, which are async-signal-safe; it allocates nothing.
+    unsafe {
+        command.pre_exec(move || {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+            // The parent may have died before prctl took effect.
+            if libc::getppid() != parent {
+                libc::_exit(1);
+            }
+            Ok(())
+        });
+    }
+}
 
 /// Sends `signal` to the process group led by `pgid`; true if anything received it.
 pub fn signal_group(pgid: u32, signal: i32) -> bool {

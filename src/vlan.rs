@@ -11,7 +11,6 @@ use crate::logger::Logger;
 use crate::process;
 use std::fs::{self, File};
 use std::io::ErrorKind;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::time::Duration;
@@ -51,22 +50,22 @@ impl Vlan {
         let log_err = log
             .try_clone()
             .map_err(|e| Error::io(format!("opening `{}`", log_path.display()), e))?;
-        let mut child = Command::new("vde_switch")
+        let mut command = Command::new("vde_switch");
+        command
             .arg("--sock")
             .arg(&socket_dir)
             .args(["--dirmode", "0700", "--hub"])
             .stdin(Stdio::piped())
             .stdout(log)
-            .stderr(log_err)
-            .process_group(0)
-            .spawn()
-            .map_err(|e| {
-                vlan_error(if e.kind() == ErrorKind::NotFound {
-                    "`vde_switch` was not found on PATH (Debian: apt-get install vde2)".to_string()
-                } else {
-                    format!("cannot run `vde_switch`: {e}")
-                })
-            })?;
+            .stderr(log_err);
+        process::own_group_dying_with_us(&mut command);
+        let mut child = command.spawn().map_err(|e| {
+            vlan_error(if e.kind() == ErrorKind::NotFound {
+                "`vde_switch` was not found on PATH (Debian: apt-get install vde2)".to_string()
+            } else {
+                format!("cannot run `vde_switch`: {e}")
+            })
+        })?;
         let console = child.stdin.take().expect("stdin is piped");
         let deadline = Deadline::after(START_TIMEOUT);
         let ctl = socket_dir.join("ctl");

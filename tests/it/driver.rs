@@ -413,3 +413,27 @@ fn relative_start_script_paths_work() {
         .code(0)
         .clean();
 }
+
+#[test]
+fn a_killed_driver_leaves_no_qemu_behind() {
+    // Without a backdoor the fake VM waits forever: only the kernel's parent-death
+    // signal can end it once the driver is gone.
+    let mut run = Test::new()
+        .fake("machine", &[("FAKE_VM_MODE", "no-backdoor")])
+        .script("machine.succeed \"true\"\n")
+        .spawn();
+    run.wait_for_line(
+        "waiting for the VM to finish booting",
+        Duration::from_secs(30),
+    );
+    run.signal(libc::SIGKILL);
+    let out = run.finish();
+    out.code(128 + libc::SIGKILL);
+    let until = std::time::Instant::now() + Duration::from_secs(10);
+    let mut left = crate::support::processes_under(out.dir());
+    while !left.is_empty() && std::time::Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(50));
+        left = crate::support::processes_under(out.dir());
+    }
+    assert!(left.is_empty(), "left running: {left:?}");
+}
