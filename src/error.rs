@@ -32,6 +32,8 @@ pub enum Error {
         status: i32,
         /// Its standard output.
         output: String,
+        /// Serial console lines printed while it ran (its stderr).
+        console: Vec<String>,
     },
     /// A `fail` command exited zero.
     CommandSucceeded {
@@ -195,9 +197,18 @@ impl Error {
     pub fn details(&self) -> Vec<String> {
         let mut lines = Vec::new();
         match self {
-            Error::CommandFailed { output, .. }
-            | Error::CommandSucceeded { output, .. }
-            | Error::CheckFailed { output, .. } => push_block(&mut lines, "output", output),
+            Error::CommandFailed {
+                output, console, ..
+            } => {
+                push_block(&mut lines, "output", output);
+                if !console.is_empty() {
+                    lines.push("console while it ran (stderr goes there):".to_string());
+                    lines.extend(console.iter().map(|l| format!("  {}", terminal_safe(l))));
+                }
+            }
+            Error::CommandSucceeded { output, .. } | Error::CheckFailed { output, .. } => {
+                push_block(&mut lines, "output", output)
+            }
             Error::Timeout {
                 last: Some(last), ..
             } => push_block(&mut lines, "last output", last),

@@ -318,6 +318,7 @@ impl Machine {
         let during = format!("running `{}`", crate::error::one_line(command));
         let name = self.config.name.as_str();
         let cancel = self.cancel;
+        let console_before = running.serial.console().total();
         let result = {
             let Running {
                 child,
@@ -331,7 +332,16 @@ impl Machine {
             shell.run(command, guest_timeout, deadline, &mut watch)
         };
         match result {
-            Ok(outcome) => Ok(outcome),
+            Ok(mut outcome) => {
+                // stderr reaches the console a moment after stdout reaches us.
+                std::thread::sleep(Duration::from_millis(if outcome.status == 0 {
+                    0
+                } else {
+                    20
+                }));
+                outcome.console = running.serial.console().since(console_before, TAIL_LINES);
+                Ok(outcome)
+            }
             Err(ReadEnd::TimedOut) => Err(Error::Timeout {
                 machine: name.to_string(),
                 what: format!("command `{}` to finish", crate::error::one_line(command)),
@@ -496,7 +506,8 @@ impl Machine {
         process::terminate_group(&mut running.child);
         running.serial.join();
         let stderr = read_stderr(&running.stderr_path);
-        for line in stderr.lines().filter(|l| !l.trim().is_empty()) {
+        let ours = |line: &str| line.contains("terminating on signal");
+        for line in stderr.lines().filter(|l| !l.trim().is_empty() && !ours(l)) {
             self.logger
                 .log(Some(&self.config.name), &format!("qemu: {line}"));
         }

@@ -403,13 +403,18 @@ fn run_each(call: &mut Invocation<'_>, want_success: bool) -> MethodResult {
         };
         let machine = call.machine.unwrap_or_default().to_string();
         let output = call.nested(&format!("{verb}: {}", one_line(&command)), |call| {
-            let Outcome { status, output } = call.vm()?.execute(&command, timeout, None)?;
+            let Outcome {
+                status,
+                output,
+                console,
+            } = call.vm()?.execute(&command, timeout, None)?;
             match (want_success, status == 0) {
                 (true, false) => Err(Error::CommandFailed {
                     machine,
                     command: command.clone(),
                     status,
                     output,
+                    console,
                 }),
                 (false, true) => Err(Error::CommandSucceeded {
                     machine,

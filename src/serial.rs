@@ -96,6 +96,21 @@ impl Console {
         self.lock().closed
     }
 
+    /// How many lines have arrived so far.
+    pub fn total(&self) -> u64 {
+        self.lock().total
+    }
+
+    /// The lines that arrived since line number `since` (see [`Console::total`]),
+    /// the last `count` of them at most.
+    pub fn since(&self, since: u64, count: usize) -> Vec<String> {
+        let state = self.lock();
+        let first = state.first_index();
+        let start = (since.max(first) - first) as usize;
+        let skip = start.max(state.lines.len().saturating_sub(count));
+        state.lines.iter().skip(skip).cloned().collect()
+    }
+
     /// The last `count` lines.
     pub fn tail(&self, count: usize) -> Vec<String> {
         let state = self.lock();

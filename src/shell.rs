@@ -59,6 +59,9 @@ pub struct Outcome {
     pub status: i32,
     /// Everything the command wrote on stdout (invalid UTF-8 replaced).
     pub output: String,
+    /// Serial console lines printed while it ran (its stderr goes there), the last
+    /// [`crate::machine::TAIL_LINES`] at most; filled in by the machine.
+    pub console: Vec<String>,
 }
 
 /// Why a read from the shell stopped early.
@@ -208,7 +211,11 @@ impl Shell {
                         Ok(text) => text,
                         Err(error) => String::from_utf8_lossy(error.as_bytes()).into_owned(),
                     };
-                    return Ok(Outcome { status, output });
+                    return Ok(Outcome {
+                        status,
+                        output,
+                        console: Vec::new(),
+                    });
                 }
             } else {
                 searched = buffer.len().saturating_sub(marker.len());

@@ -47,13 +47,16 @@ fn a_failing_command_names_line_machine_command_status_and_output() {
     let out = Test::new()
         .fake("server", &[])
         .script(
-            "start_all\nserver.succeed \"echo 'about to fail'; exit 7\"\nserver.succeed \"true\"\n",
+            "start_all\nserver.succeed \"echo 'about to fail'; echo oops >&2; exit 7\"\nserver.succeed \"true\"\n",
         )
         .run();
     out.code(1)
-        .stderr_has("server: command `echo 'about to fail'; exit 7` failed (exit status 7)")
+        .stderr_has(
+            "server: command `echo 'about to fail'; echo oops >&2; exit 7` failed (exit status 7)",
+        )
         .stderr_has("test.cmds:2:1")
-        .stderr_has("about to fail")
+        .stderr_has("output:\n!!!   about to fail\n!!! console while it ran (stderr goes there):")
+        .stderr_has("!!!   oops")
         .stderr_lacks("must succeed: true")
         .clean();
     out.xml_elements();
