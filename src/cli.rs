@@ -250,3 +250,103 @@ fn dedup(numbers: Vec<u32>) -> Vec<u32> {
     }
     seen
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_with(argv: &[&str], env: &[(&str, &str)]) -> Result<Command, String> {
+        let lookup = |name: &str| {
+            env.iter()
+                .find(|(key, _)| *key == name)
+                .map(|(_, value)| OsString::from(value))
+        };
+        parse(argv.iter().map(OsString::from).collect(), &lookup)
+    }
+
+    fn run_args(argv: &[&str], env: &[(&str, &str)]) -> Args {
+        match parse_with(argv, env) {
+            Ok(Command::Run(args)) => args,
+            other => panic!("expected run, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn environment_gives_the_defaults() {
+        let env = [
+            ("startScripts", "/a/run-x-vm  /b/run-y-vm"),
+            ("vlans", "2 1 2"),
+            ("testScript", "/t.cmds"),
+            ("globalTimeout", "120"),
+            ("LOGFILE", "/l.xml"),
+            ("out", "/o"),
+        ];
+        let args = run_args(&["run"], &env);
+        assert_eq!(
+            args.start_scripts,
+            [PathBuf::from("/a/run-x-vm"), PathBuf::from("/b/run-y-vm")]
+        );
+        assert_eq!(args.vlans, [2, 1]);
+        assert_eq!(args.script, Some(PathBuf::from("/t.cmds")));
+        assert_eq!(args.global_timeout, 120.0);
+        assert_eq!(args.log_xml, Some(PathBuf::from("/l.xml")));
+        assert_eq!(args.output_dir, PathBuf::from("/o"));
+    }
+
+    #[test]
+    fn options_override_the_environment() {
+        let env = [("startScripts", "/env-vm"), ("testScript", "/env.cmds")];
+        let args = run_args(
+            &[
+                "run",
+                "t.cmds",
+                "--start-scripts",
+                "a",
+                "b",
+                "--vlans",
+                "3",
+                "3",
+                "-K",
+                "--no-serial",
+            ],
+            &env,
+        );
+        assert_eq!(args.script, Some(PathBuf::from("t.cmds")));
+        assert_eq!(args.start_scripts, [PathBuf::from("a"), PathBuf::from("b")]);
+        assert_eq!(args.vlans, [3]);
+        assert!(args.keep_vm_state && args.no_serial);
+        assert_eq!(args.global_timeout, 3600.0);
+        assert_eq!(args.connect_timeout, 600.0);
+    }
+
+    #[test]
+    fn usage_errors_are_clear() {
+        let error = |argv: &[&str]| parse_with(argv, &[]).unwrap_err();
+        assert_eq!(error(&[]), "missing command: `run` or `check` (see --help)");
+        assert_eq!(
+            error(&["rnu"]),
+            "unknown command `rnu`; did you mean `run`?"
+        );
+        assert_eq!(
+            error(&["run", "--vlans", "0"]),
+            "invalid vlan `0`: expected a number from 1 to 255"
+        );
+        assert_eq!(
+            error(&["run", "--color", "blue"]),
+            "invalid value `blue` for --color: expected auto, always or never"
+        );
+        assert_eq!(
+            error(&["run", "--global-timeout", "-1"]),
+            "invalid value `-1` for --global-timeout: expected a positive number of seconds"
+        );
+        assert_eq!(error(&["check"]), "`check` needs a SCRIPT");
+        assert!(error(&["run", "a.cmds", "b.cmds"]).contains("b.cmds"));
+    }
+
+    #[test]
+    fn help_and_version_win() {
+        assert_eq!(parse_with(&["--help"], &[]), Ok(Command::Help));
+        assert_eq!(parse_with(&["run", "-h"], &[]), Ok(Command::Help));
+        assert_eq!(parse_with(&["-V"], &[]), Ok(Command::Version));
+    }
+}

@@ -238,65 +238,79 @@ impl Diagnostic {
     /// The result ends with a newline.
     pub fn render(&self, file: &str, src: &str, color: bool) -> String {
         let paint = Paint { color };
-        let line_number = self.span.line + 1;
-        let width = line_number.to_string().len();
-        let pad = " ".repeat(width);
-
-        // The source line holding the span's first byte.
-        let mut offset = self.span.offset.min(src.len());
-        while !src.is_char_boundary(offset) {
-            offset -= 1;
-        }
-        let line_start = src[..offset].rfind('\n').map_or(0, |i| i + 1);
-        let line_end = src[offset..].find('\n').map_or(src.len(), |i| offset + i);
-        let line = &src[line_start..line_end];
-        let line = line.strip_suffix('\r').unwrap_or(line);
-        let before = &src[line_start..offset];
-        let before = &before[..before.len().min(line.len())];
-        let inside_end = self.span.end().min(line_start + line.len()).max(offset);
-        let inside = &src[offset..inside_end];
-        let caret_indent = display_width(before);
-        let carets = display_width(inside).max(1);
-
-        let mut out = String::new();
-        let _ = writeln!(
-            out,
-            "{}{}",
+        let mut out = format!(
+            "{}{}\n",
             paint.error("error"),
             paint.bold(&format!(": {self}"))
         );
-        let _ = writeln!(
-            out,
-            "{pad}{} {file}:{line_number}:{}",
-            paint.gutter("-->"),
-            self.span.column + 1
-        );
-        let _ = writeln!(out, "{pad} {}", paint.gutter("|"));
-        let shown = display_line(line);
-        if shown.is_empty() {
-            let _ = writeln!(out, "{}", paint.gutter(&format!("{line_number} |")));
-        } else {
-            let _ = writeln!(
-                out,
-                "{} {}",
-                paint.gutter(&format!("{line_number} |")),
-                shown.trim_end()
-            );
-        }
-        let mut label = "^".repeat(carets);
-        if let Some(help) = self.help() {
-            label.push(' ');
-            label.push_str(&help);
-        }
-        let _ = writeln!(
-            out,
-            "{pad} {} {}{}",
-            paint.gutter("|"),
-            " ".repeat(caret_indent),
-            paint.error(&label)
-        );
+        out.push_str(&snippet(
+            file,
+            src,
+            self.span,
+            self.help().as_deref(),
+            color,
+        ));
         out
     }
+}
+
+/// The `--> file:line:col` line, the source line and carets under `span`, followed
+/// by `label` if given; every line ends with a newline. Runtime errors use it too,
+/// so that a failed step points at its statement the way a script error does.
+pub fn snippet(file: &str, src: &str, span: Span, label: Option<&str>, color: bool) -> String {
+    let paint = Paint { color };
+    let line_number = span.line + 1;
+    let width = line_number.to_string().len();
+    let pad = " ".repeat(width);
+
+    // The source line holding the span's first byte.
+    let mut offset = span.offset.min(src.len());
+    while !src.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let line_start = src[..offset].rfind('\n').map_or(0, |i| i + 1);
+    let line_end = src[offset..].find('\n').map_or(src.len(), |i| offset + i);
+    let line = &src[line_start..line_end];
+    let line = line.strip_suffix('\r').unwrap_or(line);
+    let before = &src[line_start..offset];
+    let before = &before[..before.len().min(line.len())];
+    let inside_end = span.end().min(line_start + line.len()).max(offset);
+    let inside = &src[offset..inside_end];
+    let caret_indent = display_width(before);
+    let carets = display_width(inside).max(1);
+
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{pad}{} {file}:{line_number}:{}",
+        paint.gutter("-->"),
+        span.column + 1
+    );
+    let _ = writeln!(out, "{pad} {}", paint.gutter("|"));
+    let shown = display_line(line);
+    if shown.is_empty() {
+        let _ = writeln!(out, "{}", paint.gutter(&format!("{line_number} |")));
+    } else {
+        let _ = writeln!(
+            out,
+            "{} {}",
+            paint.gutter(&format!("{line_number} |")),
+            shown.trim_end()
+        );
+    }
+    let mut underline = "^".repeat(carets);
+    if let Some(label) = label {
+        underline.push(' ');
+        underline.push_str(label);
+    }
+    let _ = writeln!(
+        out,
+        "{pad} {} {}{}",
+        paint.gutter("|"),
+        " ".repeat(caret_indent),
+        paint.error(&underline)
+    );
+    out
 }
 
 impl Display for Diagnostic {

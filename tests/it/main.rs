@@ -7,3 +7,4 @@ mod interactive;
 mod real;
 pub mod support;
 mod tidy;
+mod xml_log;
