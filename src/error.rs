@@ -128,6 +128,14 @@ pub enum Error {
         /// What went wrong.
         message: String,
     },
+    /// Something the test asserted about the guest does not hold (a unit failed,
+    /// a unit is in the wrong state).
+    Assertion {
+        /// The machine.
+        machine: String,
+        /// What does not hold.
+        message: String,
+    },
     /// A value built at run time (an interpolated regex) is invalid.
     InvalidValue {
         /// What is wrong.
@@ -164,6 +172,7 @@ impl Error {
             | Error::Timeout { .. }
             | Error::NotRunning { .. }
             | Error::ShellUnusable { .. }
+            | Error::Assertion { .. }
             | Error::InvalidValue { .. } => ExitCode::TestFailed,
             Error::Io { .. }
             | Error::MachineDied { .. }
@@ -186,6 +195,7 @@ impl Error {
             | Error::GuestPanic { machine, .. }
             | Error::NoBackdoor { machine, .. }
             | Error::ShellUnusable { machine, .. }
+            | Error::Assertion { machine, .. }
             | Error::Machine { machine, .. }
             | Error::NotRunning { machine, .. } => Some(machine),
             Error::CheckFailed { machine, .. } => machine.as_deref(),
@@ -322,6 +332,7 @@ impl fmt::Display for Error {
                  (is the backdoor service running in the guest?)"
             ),
             Error::ShellUnusable { machine, reason } => write!(f, "{machine}: {reason}"),
+            Error::Assertion { machine, message } => write!(f, "{machine}: {message}"),
             Error::Machine { machine, message } => write!(f, "{machine}: {message}"),
             Error::NotRunning { machine, what } => {
                 write!(f, "{machine}: cannot {what}: the machine is not running")

@@ -89,7 +89,8 @@ impl<'a> Interpreter<'a> {
             error: Box::new(error),
         };
         let call = &statement.call;
-        let method = methods::find(&call.method.name).expect("the checker knows every method");
+        let method = methods::find(&call.method.name, call.target.is_some())
+            .expect("the checker knows every method");
         let machine = call.target.as_ref().map(|target| {
             resolve_machine(&target.name, &self.machines)
                 .expect("the checker knows every machine")

@@ -105,7 +105,15 @@ impl<'a> Checker<'a> {
     fn call_statement(&mut self, statement: &CallStatement, out: &mut Vec<Diagnostic>) {
         let call = &statement.call;
         let method = &call.method.name;
-        match self.methods.get(method.as_str()).copied() {
+        let receiver = match call.target {
+            Some(_) => Receiver::Machine,
+            None => Receiver::Global,
+        };
+        let exact = self
+            .signatures
+            .iter()
+            .find(|s| s.name == method.as_str() && s.receiver == receiver);
+        match exact.or_else(|| self.methods.get(method.as_str()).copied()) {
             None => {
                 let names = self.signatures.iter().map(|signature| signature.name);
                 out.push(Diagnostic::new(
@@ -299,9 +307,16 @@ impl<'a> Checker<'a> {
             {
                 return;
             }
-            (ValueKind::Seconds, Arg::Number(number)) => format!("`{}`", number.value),
+            (ValueKind::Port, Arg::Number(number))
+                if number.value.fract() == 0.0 && (1.0..=65535.0).contains(&number.value) =>
+            {
+                return;
+            }
+            (ValueKind::Seconds | ValueKind::Port, Arg::Number(number)) => {
+                format!("`{}`", number.value)
+            }
             (ValueKind::Text | ValueKind::Regex, Arg::Number(_)) => "a number".to_string(),
-            (ValueKind::Seconds, Arg::Text(_)) => "a string".to_string(),
+            (ValueKind::Seconds | ValueKind::Port, Arg::Text(_)) => "a string".to_string(),
         };
         let method = method.to_string();
         let kind = match slot {
@@ -559,13 +574,13 @@ error: unknown method `strat_all`
 ",
         );
         check(
-            "server.wait_for_unit \"x\"",
+            "server.screenshot \"x\"",
             "\
-error: unknown method `wait_for_unit`
+error: unknown method `screenshot`
  --> test.cmds:1:8
   |
-1 | server.wait_for_unit \"x\"
-  |        ^^^^^^^^^^^^^
+1 | server.screenshot \"x\"
+  |        ^^^^^^^^^^
 ",
         );
         check(
@@ -656,6 +671,34 @@ error: unknown machine `clinet`
         assert!(python_name_is("1st", "_st"));
         assert!(!python_name_is("1st", "_s"));
         assert!(!python_name_is("1st", "_stx"));
+    }
+
+    #[test]
+    fn ports_and_sleep_on_both_receivers() {
+        ok("server.wait_for_open_port 80");
+        ok("server.wait_for_open_port(80, addr=\"client\", timeout=5)");
+        ok("sleep 1");
+        ok("server.sleep(1)");
+        check(
+            "server.wait_for_open_port 0",
+            "\
+error: argument `port` of `wait_for_open_port` must be a port number from 1 to 65535, found `0`
+ --> test.cmds:1:27
+  |
+1 | server.wait_for_open_port 0
+  |                           ^
+",
+        );
+        check(
+            "server.wait_for_open_port \"80\"",
+            "\
+error: argument `port` of `wait_for_open_port` must be a port number from 1 to 65535, found a string
+ --> test.cmds:1:27
+  |
+1 | server.wait_for_open_port \"80\"
+  |                           ^^^^ write the number without quotes
+",
+        );
     }
 
     #[test]

@@ -367,7 +367,9 @@ impl DiagKind {
             | WrongOptionKind {
                 expected, found, ..
             } => match (expected, found.as_str()) {
-                (ValueKind::Seconds, "a string") => Some("write the number without quotes".into()),
+                (ValueKind::Seconds | ValueKind::Port, "a string") => {
+                    Some("write the number without quotes".into())
+                }
                 (ValueKind::Text | ValueKind::Regex, "a number") => Some("put it in quotes".into()),
                 _ => None,
             },
@@ -489,6 +491,7 @@ fn kind_name(kind: ValueKind) -> &'static str {
         ValueKind::Text => "a string",
         ValueKind::Regex => "a regex string",
         ValueKind::Seconds => "a non-negative number of seconds",
+        ValueKind::Port => "a port number from 1 to 65535",
     }
 }
 

@@ -21,6 +21,8 @@ pub enum ValueKind {
     Regex,
     /// A non-negative number of seconds.
     Seconds,
+    /// A TCP port: a whole number from 1 to 65535.
+    Port,
 }
 
 /// An option a method accepts, such as `timeout=60`.
@@ -54,6 +56,11 @@ pub struct Signature {
 }
 
 impl Signature {
+    /// The same signature with other positional parameters.
+    pub const fn with_params(self, params: &'static [&'static str]) -> Signature {
+        Signature { params, ..self }
+    }
+
     /// The smallest number of positional arguments a call needs.
     pub fn min_args(&self) -> usize {
         self.params.len()

@@ -160,3 +160,41 @@ fn qemu_refusing_its_options_is_shown_to_the_user() {
         .stderr_has("-no-such-option")
         .clean();
 }
+
+#[test]
+fn units_ports_files_and_links_as_nixos_tests_use_them() {
+    let out = Test::new()
+        .start_script(&start_script("client"))
+        .start_script(&start_script("server"))
+        .arg("--vlans")
+        .arg("1")
+        .script(
+            r#"
+start_all
+server.wait_for_unit("multi-user.target")
+server.start_job("hello-web")
+server.wait_for_unit("hello-web.service")
+server.wait_for_open_port(80)
+client.wait_for_open_port(80, addr="server", timeout=60)
+server.require_unit_state("hello-web", state="active")
+server.get_unit_property("hello-web", "ActiveState") == "active"
+server.systemctl("is-active hello-web") == "active"
+server.stop_job("hello-web")
+server.wait_for_closed_port(80)
+server.succeed("(sleep 1; touch /tmp/later) >/dev/null 2>&1 &")
+server.wait_for_file("/tmp/later")
+server.block()
+client.fail("ping -c 1 -W 1 server")
+server.unblock()
+client.wait_until_succeeds("ping -c 1 -W 1 server", timeout=30)
+server.systemctl("start failing")
+server.sleep(1)
+server.wait_for_unit("failing", timeout=30)
+"#,
+        )
+        .run();
+    out.code(1)
+        .stderr_has("server: unit `failing` reached state `failed`")
+        .stderr_has("test.cmds:21:1")
+        .clean();
+}

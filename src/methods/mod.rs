@@ -1,28 +1,29 @@
 //! The method table: every command a script can call, with its signature and the
 //! function that runs it.
 //!
-//! Adding a method is one [`Method`] entry in [`METHODS`] plus one function here. The
-//! checker reads only the signatures (see [`signatures`]); the interpreter evaluates
-//! the arguments and calls `run` with an [`Invocation`].
+//! Adding a method is one [`Method`] entry in [`METHODS`] plus one function in the
+//! submodule it belongs to: `basic` (lifecycle, commands, monitor), `waits`
+//! (retrying and console waits) or `units` (systemd). The checker reads only the
+//! signatures (see [`signatures`]); the interpreter evaluates the arguments and
+//! calls `run` with an [`Invocation`].
+
+mod basic;
+mod units;
+mod waits;
 
 use crate::backend::{Backend, Vm};
-use crate::cancel::Deadline;
-use crate::error::{Error, one_line};
+use crate::error::Error;
 use crate::logger::Outcome as LogOutcome;
 use crate::script::signature::{OptionSpec, Receiver, Signature, ValueKind};
-use crate::shell::Outcome;
-use regex_lite::Regex;
+use basic::*;
 use std::time::Duration;
+use units::*;
+use waits::*;
+
+pub use waits::{FIRST_POLL, MAX_POLL};
 
 /// The default timeout of commands and waits, in seconds (as in the NixOS driver).
 pub const DEFAULT_TIMEOUT: f64 = 900.0;
-/// First pause between two tries of a wait; it doubles up to [`MAX_POLL`].
-pub const FIRST_POLL: Duration = Duration::from_millis(100);
-/// Longest pause between two tries of a wait.
-pub const MAX_POLL: Duration = Duration::from_secs(1);
-/// Extra host-side time given to a command bounded in the guest, so that the
-/// guest's own timeout fires first and the shell stays usable.
-const GUEST_GRACE: Duration = Duration::from_secs(10);
 
 /// An evaluated argument or option value.
 #[derive(Debug, Clone, PartialEq)]
@@ -51,24 +52,40 @@ pub struct Invocation<'a> {
 }
 
 impl Invocation<'_> {
-    fn vm(&mut self) -> Result<&mut dyn Vm, Error> {
+    pub(crate) fn vm(&mut self) -> Result<&mut dyn Vm, Error> {
         let name = self
             .machine
             .expect("the checker ensures machine methods have a machine");
         self.backend.vm(name)
     }
 
-    fn text(&self, index: usize) -> &str {
+    pub(crate) fn text(&self, index: usize) -> &str {
         match &self.args[index] {
             Value::Text(text) => text,
             Value::Number(_) => unreachable!("the checker ensures text arguments"),
         }
     }
 
-    fn texts(&self) -> Vec<String> {
+    pub(crate) fn texts(&self) -> Vec<String> {
         (0..self.args.len())
             .map(|i| self.text(i).to_string())
             .collect()
+    }
+
+    /// Positional argument `index`, a number (the checker ensures it).
+    pub(crate) fn number(&self, index: usize) -> f64 {
+        match self.args[index] {
+            Value::Number(number) => number,
+            Value::Text(_) => unreachable!("the checker ensures number arguments"),
+        }
+    }
+
+    /// The text option `name`, if given.
+    pub(crate) fn text_option(&self, name: &str) -> Option<&str> {
+        self.options.iter().find_map(|(option, value)| match value {
+            Value::Text(text) if option == name => Some(text.as_str()),
+            _ => None,
+        })
     }
 
     fn seconds(&self, name: &str, default: f64) -> Duration {
@@ -84,11 +101,11 @@ impl Invocation<'_> {
         Duration::from_secs_f64(seconds.max(0.0))
     }
 
-    fn timeout(&self) -> Duration {
+    pub(crate) fn timeout(&self) -> Duration {
         self.seconds("timeout", DEFAULT_TIMEOUT)
     }
 
-    fn satisfies(&self, output: &str) -> Result<bool, Error> {
+    pub(crate) fn satisfies(&self, output: &str) -> Result<bool, Error> {
         match self.condition {
             Some(condition) => condition(output),
             None => Ok(true),
@@ -96,7 +113,7 @@ impl Invocation<'_> {
     }
 
     /// Runs `body` inside a log nest headed `message`.
-    fn nested<T>(
+    pub(crate) fn nested<T>(
         &mut self,
         message: &str,
         body: impl FnOnce(&mut Self) -> Result<T, Error>,
@@ -127,6 +144,28 @@ const TIMEOUT: &[OptionSpec] = &[OptionSpec {
     name: "timeout",
     kind: ValueKind::Seconds,
 }];
+
+const PORT_OPTIONS: &[OptionSpec] = &[
+    OptionSpec {
+        name: "addr",
+        kind: ValueKind::Text,
+    },
+    OptionSpec {
+        name: "timeout",
+        kind: ValueKind::Seconds,
+    },
+];
+
+const STATE_OPTIONS: &[OptionSpec] = &[
+    OptionSpec {
+        name: "state",
+        kind: ValueKind::Text,
+    },
+    OptionSpec {
+        name: "timeout",
+        kind: ValueKind::Seconds,
+    },
+];
 
 const fn global(
     name: &'static str,
@@ -296,6 +335,110 @@ pub static METHODS: &[Method] = &[
         },
         run: send_monitor_command,
     },
+    Method {
+        signature: on_machine("block", "cut the link of the first vlan NIC (eth1)"),
+        run: block,
+    },
+    Method {
+        signature: on_machine("unblock", "restore the link of the first vlan NIC"),
+        run: unblock,
+    },
+    Method {
+        signature: Signature {
+            param_kind: ValueKind::Seconds,
+            ..on_machine("sleep", "sleep in the guest (guest time)")
+        }
+        .with_params(&["seconds"]),
+        run: guest_sleep,
+    },
+    Method {
+        signature: Signature {
+            returns_text: false,
+            ..command(
+                "wait_for_unit",
+                &["unit"],
+                "wait until a systemd unit is active; fail at once if it failed",
+            )
+        },
+        run: wait_for_unit,
+    },
+    Method {
+        signature: Signature {
+            returns_text: false,
+            ..command("wait_for_file", &["path"], "wait until a file exists")
+        },
+        run: wait_for_file,
+    },
+    Method {
+        signature: Signature {
+            param_kind: ValueKind::Port,
+            options: PORT_OPTIONS,
+            returns_text: false,
+            ..command(
+                "wait_for_open_port",
+                &["port"],
+                "wait until a TCP port accepts connections (addr=localhost)",
+            )
+        },
+        run: wait_for_open_port,
+    },
+    Method {
+        signature: Signature {
+            param_kind: ValueKind::Port,
+            options: PORT_OPTIONS,
+            returns_text: false,
+            ..command(
+                "wait_for_closed_port",
+                &["port"],
+                "wait until a TCP port refuses connections (addr=localhost)",
+            )
+        },
+        run: wait_for_closed_port,
+    },
+    Method {
+        signature: command(
+            "systemctl",
+            &["arguments"],
+            "run `systemctl ARGUMENTS`, whatever its status; returns its output",
+        ),
+        run: systemctl,
+    },
+    Method {
+        signature: command(
+            "start_job",
+            &["unit"],
+            "`systemctl start UNIT`, which must succeed",
+        ),
+        run: start_job,
+    },
+    Method {
+        signature: command(
+            "stop_job",
+            &["unit"],
+            "`systemctl stop UNIT`, which must succeed",
+        ),
+        run: stop_job,
+    },
+    Method {
+        signature: command(
+            "get_unit_property",
+            &["unit", "property"],
+            "the value of one property of a unit",
+        ),
+        run: get_unit_property,
+    },
+    Method {
+        signature: Signature {
+            options: STATE_OPTIONS,
+            returns_text: false,
+            ..command(
+                "require_unit_state",
+                &["unit"],
+                "fail unless a unit is in a state (state=active)",
+            )
+        },
+        run: require_unit_state,
+    },
 ];
 
 /// The signatures of [`METHODS`], for the checker.
@@ -303,213 +446,16 @@ pub fn signatures() -> Vec<Signature> {
     METHODS.iter().map(|method| method.signature).collect()
 }
 
-/// The method named `name`.
-pub fn find(name: &str) -> Option<&'static Method> {
-    METHODS.iter().find(|method| method.signature.name == name)
-}
-
-fn start_all(call: &mut Invocation<'_>) -> MethodResult {
-    call.nested("start all VMs", |call| call.backend.start_all())?;
-    Ok(None)
-}
-
-fn join_all(call: &mut Invocation<'_>) -> MethodResult {
-    call.nested("wait for all VMs to finish", |call| call.backend.join_all())?;
-    Ok(None)
-}
-
-fn log(call: &mut Invocation<'_>) -> MethodResult {
-    call.backend.logger().log(None, call.text(0));
-    Ok(None)
-}
-
-fn sleep(call: &mut Invocation<'_>) -> MethodResult {
-    let Value::Number(seconds) = call.args[0] else {
-        unreachable!("the checker ensures a number")
-    };
-    call.backend
-        .cancel()
-        .sleep(Duration::from_secs_f64(seconds.max(0.0)))?;
-    Ok(None)
-}
-
-fn serial_stdout_on(call: &mut Invocation<'_>) -> MethodResult {
-    call.backend.logger().set_print_serial(true);
-    Ok(None)
-}
-
-fn serial_stdout_off(call: &mut Invocation<'_>) -> MethodResult {
-    call.backend.logger().set_print_serial(false);
-    Ok(None)
-}
-
-fn start(call: &mut Invocation<'_>) -> MethodResult {
-    call.vm()?.start()?;
-    Ok(None)
-}
-
-fn shutdown(call: &mut Invocation<'_>) -> MethodResult {
-    call.nested("shutting down", |call| call.vm()?.shutdown())?;
-    Ok(None)
-}
-
-fn crash(call: &mut Invocation<'_>) -> MethodResult {
-    call.vm()?.crash()?;
-    Ok(None)
-}
-
-fn shell_interact(call: &mut Invocation<'_>) -> MethodResult {
-    call.vm()?.shell_interact()?;
-    Ok(None)
-}
-
-fn wait_for_shutdown(call: &mut Invocation<'_>) -> MethodResult {
-    let timeout = call.timeout();
-    call.nested("waiting for the VM to power off", |call| {
-        call.vm()?.wait_for_shutdown(timeout)
-    })?;
-    Ok(None)
-}
-
-fn execute(call: &mut Invocation<'_>) -> MethodResult {
-    let command = call.text(0).to_string();
-    let timeout = call.timeout();
-    let outcome = call.nested(&format!("executing: {}", one_line(&command)), |call| {
-        call.vm()?.execute(&command, timeout, None)
-    })?;
-    call.backend
-        .logger()
-        .log(call.machine, &format!("(exit status {})", outcome.status));
-    Ok(Some(outcome.output))
-}
-
-fn succeed(call: &mut Invocation<'_>) -> MethodResult {
-    run_each(call, true)
-}
-
-fn fail(call: &mut Invocation<'_>) -> MethodResult {
-    run_each(call, false)
-}
-
-/// `succeed` and `fail`: runs every command, requiring status 0 (or non-zero).
-fn run_each(call: &mut Invocation<'_>, want_success: bool) -> MethodResult {
-    let timeout = call.timeout();
-    let mut all = String::new();
-    for command in call.texts() {
-        let verb = if want_success {
-            "must succeed"
-        } else {
-            "must fail"
-        };
-        let machine = call.machine.unwrap_or_default().to_string();
-        let output = call.nested(&format!("{verb}: {}", one_line(&command)), |call| {
-            let Outcome {
-                status,
-                output,
-                console,
-            } = call.vm()?.execute(&command, timeout, None)?;
-            match (want_success, status == 0) {
-                (true, false) => Err(Error::CommandFailed {
-                    machine,
-                    command: command.clone(),
-                    status,
-                    output,
-                    console,
-                }),
-                (false, true) => Err(Error::CommandSucceeded {
-                    machine,
-                    command: command.clone(),
-                    output,
-                }),
-                _ => Ok(output),
-            }
-        })?;
-        if all.is_empty() {
-            all = output;
-        } else {
-            all.push_str(&output);
-        }
-    }
-    Ok(Some(all))
-}
-
-fn wait_until_succeeds(call: &mut Invocation<'_>) -> MethodResult {
-    wait_until(call, true)
-}
-
-fn wait_until_fails(call: &mut Invocation<'_>) -> MethodResult {
-    wait_until(call, false)
-}
-
-/// Retries a command until its status is as wanted and its output passes the check.
-///
-/// Tries come fast at first ([`FIRST_POLL`]) and back off to [`MAX_POLL`], so a
-/// condition that is already true costs one round trip and one that becomes true
-/// soon is noticed soon. Each try is bounded inside the guest by the time left.
-fn wait_until(call: &mut Invocation<'_>, want_success: bool) -> MethodResult {
-    let command = call.text(0).to_string();
-    let timeout = call.timeout();
-    let (header, what) = if want_success {
-        ("waiting for success", "success")
+/// The method named `name`, preferring the one called on a machine when
+/// `on_machine` (`sleep` exists both ways), the global one otherwise.
+pub fn find(name: &str, on_machine: bool) -> Option<&'static Method> {
+    let receiver = if on_machine {
+        Receiver::Machine
     } else {
-        ("waiting for failure", "failure")
+        Receiver::Global
     };
-    call.nested(&format!("{header}: {}", one_line(&command)), |call| {
-        let deadline = Deadline::after(timeout);
-        let mut pause = FIRST_POLL;
-        let last = loop {
-            let left = deadline.remaining().max(Duration::from_secs(1));
-            let outcome = call
-                .vm()?
-                .execute(&command, left + GUEST_GRACE, Some(left))?;
-            if (outcome.status == 0) == want_success && call.satisfies(&outcome.output)? {
-                return Ok(Some(outcome.output));
-            }
-            if deadline.passed() {
-                break outcome;
-            }
-            call.backend
-                .cancel()
-                .sleep(pause.min(deadline.remaining()))?;
-            pause = (pause * 2).min(MAX_POLL);
-        };
-        let last = Some(format!("exit status {}\n{}", last.status, last.output));
-        Err(Error::Timeout {
-            machine: call.machine.unwrap_or_default().to_string(),
-            what: format!("{what} of `{}`", one_line(&command)),
-            seconds: timeout.as_secs_f64(),
-            last,
-        })
-    })
-}
-
-fn wait_for_console_text(call: &mut Invocation<'_>) -> MethodResult {
-    let pattern = call.text(0).to_string();
-    let regex = Regex::new(&pattern).map_err(|e| Error::InvalidValue {
-        message: format!("invalid regex `{pattern}`: {e}"),
-    })?;
-    let timeout = call.timeout();
-    call.nested(
-        &format!("waiting for `{pattern}` to appear on the console"),
-        |call| {
-            let deadline = Deadline::after(timeout);
-            loop {
-                let line = call
-                    .vm()?
-                    .wait_for_console_text(&regex, deadline.remaining())?;
-                if call.satisfies(&line)? {
-                    return Ok(Some(line));
-                }
-            }
-        },
-    )
-}
-
-fn send_monitor_command(call: &mut Invocation<'_>) -> MethodResult {
-    let command = call.text(0).to_string();
-    call.backend
-        .logger()
-        .log(call.machine, &format!("sending monitor command: {command}"));
-    let answer = call.vm()?.send_monitor_command(&command)?;
-    Ok(Some(answer))
+    let named = || METHODS.iter().filter(|m| m.signature.name == name);
+    named()
+        .find(|m| m.signature.receiver == receiver)
+        .or_else(|| named().next())
 }

@@ -1,0 +1,173 @@
+//! Lifecycle, plain commands and the monitor: the methods that do one thing once.
+
+use super::{Invocation, MethodResult};
+use crate::error::{Error, one_line};
+use crate::shell::Outcome;
+use std::time::Duration;
+
+pub(super) fn start_all(call: &mut Invocation<'_>) -> MethodResult {
+    call.nested("start all VMs", |call| call.backend.start_all())?;
+    Ok(None)
+}
+
+pub(super) fn join_all(call: &mut Invocation<'_>) -> MethodResult {
+    call.nested("wait for all VMs to finish", |call| call.backend.join_all())?;
+    Ok(None)
+}
+
+pub(super) fn log(call: &mut Invocation<'_>) -> MethodResult {
+    call.backend.logger().log(None, call.text(0));
+    Ok(None)
+}
+
+pub(super) fn sleep(call: &mut Invocation<'_>) -> MethodResult {
+    let seconds = call.number(0);
+    call.backend
+        .cancel()
+        .sleep(Duration::from_secs_f64(seconds.max(0.0)))?;
+    Ok(None)
+}
+
+pub(super) fn serial_stdout_on(call: &mut Invocation<'_>) -> MethodResult {
+    call.backend.logger().set_print_serial(true);
+    Ok(None)
+}
+
+pub(super) fn serial_stdout_off(call: &mut Invocation<'_>) -> MethodResult {
+    call.backend.logger().set_print_serial(false);
+    Ok(None)
+}
+
+pub(super) fn start(call: &mut Invocation<'_>) -> MethodResult {
+    call.vm()?.start()?;
+    Ok(None)
+}
+
+pub(super) fn shutdown(call: &mut Invocation<'_>) -> MethodResult {
+    call.nested("shutting down", |call| call.vm()?.shutdown())?;
+    Ok(None)
+}
+
+pub(super) fn crash(call: &mut Invocation<'_>) -> MethodResult {
+    call.vm()?.crash()?;
+    Ok(None)
+}
+
+pub(super) fn shell_interact(call: &mut Invocation<'_>) -> MethodResult {
+    call.vm()?.shell_interact()?;
+    Ok(None)
+}
+
+pub(super) fn wait_for_shutdown(call: &mut Invocation<'_>) -> MethodResult {
+    let timeout = call.timeout();
+    call.nested("waiting for the VM to power off", |call| {
+        call.vm()?.wait_for_shutdown(timeout)
+    })?;
+    Ok(None)
+}
+
+pub(super) fn execute(call: &mut Invocation<'_>) -> MethodResult {
+    let command = call.text(0).to_string();
+    let timeout = call.timeout();
+    let outcome = call.nested(&format!("executing: {}", one_line(&command)), |call| {
+        call.vm()?.execute(&command, timeout, None)
+    })?;
+    call.backend
+        .logger()
+        .log(call.machine, &format!("(exit status {})", outcome.status));
+    Ok(Some(outcome.output))
+}
+
+pub(super) fn succeed(call: &mut Invocation<'_>) -> MethodResult {
+    run_each(call, true)
+}
+
+pub(super) fn fail(call: &mut Invocation<'_>) -> MethodResult {
+    run_each(call, false)
+}
+
+/// `succeed` and `fail`: runs every command, requiring status 0 (or non-zero).
+fn run_each(call: &mut Invocation<'_>, want_success: bool) -> MethodResult {
+    let timeout = call.timeout();
+    let mut all = String::new();
+    for command in call.texts() {
+        let verb = if want_success {
+            "must succeed"
+        } else {
+            "must fail"
+        };
+        let machine = call.machine.unwrap_or_default().to_string();
+        let output = call.nested(&format!("{verb}: {}", one_line(&command)), |call| {
+            let Outcome {
+                status,
+                output,
+                console,
+            } = call.vm()?.execute(&command, timeout, None)?;
+            match (want_success, status == 0) {
+                (true, false) => Err(Error::CommandFailed {
+                    machine,
+                    command: command.clone(),
+                    status,
+                    output,
+                    console,
+                }),
+                (false, true) => Err(Error::CommandSucceeded {
+                    machine,
+                    command: command.clone(),
+                    output,
+                }),
+                _ => Ok(output),
+            }
+        })?;
+        if all.is_empty() {
+            all = output;
+        } else {
+            all.push_str(&output);
+        }
+    }
+    Ok(Some(all))
+}
+
+pub(super) fn send_monitor_command(call: &mut Invocation<'_>) -> MethodResult {
+    let command = call.text(0).to_string();
+    call.backend
+        .logger()
+        .log(call.machine, &format!("sending monitor command: {command}"));
+    let answer = call.vm()?.send_monitor_command(&command)?;
+    Ok(Some(answer))
+}
+
+pub(super) fn block(call: &mut Invocation<'_>) -> MethodResult {
+    set_link(call, "off")
+}
+
+pub(super) fn unblock(call: &mut Invocation<'_>) -> MethodResult {
+    set_link(call, "on")
+}
+
+/// `block`/`unblock`: the first vlan NIC (`eth1`; `eth0` is user-mode networking).
+fn set_link(call: &mut Invocation<'_>, state: &str) -> MethodResult {
+    let command = format!("set_link virtio-net-pci.1 {state}");
+    call.backend
+        .logger()
+        .log(call.machine, &format!("sending monitor command: {command}"));
+    let answer = call.vm()?.send_monitor_command(&command)?;
+    if !answer.trim().is_empty() {
+        return Err(Error::Machine {
+            machine: call.machine.unwrap_or_default().to_string(),
+            message: format!("monitor command `{command}` failed: {}", answer.trim()),
+        });
+    }
+    Ok(None)
+}
+
+/// `machine.sleep N`: sleeps in the guest, as the NixOS driver's `machine.sleep` does.
+pub(super) fn guest_sleep(call: &mut Invocation<'_>) -> MethodResult {
+    let seconds = call.number(0);
+    let timeout = Duration::from_secs_f64(seconds) + Duration::from_secs(60);
+    let command = format!("sleep {seconds}");
+    call.nested(&format!("sleeping {seconds} s in the guest"), |call| {
+        call.vm()?.execute(&command, timeout, None)
+    })?;
+    Ok(None)
+}

@@ -1,0 +1,157 @@
+//! systemd units: waiting for them, starting and stopping them, reading their state.
+//!
+//! Everything goes through the guest's `systemctl`, as in the NixOS driver; a wait
+//! costs one round trip per try because the state is read and judged by one small
+//! shell script in the guest.
+
+use super::waits::poll;
+use super::{Invocation, MethodResult};
+use crate::error::{Error, one_line};
+use crate::shell::shell_quote;
+
+/// Exit status of the wait script for a failed unit.
+const FAILED: i32 = 3;
+/// Exit status of the wait script for an inactive unit with no job pending.
+const INACTIVE: i32 = 4;
+
+/// One try of `wait_for_unit`: prints the unit's ActiveState and exits 0 (active),
+/// [`FAILED`], [`INACTIVE`] (inactive, and still inactive once no job is pending)
+/// or 1 (not yet).
+fn wait_script(unit: &str) -> String {
+    format!(
+        r#"unit={unit}
+state() {{ s=$(systemctl --no-pager show "$unit" --property=ActiveState 2>/dev/null || true); echo "${{s#ActiveState=}}"; }}
+s=$(state); echo "$s"
+case "$s" in
+  active) exit 0 ;;
+  failed) exit {FAILED} ;;
+  inactive)
+    if systemctl list-jobs --full 2>&1 | grep "No jobs" >/dev/null && [ "$(state)" = inactive ]; then exit {INACTIVE}; fi
+    exit 1 ;;
+  *) exit 1 ;;
+esac"#,
+        unit = shell_quote(unit)
+    )
+}
+
+pub(super) fn wait_for_unit(call: &mut Invocation<'_>) -> MethodResult {
+    let unit = call.text(0).to_string();
+    let machine = call.machine.unwrap_or_default().to_string();
+    let script = wait_script(&unit);
+    call.nested(&format!("waiting for unit {unit}"), |call| {
+        poll(
+            call,
+            &script,
+            &format!("unit `{unit}` to be active"),
+            &|_, outcome| {
+                let state = outcome.output.trim();
+                let fail = |message: String| {
+                    Err(Error::Assertion {
+                        machine: machine.clone(),
+                        message,
+                    })
+                };
+                match outcome.status {
+                    0 => Ok(true),
+                    FAILED => fail(format!("unit `{unit}` reached state `{state}`")),
+                    INACTIVE => fail(format!(
+                        "unit `{unit}` is inactive and there are no pending jobs"
+                    )),
+                    _ => Ok(false),
+                }
+            },
+        )
+    })?;
+    Ok(None)
+}
+
+/// `systemctl QUERY`, whatever its status (as the NixOS driver's `systemctl`).
+pub(super) fn systemctl(call: &mut Invocation<'_>) -> MethodResult {
+    let command = format!("systemctl {}", call.text(0));
+    let timeout = call.timeout();
+    let outcome = call.nested(&format!("running: {}", one_line(&command)), |call| {
+        call.vm()?.execute(&command, timeout, None)
+    })?;
+    Ok(Some(outcome.output))
+}
+
+pub(super) fn start_job(call: &mut Invocation<'_>) -> MethodResult {
+    job(call, "start", "starting")
+}
+
+pub(super) fn stop_job(call: &mut Invocation<'_>) -> MethodResult {
+    job(call, "stop", "stopping")
+}
+
+/// `systemctl start|stop UNIT`, which must succeed (the NixOS driver ignores a
+/// failure here, which hides broken units until a later, vaguer error).
+fn job(call: &mut Invocation<'_>, verb: &str, doing: &str) -> MethodResult {
+    let unit = call.text(0).to_string();
+    let command = format!("systemctl {verb} {}", shell_quote(&unit));
+    let timeout = call.timeout();
+    let machine = call.machine.unwrap_or_default().to_string();
+    let outcome = call.nested(&format!("{doing} unit {unit}"), |call| {
+        call.vm()?.execute(&command, timeout, None)
+    })?;
+    if outcome.status != 0 {
+        return Err(Error::CommandFailed {
+            machine,
+            command,
+            status: outcome.status,
+            output: outcome.output,
+            console: outcome.console,
+        });
+    }
+    Ok(Some(outcome.output))
+}
+
+/// Reads one property of a unit (`systemctl show UNIT --property=P`).
+fn property(call: &mut Invocation<'_>, unit: &str, name: &str) -> Result<String, Error> {
+    let command = format!(
+        "systemctl --no-pager show {} --property={}",
+        shell_quote(unit),
+        shell_quote(name)
+    );
+    let timeout = call.timeout();
+    let outcome = call.vm()?.execute(&command, timeout, None)?;
+    if outcome.status != 0 {
+        return Err(Error::CommandFailed {
+            machine: call.machine.unwrap_or_default().to_string(),
+            command,
+            status: outcome.status,
+            output: outcome.output,
+            console: outcome.console,
+        });
+    }
+    let line = outcome.output.lines().next().unwrap_or_default();
+    Ok(line
+        .strip_prefix(&format!("{name}="))
+        .unwrap_or(line)
+        .to_string())
+}
+
+pub(super) fn get_unit_property(call: &mut Invocation<'_>) -> MethodResult {
+    let unit = call.text(0).to_string();
+    let name = call.text(1).to_string();
+    property(call, &unit, &name).map(Some)
+}
+
+pub(super) fn require_unit_state(call: &mut Invocation<'_>) -> MethodResult {
+    let unit = call.text(0).to_string();
+    let wanted = call.text_option("state").unwrap_or("active").to_string();
+    let machine = call.machine.unwrap_or_default().to_string();
+    call.nested(
+        &format!("checking that unit {unit} is in state {wanted}"),
+        |call| {
+            let state = property(call, &unit, "ActiveState")?;
+            if state != wanted {
+                return Err(Error::Assertion {
+                    machine,
+                    message: format!("unit `{unit}` is in state `{state}`, not `{wanted}`"),
+                });
+            }
+            Ok(())
+        },
+    )?;
+    Ok(None)
+}

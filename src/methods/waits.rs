@@ -1,0 +1,142 @@
+//! The waits: methods that retry a guest command, or watch the console, until a
+//! condition holds or their timeout passes.
+//!
+//! Tries come fast at first ([`FIRST_POLL`]) and back off to [`MAX_POLL`], so a
+//! condition that already holds costs one round trip and one that becomes true soon
+//! is noticed soon. Each try is bounded inside the guest by the time left.
+
+use super::{Invocation, MethodResult};
+use crate::cancel::Deadline;
+use crate::error::{Error, one_line};
+use crate::shell::{Outcome, shell_quote};
+use regex_lite::Regex;
+use std::time::Duration;
+
+/// First pause between two tries of a wait; it doubles up to [`MAX_POLL`].
+pub const FIRST_POLL: Duration = Duration::from_millis(100);
+/// Longest pause between two tries of a wait.
+pub const MAX_POLL: Duration = Duration::from_secs(1);
+/// Extra host-side time given to a command bounded in the guest, so that the
+/// guest's own timeout fires first and the shell stays usable.
+const GUEST_GRACE: Duration = Duration::from_secs(10);
+
+/// Runs `command` until `done` holds for its outcome or `timeout` passes.
+///
+/// Returns the outcome that satisfied `done`, or a timeout error quoting the last
+/// one and naming `what` was awaited. `done` may also fail the wait at once.
+pub(super) fn poll(
+    call: &mut Invocation<'_>,
+    command: &str,
+    what: &str,
+    done: &dyn Fn(&Invocation<'_>, &Outcome) -> Result<bool, Error>,
+) -> Result<Outcome, Error> {
+    let timeout = call.timeout();
+    let deadline = Deadline::after(timeout);
+    let mut pause = FIRST_POLL;
+    let last = loop {
+        let left = deadline.remaining().max(Duration::from_secs(1));
+        let outcome = call
+            .vm()?
+            .execute(command, left + GUEST_GRACE, Some(left))?;
+        if done(call, &outcome)? {
+            return Ok(outcome);
+        }
+        if deadline.passed() {
+            break outcome;
+        }
+        call.backend
+            .cancel()
+            .sleep(pause.min(deadline.remaining()))?;
+        pause = (pause * 2).min(MAX_POLL);
+    };
+    Err(Error::Timeout {
+        machine: call.machine.unwrap_or_default().to_string(),
+        what: what.to_string(),
+        seconds: timeout.as_secs_f64(),
+        last: Some(format!("exit status {}\n{}", last.status, last.output)),
+    })
+}
+
+pub(super) fn wait_until_succeeds(call: &mut Invocation<'_>) -> MethodResult {
+    wait_until(call, true)
+}
+
+pub(super) fn wait_until_fails(call: &mut Invocation<'_>) -> MethodResult {
+    wait_until(call, false)
+}
+
+/// Retries a command until its status is as wanted and its output passes the check.
+fn wait_until(call: &mut Invocation<'_>, want_success: bool) -> MethodResult {
+    let command = call.text(0).to_string();
+    let (header, what) = if want_success {
+        ("waiting for success", "success")
+    } else {
+        ("waiting for failure", "failure")
+    };
+    let awaited = format!("{what} of `{}`", one_line(&command));
+    let outcome = call.nested(&format!("{header}: {}", one_line(&command)), |call| {
+        poll(call, &command, &awaited, &|call, outcome| {
+            Ok((outcome.status == 0) == want_success && call.satisfies(&outcome.output)?)
+        })
+    })?;
+    Ok(Some(outcome.output))
+}
+
+pub(super) fn wait_for_console_text(call: &mut Invocation<'_>) -> MethodResult {
+    let pattern = call.text(0).to_string();
+    let regex = Regex::new(&pattern).map_err(|e| Error::InvalidValue {
+        message: format!("invalid regex `{pattern}`: {e}"),
+    })?;
+    let timeout = call.timeout();
+    call.nested(
+        &format!("waiting for `{pattern}` to appear on the console"),
+        |call| {
+            let deadline = Deadline::after(timeout);
+            loop {
+                let line = call
+                    .vm()?
+                    .wait_for_console_text(&regex, deadline.remaining())?;
+                if call.satisfies(&line)? {
+                    return Ok(Some(line));
+                }
+            }
+        },
+    )
+}
+
+pub(super) fn wait_for_file(call: &mut Invocation<'_>) -> MethodResult {
+    let path = call.text(0).to_string();
+    let command = format!("test -e {}", shell_quote(&path));
+    call.nested(&format!("waiting for file `{path}`"), |call| {
+        poll(
+            call,
+            &command,
+            &format!("file `{path}`"),
+            &|call, outcome| Ok(outcome.status == 0 && call.satisfies(&outcome.output)?),
+        )
+    })?;
+    Ok(None)
+}
+
+pub(super) fn wait_for_open_port(call: &mut Invocation<'_>) -> MethodResult {
+    wait_for_port(call, true)
+}
+
+pub(super) fn wait_for_closed_port(call: &mut Invocation<'_>) -> MethodResult {
+    wait_for_port(call, false)
+}
+
+/// Polls `nc -z ADDR PORT` in the guest (ADDR: the `addr` option, `localhost`).
+fn wait_for_port(call: &mut Invocation<'_>, open: bool) -> MethodResult {
+    let port = call.number(0);
+    let addr = call.text_option("addr").unwrap_or("localhost").to_string();
+    let command = format!("nc -z {} {port}", shell_quote(&addr));
+    let state = if open { "open" } else { "closed" };
+    let what = format!("TCP port {port} on {addr} to be {state}");
+    call.nested(&format!("waiting for {what}"), |call| {
+        poll(call, &command, &what, &|_, outcome| {
+            Ok((outcome.status == 0) == open)
+        })
+    })?;
+    Ok(None)
+}
