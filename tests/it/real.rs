@@ -78,11 +78,18 @@ fn keep_vm_state_keeps_the_state_directory() {
     let out = Test::new()
         .start_script(&start_script("machine"))
         .arg("-K")
-        .script("machine.succeed \"true\"\nmachine.shutdown\n")
+        .script(
+            "machine.succeed \"touch /tmp/shared/kept\"\nmachine.shutdown\n\
+             machine.start\nmachine.succeed \"test -e /tmp/shared/kept\"\nmachine.shutdown\n",
+        )
         .run();
     out.code(0).stderr_has("machine state kept in");
-    let kept = out.dir().join("tmp/vmtest-min-state/vm-state-machine");
-    assert!(kept.is_dir(), "{} missing", kept.display());
+    let kept = out.dir().join("tmp/vmtest-min-state");
+    assert!(kept.join("vm-state-machine").is_dir(), "state dir missing");
+    assert!(
+        kept.join("shared-xchg/kept").is_file(),
+        "shared file missing"
+    );
     assert!(crate::support::processes_under(out.dir()).is_empty());
 }
 
