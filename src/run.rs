@@ -31,18 +31,22 @@ const NO_GLOBAL_TIMEOUT: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 pub fn main(argv: Vec<OsString>) -> ExitCode {
     let env = |name: &str| std::env::var_os(name);
     match cli::parse(argv, &env) {
-        Ok(Command::Help) => {
-            print!("{}", cli::HELP);
-            ExitCode::Passed
-        }
+        Ok(Command::Help) => print_quietly(cli::HELP),
         Ok(Command::Version) => {
-            println!("vmtest-min {}", env!("CARGO_PKG_VERSION"));
-            ExitCode::Passed
+            print_quietly(&format!("vmtest-min {}\n", env!("CARGO_PKG_VERSION")))
         }
         Ok(Command::Check(args)) => check(&args),
         Ok(Command::Run(args)) => run(&args),
         Err(message) => usage_error(&message),
     }
+}
+
+/// Prints `text` on stdout; a closed stdout (`vmtest-min --help | head -1`) is not
+/// an error.
+fn print_quietly(text: &str) -> ExitCode {
+    use std::io::Write;
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+    ExitCode::Passed
 }
 
 fn usage_error(message: &str) -> ExitCode {
