@@ -14,6 +14,21 @@ use std::time::{Duration, Instant};
 /// The longest a blocking call waits before checking for cancellation.
 pub const POLL: Duration = Duration::from_millis(50);
 
+/// The longest duration the driver deals in (about 31 years): longer timeouts
+/// mean "never", and stay clear of `Instant` overflow.
+pub const FOREVER: Duration = Duration::from_secs(1_000_000_000);
+
+/// `seconds` as a duration, clamped to `0..=FOREVER` (NaN counts as 0).
+pub fn seconds(seconds: f64) -> Duration {
+    if seconds.is_nan() || seconds <= 0.0 {
+        Duration::ZERO
+    } else if seconds >= FOREVER.as_secs_f64() {
+        FOREVER
+    } else {
+        Duration::from_secs_f64(seconds)
+    }
+}
+
 /// The run-wide stop conditions: signals and the global timeout.
 #[derive(Debug, Clone, Copy)]
 pub struct Cancel {
@@ -24,6 +39,7 @@ pub struct Cancel {
 impl Cancel {
     /// Starts the global clock now.
     pub fn new(global_timeout: Duration) -> Cancel {
+        let global_timeout = global_timeout.min(FOREVER);
         Cancel {
             global_deadline: Instant::now() + global_timeout,
             global_timeout,
@@ -45,7 +61,7 @@ impl Cancel {
 
     /// Sleeps for `duration` (host time), checking for cancellation as it goes.
     pub fn sleep(&self, duration: Duration) -> Result<(), Error> {
-        let until = Instant::now() + duration;
+        let until = Instant::now() + duration.min(FOREVER);
         loop {
             self.check()?;
             let now = Instant::now();
@@ -67,6 +83,7 @@ pub struct Deadline {
 impl Deadline {
     /// A deadline `timeout` from now.
     pub fn after(timeout: Duration) -> Deadline {
+        let timeout = timeout.min(FOREVER);
         Deadline {
             at: Instant::now() + timeout,
             timeout,

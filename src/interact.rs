@@ -4,13 +4,15 @@
 //! sends stdin lines to the guest; Ctrl-D (end of input) ends the session without
 //! ending the run. The backdoor has no prompt and no job control.
 
-use crate::cancel::{Cancel, POLL};
+use crate::cancel::{Cancel, Deadline, POLL};
 use crate::error::Error;
 use crate::input;
+use crate::shell::{ReadEnd, write_watched};
 use std::io::{ErrorKind, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 /// Runs an interactive session on `stream` until stdin ends.
 pub fn shell_session(stream: &UnixStream, cancel: &Cancel) -> Result<(), Error> {
@@ -52,11 +54,25 @@ pub fn shell_session(stream: &UnixStream, cancel: &Cancel) -> Result<(), Error> 
     result
 }
 
-fn forward_lines(mut stream: &UnixStream, cancel: &Cancel) -> Result<(), Error> {
+/// How long one typed line may take to reach a guest that does not read.
+const LINE_TIMEOUT: Duration = Duration::from_secs(60);
+
+fn forward_lines(stream: &UnixStream, cancel: &Cancel) -> Result<(), Error> {
     while let Some(line) = input::read_line(cancel)? {
-        stream
-            .write_all(format!("{line}\n").as_bytes())
-            .map_err(|e| Error::io("writing to the guest shell", e))?;
+        let deadline = Deadline::after(LINE_TIMEOUT);
+        write_watched(
+            stream,
+            format!("{line}\n").as_bytes(),
+            deadline,
+            &mut || cancel.check(),
+        )
+        .map_err(|end| match end {
+            ReadEnd::Watch(error) => *error,
+            _ => Error::io(
+                "writing to the guest shell",
+                std::io::Error::from(ErrorKind::BrokenPipe),
+            ),
+        })?;
     }
     Ok(())
 }

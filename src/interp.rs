@@ -210,13 +210,24 @@ impl OutputCheck {
     fn holds(&self, output: &str) -> bool {
         let trimmed = output.trim_end_matches('\n');
         match self.op {
-            CheckOp::Matches => self.regex.as_ref().is_some_and(|re| re.is_match(output)),
-            CheckOp::NotMatches => self.regex.as_ref().is_some_and(|re| !re.is_match(output)),
+            CheckOp::Matches => self.regex_matches(output),
+            CheckOp::NotMatches => !self.regex_matches(output),
             CheckOp::Equals => trimmed == self.operand,
             CheckOp::NotEquals => trimmed != self.operand,
             CheckOp::Contains => output.contains(&self.operand),
             CheckOp::NotContains => !output.contains(&self.operand),
         }
+    }
+
+    /// Searches the output as Python's `re.search` would: `$` also matches just
+    /// before a final newline, so `echo hello` satisfies `=~ "hello$"`.
+    fn regex_matches(&self, output: &str) -> bool {
+        self.regex.as_ref().is_some_and(|re| {
+            re.is_match(output)
+                || output
+                    .strip_suffix('\n')
+                    .is_some_and(|without| re.is_match(without))
+        })
     }
 
     fn describe(&self) -> String {

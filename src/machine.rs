@@ -381,15 +381,40 @@ impl Machine {
 
     /// Powers the guest off through its root shell and waits for QEMU to exit.
     pub fn shutdown(&mut self) -> Result<(), Error> {
-        if self.running.is_none() {
+        let Some(running) = self.running.as_mut() else {
+            return Ok(());
+        };
+        if let Ok(Some(status)) = running.child.try_wait() {
+            let message = format!("QEMU had already exited ({})", process::describe(&status));
+            self.finish_run();
+            self.log(&message);
             return Ok(());
         }
         self.connect()?;
+        let name = self.config.name.as_str();
+        let cancel = self.cancel;
         let running = self.running.as_mut().expect("connected");
-        let shell = running.shell.as_mut().expect("connected");
-        shell
-            .send_poweroff()
-            .map_err(|e| Error::io(format!("{}: sending `poweroff`", self.config.name), e))?;
+        if running.shell.as_ref().and_then(Shell::unusable).is_some() {
+            self.log("the guest shell is busy: asking for an ACPI power-off instead");
+            self.send_monitor_command("system_powerdown")?;
+            return self.wait_for_shutdown(SHUTDOWN_TIMEOUT);
+        }
+        let during = "sending `poweroff`";
+        let result = {
+            let Running {
+                child,
+                serial,
+                stderr_path,
+                shell,
+                ..
+            } = &mut *running;
+            let shell = shell.as_mut().expect("connected");
+            let mut watch = || watch_parts(name, child, serial, stderr_path, cancel, false, during);
+            shell.send_poweroff(Deadline::after(MONITOR_TIMEOUT), &mut watch)
+        };
+        if let Err(end) = result {
+            return Err(read_end_error(name, running, end, during, cancel));
+        }
         self.wait_for_shutdown(SHUTDOWN_TIMEOUT)
     }
 

@@ -7,7 +7,7 @@
 
 use crate::cancel::Deadline;
 use crate::error::Error;
-use crate::shell::ReadEnd;
+use crate::shell::{ReadEnd, write_watched};
 use std::io::{ErrorKind, Read, Write};
 use std::os::unix::net::UnixStream;
 
@@ -16,6 +16,8 @@ const PROMPT: &[u8] = b"(qemu) ";
 /// A connected monitor.
 pub struct Monitor {
     stream: UnixStream,
+    /// An earlier command's answer was not read (timeout, Ctrl-C): read it first.
+    behind: bool,
 }
 
 impl Monitor {
@@ -25,7 +27,10 @@ impl Monitor {
         deadline: Deadline,
         watch: &mut dyn FnMut() -> Result<(), Error>,
     ) -> Result<Monitor, ReadEnd> {
-        let mut monitor = Monitor { stream };
+        let mut monitor = Monitor {
+            stream,
+            behind: false,
+        };
         monitor.read_to_prompt(deadline, watch)?;
         Ok(monitor)
     }
@@ -37,16 +42,21 @@ impl Monitor {
         deadline: Deadline,
         watch: &mut dyn FnMut() -> Result<(), Error>,
     ) -> Result<String, ReadEnd> {
+        if self.behind {
+            self.read_to_prompt(deadline, watch)?;
+            self.behind = false;
+        }
         let line = format!("{}\n", command.trim_end_matches('\n'));
-        self.stream
-            .write_all(line.as_bytes())
-            .map_err(|_| ReadEnd::Closed)?;
-        let raw = self.read_to_prompt(deadline, watch)?;
+        write_watched(&self.stream, line.as_bytes(), deadline, watch)?;
+        let raw = self.read_to_prompt(deadline, watch).inspect_err(|_| {
+            self.behind = true;
+        })?;
         Ok(clean_answer(&raw))
     }
 
     /// Sends `quit`; QEMU exits without answering.
     pub fn quit(&mut self) -> std::io::Result<()> {
+        let _ = self.stream.set_write_timeout(Some(crate::cancel::POLL));
         self.stream.write_all(b"quit\n")
     }
 

@@ -21,10 +21,7 @@ use std::ffi::OsString;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
-
-/// The interactive prompt has no global timeout; this stands for "never".
-const NO_GLOBAL_TIMEOUT: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+use std::time::Instant;
 
 /// Runs the program with `argv` (without the program name) and the process
 /// environment; returns the exit code.
@@ -164,15 +161,15 @@ fn run(args: &Args) -> ExitCode {
     let logger = Arc::new(Logger::new(palette, xml, !args.no_serial));
     signals::install();
     let global_timeout = match interactive {
-        true => NO_GLOBAL_TIMEOUT,
-        false => Duration::from_secs_f64(args.global_timeout),
+        true => crate::cancel::FOREVER,
+        false => crate::cancel::seconds(args.global_timeout),
     };
     let started = Instant::now();
     let config = DriverConfig {
         machines: machines.clone(),
         vlans: args.vlans.clone(),
         keep_vm_state: args.keep_vm_state,
-        connect_timeout: Duration::from_secs_f64(args.connect_timeout),
+        connect_timeout: crate::cancel::seconds(args.connect_timeout),
         tmp_base: config::tmp_base(),
     };
     if !interactive {

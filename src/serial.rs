@@ -4,8 +4,11 @@
 //! reader thread reads it in large blocks, splits lines (lossy UTF-8, `\r` removed,
 //! overlong lines cut at [`MAX_LINE`] bytes), hands each line to the logger and to a
 //! bounded [`Console`] buffer that `wait_for_console_text` searches, and notes a
-//! kernel panic the moment it shows. EOF (QEMU exited) ends the thread; the machine
-//! joins it when it stops, so no thread outlives its machine.
+//! kernel panic the moment it shows. EOF (QEMU exited) ends the thread. When the
+//! machine stops it also raises a stop flag, which the thread checks between
+//! `poll(2)` slices: a process outside QEMU's group that still holds the pipe (a
+//! daemon the start script detached) cannot keep the thread, or the run, alive.
+//! Whatever is already in the pipe is read before the thread ends.
 
 use crate::cancel::{Cancel, Deadline};
 use crate::error::Error;
@@ -13,6 +16,8 @@ use crate::logger::Logger;
 use regex_lite::Regex;
 use std::collections::VecDeque;
 use std::io::Read;
+use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 
@@ -173,6 +178,7 @@ pub enum WaitEnd {
 /// A running reader thread and the console it fills.
 pub struct SerialReader {
     console: Console,
+    stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -180,18 +186,21 @@ impl SerialReader {
     /// Starts reading `stream` for `machine`, logging every line.
     pub fn spawn(
         machine: &str,
-        stream: impl Read + Send + 'static,
+        stream: impl Read + AsRawFd + Send + 'static,
         logger: Arc<Logger>,
     ) -> Result<SerialReader, Error> {
         let console = Console::new();
         let thread_console = console.clone();
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread_stop = stop.clone();
         let name = machine.to_string();
         let thread = std::thread::Builder::new()
             .name(format!("serial-{machine}"))
-            .spawn(move || read_lines(stream, &name, &logger, &thread_console))
+            .spawn(move || read_lines(stream, &name, &logger, &thread_console, &thread_stop))
             .map_err(|e| Error::io(format!("{machine}: starting the serial reader"), e))?;
         Ok(SerialReader {
             console,
+            stop,
             thread: Some(thread),
         })
     }
@@ -201,15 +210,23 @@ impl SerialReader {
         &self.console
     }
 
-    /// Waits for the thread to finish (it does once QEMU's stdout is closed).
+    /// Stops the thread, once it has read what is already in the pipe, and waits
+    /// for it (within a poll slice of the stop).
     pub fn join(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
     }
 }
 
-fn read_lines(mut stream: impl Read, machine: &str, logger: &Logger, console: &Console) {
+fn read_lines(
+    mut stream: impl Read + AsRawFd,
+    machine: &str,
+    logger: &Logger,
+    console: &Console,
+    stop: &AtomicBool,
+) {
     let mut block = vec![0u8; 64 * 1024];
     let mut pending: Vec<u8> = Vec::new();
     let emit = |bytes: &[u8]| {
@@ -218,6 +235,18 @@ fn read_lines(mut stream: impl Read, machine: &str, logger: &Logger, console: &C
         console.push(text);
     };
     loop {
+        // Once stopped, read only what is there already.
+        let wait = if stop.load(Ordering::SeqCst) {
+            std::time::Duration::ZERO
+        } else {
+            crate::cancel::POLL
+        };
+        match crate::input::readable(stream.as_raw_fd(), wait) {
+            Ok(true) => {}
+            Ok(false) if wait.is_zero() => break,
+            Ok(false) => continue,
+            Err(_) => break,
+        }
         let count = match stream.read(&mut block) {
             Ok(0) => break,
             Ok(count) => count,

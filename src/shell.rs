@@ -30,7 +30,7 @@
 //!   quotes in the command from breaking the frame.
 //!
 //! When the command must be stopped in the guest (the tries of a wait), it runs as
-//! `timeout -s KILL T "$BASH" -c 'set -euo pipefail; eval "$1"' vmtest 'CMD'`; that
+//! `timeout -s KILL T "$BASH" -c 'set -euo pipefail; … eval …' vmtest 'CMD'`; that
 //! costs one more program, which is fine at one try per poll interval. Every command
 //! also has a host-side deadline; a command that outlives it leaves the shell
 //! unusable, and the machine says so instead of mixing up answers.
@@ -81,6 +81,9 @@ pub struct Shell {
     nonce: String,
     commands: u64,
     unusable: Option<String>,
+    /// The marker of a command whose answer was not read because the wait for it
+    /// was interrupted (Ctrl-C at the prompt); it is read and dropped first.
+    pending: Option<Vec<u8>>,
 }
 
 impl Shell {
@@ -117,7 +120,10 @@ impl Shell {
                 Ok(0) => return Err(ReadEnd::Closed),
                 Ok(count) => {
                     seen.extend_from_slice(&block[..count]);
-                    if contains(&seen, READY_MARKER) {
+                    // The marker line must arrive whole: its newline is not output.
+                    if let Some(at) = find(&seen, READY_MARKER)
+                        && seen[at + READY_MARKER.len()..].contains(&b'\n')
+                    {
                         return Ok(Shell::new(stream));
                     }
                     old_style_since = if seen.iter().all(|&b| b == b'\n' || b == b'\r') {
@@ -141,6 +147,7 @@ impl Shell {
             nonce: random_nonce(),
             commands: 0,
             unusable: None,
+            pending: None,
         }
     }
 
@@ -167,22 +174,45 @@ impl Shell {
             &marker[1..marker.len() - 1],
             guest_timeout,
         );
-        if self.stream.write_all(line.as_bytes()).is_err() {
-            return Err(ReadEnd::Closed);
+        write_watched(&self.stream, line.as_bytes(), deadline, watch)?;
+        if let Some(earlier) = self.pending.take() {
+            // The interrupted command runs on in the guest; its answer comes first.
+            if let Err(end) = self.read_until_marker(&earlier, deadline, watch) {
+                self.pending = Some(earlier);
+                return Err(self.note_failure(end, command, marker.into_bytes()));
+            }
         }
         let result = self.read_until_marker(marker.as_bytes(), deadline, watch);
-        if let Err(ReadEnd::TimedOut) = result {
-            self.unusable = Some(format!(
-                "the guest shell is still busy with command `{}`, which outlived its timeout",
-                crate::error::one_line(command)
-            ));
+        result.map_err(|end| self.note_failure(end, command, marker.into_bytes()))
+    }
+
+    /// Records what a failed read leaves behind: a timed-out command keeps the
+    /// shell busy for good, an interrupted one leaves an answer to skip.
+    fn note_failure(&mut self, end: ReadEnd, command: &str, marker: Vec<u8>) -> ReadEnd {
+        match &end {
+            ReadEnd::TimedOut => {
+                self.unusable = Some(format!(
+                    "the guest shell is still busy with command `{}`, which outlived its timeout",
+                    crate::error::one_line(command)
+                ))
+            }
+            ReadEnd::Watch(_) => {
+                if self.pending.is_none() {
+                    self.pending = Some(marker);
+                }
+            }
+            ReadEnd::Closed => self.unusable = Some("the guest shell is closed".to_string()),
         }
-        result
+        end
     }
 
     /// Sends `poweroff` to the guest shell, unframed: the guest will not answer.
-    pub fn send_poweroff(&mut self) -> Result<(), std::io::Error> {
-        self.stream.write_all(b"poweroff\n")
+    pub fn send_poweroff(
+        &mut self,
+        deadline: Deadline,
+        watch: &mut dyn FnMut() -> Result<(), Error>,
+    ) -> Result<(), ReadEnd> {
+        write_watched(&self.stream, b"poweroff\n", deadline, watch)
     }
 
     /// The raw stream, for the interactive shell.
@@ -251,6 +281,32 @@ impl Shell {
     }
 }
 
+/// Writes all of `bytes` to `stream` in slices of at most [`crate::cancel::POLL`],
+/// running `watch` between them, so that a guest that stops reading cannot block
+/// the driver past `deadline`, a signal or the global timeout.
+pub fn write_watched(
+    mut stream: &UnixStream,
+    mut bytes: &[u8],
+    deadline: Deadline,
+    watch: &mut dyn FnMut() -> Result<(), Error>,
+) -> Result<(), ReadEnd> {
+    let _ = stream.set_write_timeout(Some(crate::cancel::POLL));
+    while !bytes.is_empty() {
+        match stream.write(bytes) {
+            Ok(0) => return Err(ReadEnd::Closed),
+            Ok(count) => bytes = &bytes[count..],
+            Err(error) if is_timeout(&error) => {
+                watch().map_err(|e| ReadEnd::Watch(Box::new(e)))?;
+                if deadline.passed() {
+                    return Err(ReadEnd::TimedOut);
+                }
+            }
+            Err(_) => return Err(ReadEnd::Closed),
+        }
+    }
+    Ok(())
+}
+
 /// Builds the line that runs `command` (see the module doc).
 fn frame(command: &str, id: u64, nonce: &str, guest_timeout: Option<Duration>) -> String {
     let quoted = shell_quote(command);
@@ -263,7 +319,7 @@ fn frame(command: &str, id: u64, nonce: &str, guest_timeout: Option<Duration>) -
     let run = match guest_timeout {
         None => format!("(set -euo pipefail; eval {quoted})"),
         Some(limit) => format!(
-            "timeout -s KILL {} \"$BASH\" -c 'set -euo pipefail; eval \"$1\"' vmtest {quoted}",
+            "timeout -s KILL {} \"$BASH\" -c 'set -euo pipefail; __vmtest_cmd=$1; set --; eval \"$__vmtest_cmd\"' vmtest {quoted}",
             limit.as_secs_f64().ceil().max(1.0) as u64
         ),
     };
@@ -322,13 +378,96 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     None
 }
 
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    find(haystack, needle).is_some()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A guest stand-in on the other end of `peer`: answers each framed command
+    /// with the next of `answers` (output, status), after `delay`.
+    fn fake_guest(
+        peer: UnixStream,
+        answers: Vec<(&'static str, i32)>,
+        delay: Duration,
+    ) -> std::thread::JoinHandle<()> {
+        std::thread::spawn(move || {
+            use std::io::{BufRead, BufReader};
+            let mut writer = peer.try_clone().unwrap();
+            let mut lines = BufReader::new(peer).lines();
+            for (output, status) in answers {
+                let line = lines.next().unwrap().unwrap();
+                let nonce = line.rsplit("' ").next().unwrap().split(' ').next().unwrap();
+                std::thread::sleep(delay);
+                let reply = format!("{output}\n{nonce} {status}\n");
+                writer.write_all(reply.as_bytes()).unwrap();
+            }
+        })
+    }
+
+    fn connected(peer: &mut UnixStream, shell_end: UnixStream) -> Shell {
+        peer.write_all(READY_MARKER).unwrap();
+        let writer = peer.try_clone().unwrap();
+        let late_newline = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(100));
+            (&writer).write_all(b"\n").unwrap();
+        });
+        let shell = Shell::handshake(
+            shell_end,
+            Deadline::after(Duration::from_secs(5)),
+            &mut || Ok(()),
+        )
+        .map_err(|_| "handshake failed")
+        .unwrap();
+        late_newline.join().unwrap();
+        shell
+    }
+
+    #[test]
+    fn a_handshake_split_before_its_newline_leaves_no_stray_output() {
+        let (shell_end, mut peer) = UnixStream::pair().unwrap();
+        let mut shell = connected(&mut peer, shell_end);
+        let guest = fake_guest(peer, vec![("hello\n", 0)], Duration::ZERO);
+        let outcome = shell
+            .run(
+                "echo hello",
+                None,
+                Deadline::after(Duration::from_secs(5)),
+                &mut || Ok(()),
+            )
+            .map_err(|_| "run failed")
+            .unwrap();
+        assert_eq!((outcome.status, outcome.output.as_str()), (0, "hello\n"));
+        guest.join().unwrap();
+    }
+
+    #[test]
+    fn an_interrupted_command_does_not_leak_into_the_next() {
+        let (shell_end, mut peer) = UnixStream::pair().unwrap();
+        let mut shell = connected(&mut peer, shell_end);
+        let guest = fake_guest(
+            peer,
+            vec![("first", 0), ("second", 5)],
+            Duration::from_millis(200),
+        );
+        let mut interrupted = || Err(Error::Interrupted { signal: 2 });
+        let first = shell.run(
+            "first",
+            None,
+            Deadline::after(Duration::from_secs(5)),
+            &mut interrupted,
+        );
+        assert!(matches!(first, Err(ReadEnd::Watch(_))));
+        let second = shell
+            .run(
+                "second",
+                None,
+                Deadline::after(Duration::from_secs(5)),
+                &mut || Ok(()),
+            )
+            .map_err(|_| "run failed")
+            .unwrap();
+        assert_eq!((second.status, second.output.as_str()), (5, "second"));
+        guest.join().unwrap();
+    }
 
     #[test]
     fn quote_handles_single_quotes() {

@@ -3,7 +3,7 @@
 use super::{Invocation, MethodResult};
 use crate::error::{Error, one_line};
 use crate::shell::Outcome;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 pub(super) fn start_all(call: &mut Invocation<'_>) -> MethodResult {
     call.nested("start all VMs", |call| call.backend.start_all())?;
@@ -24,7 +24,7 @@ pub(super) fn sleep(call: &mut Invocation<'_>) -> MethodResult {
     let seconds = call.number(0);
     call.backend
         .cancel()
-        .sleep(Duration::from_secs_f64(seconds.max(0.0)))?;
+        .sleep(crate::cancel::seconds(seconds))?;
     Ok(None)
 }
 
@@ -68,9 +68,9 @@ pub(super) fn wait_for_shutdown(call: &mut Invocation<'_>) -> MethodResult {
 
 pub(super) fn execute(call: &mut Invocation<'_>) -> MethodResult {
     let command = call.text(0).to_string();
-    let timeout = call.timeout();
+    let (timeout, guest) = call.command_limits();
     let outcome = call.nested(&format!("executing: {}", one_line(&command)), |call| {
-        call.vm()?.execute(&command, timeout, None)
+        call.vm()?.execute(&command, timeout, guest)
     })?;
     call.backend
         .logger()
@@ -88,7 +88,7 @@ pub(super) fn fail(call: &mut Invocation<'_>) -> MethodResult {
 
 /// `succeed` and `fail`: runs every command, requiring status 0 (or non-zero).
 fn run_each(call: &mut Invocation<'_>, want_success: bool) -> MethodResult {
-    let timeout = call.timeout();
+    let (timeout, guest) = call.command_limits();
     let mut all = String::new();
     for command in call.texts() {
         let verb = if want_success {
@@ -98,11 +98,23 @@ fn run_each(call: &mut Invocation<'_>, want_success: bool) -> MethodResult {
         };
         let machine = call.machine.unwrap_or_default().to_string();
         let output = call.nested(&format!("{verb}: {}", one_line(&command)), |call| {
+            let started = Instant::now();
             let Outcome {
                 status,
                 output,
                 console,
-            } = call.vm()?.execute(&command, timeout, None)?;
+            } = call.vm()?.execute(&command, timeout, guest)?;
+            // Killed by the guest-side timeout: say so rather than "status 137".
+            let timed_out = guest
+                .is_some_and(|limit| status == 128 + libc::SIGKILL && started.elapsed() >= limit);
+            if timed_out && want_success {
+                return Err(Error::Timeout {
+                    machine,
+                    what: format!("command `{}` to finish", one_line(&command)),
+                    seconds: call.timeout().as_secs_f64(),
+                    last: Some(output),
+                });
+            }
             match (want_success, status == 0) {
                 (true, false) => Err(Error::CommandFailed {
                     machine,
@@ -130,6 +142,14 @@ fn run_each(call: &mut Invocation<'_>, want_success: bool) -> MethodResult {
 
 pub(super) fn send_monitor_command(call: &mut Invocation<'_>) -> MethodResult {
     let command = call.text(0).to_string();
+    if command.trim_end_matches('\n').contains('\n') {
+        return Err(Error::InvalidValue {
+            message: format!(
+                "monitor command `{}` spans several lines: send one command per call",
+                one_line(&command)
+            ),
+        });
+    }
     call.backend
         .logger()
         .log(call.machine, &format!("sending monitor command: {command}"));
@@ -164,7 +184,7 @@ fn set_link(call: &mut Invocation<'_>, state: &str) -> MethodResult {
 /// `machine.sleep N`: sleeps in the guest, as the NixOS driver's `machine.sleep` does.
 pub(super) fn guest_sleep(call: &mut Invocation<'_>) -> MethodResult {
     let seconds = call.number(0);
-    let timeout = Duration::from_secs_f64(seconds) + Duration::from_secs(60);
+    let timeout = crate::cancel::seconds(seconds).saturating_add(Duration::from_secs(60));
     let command = format!("sleep {seconds}");
     call.nested(&format!("sleeping {seconds} s in the guest"), |call| {
         call.vm()?.execute(&command, timeout, None)

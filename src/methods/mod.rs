@@ -24,6 +24,9 @@ pub use waits::{FIRST_POLL, MAX_POLL};
 
 /// The default timeout of commands and waits, in seconds (as in the NixOS driver).
 pub const DEFAULT_TIMEOUT: f64 = 900.0;
+/// Extra host-side time given to a command bounded in the guest, so that the
+/// guest's own timeout fires first and the shell stays usable.
+const GUEST_GRACE: Duration = Duration::from_secs(10);
 
 /// An evaluated argument or option value.
 #[derive(Debug, Clone, PartialEq)]
@@ -98,7 +101,20 @@ impl Invocation<'_> {
             Some(Value::Number(seconds)) => *seconds,
             _ => default,
         };
-        Duration::from_secs_f64(seconds.max(0.0))
+        crate::cancel::seconds(seconds)
+    }
+
+    /// The host and guest limits of a plain command: with `timeout=` the command
+    /// is also bounded inside the guest (it is killed there, the shell stays
+    /// usable, and `fail` sees a non-zero status, as in the NixOS driver); without,
+    /// only the host waits at most [`DEFAULT_TIMEOUT`].
+    pub(crate) fn command_limits(&self) -> (Duration, Option<Duration>) {
+        let given = self.options.iter().any(|(name, _)| name == "timeout");
+        let timeout = self.timeout();
+        match given {
+            true => (timeout.saturating_add(GUEST_GRACE), Some(timeout)),
+            false => (timeout, None),
+        }
     }
 
     pub(crate) fn timeout(&self) -> Duration {

@@ -5,7 +5,7 @@
 //! condition that already holds costs one round trip and one that becomes true soon
 //! is noticed soon. Each try is bounded inside the guest by the time left.
 
-use super::{Invocation, MethodResult};
+use super::{GUEST_GRACE, Invocation, MethodResult};
 use crate::cancel::Deadline;
 use crate::error::{Error, one_line};
 use crate::shell::{Outcome, shell_quote};
@@ -16,9 +16,6 @@ use std::time::Duration;
 pub const FIRST_POLL: Duration = Duration::from_millis(100);
 /// Longest pause between two tries of a wait.
 pub const MAX_POLL: Duration = Duration::from_secs(1);
-/// Extra host-side time given to a command bounded in the guest, so that the
-/// guest's own timeout fires first and the shell stays usable.
-const GUEST_GRACE: Duration = Duration::from_secs(10);
 
 /// Runs `command` until `done` holds for its outcome or `timeout` passes.
 ///
@@ -93,9 +90,25 @@ pub(super) fn wait_for_console_text(call: &mut Invocation<'_>) -> MethodResult {
         |call| {
             let deadline = Deadline::after(timeout);
             loop {
-                let line = call
+                let waited = call
                     .vm()?
-                    .wait_for_console_text(&regex, deadline.remaining())?;
+                    .wait_for_console_text(&regex, deadline.remaining());
+                let line = match waited {
+                    Ok(line) => line,
+                    Err(Error::Timeout { machine, last, .. }) => {
+                        let with_check = match call.condition {
+                            Some(_) => " with a line that passes the check",
+                            None => "",
+                        };
+                        return Err(Error::Timeout {
+                            machine,
+                            what: format!("`{pattern}` to appear on the console{with_check}"),
+                            seconds: timeout.as_secs_f64(),
+                            last,
+                        });
+                    }
+                    Err(error) => return Err(error),
+                };
                 if call.satisfies(&line)? {
                     return Ok(Some(line));
                 }

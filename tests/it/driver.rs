@@ -440,3 +440,60 @@ fn a_killed_driver_leaves_no_qemu_behind() {
     }
     assert!(left.is_empty(), "left running: {left:?}");
 }
+
+#[test]
+fn a_guest_that_stops_reading_cannot_block_the_driver() {
+    // The backdoor bash stops itself; the next (large) command cannot be written.
+    let big = "x".repeat(3_000_000);
+    let out = Test::new()
+        .fake("machine", &[])
+        .arg("--global-timeout")
+        .arg("5")
+        .script(&format!(
+            "machine.succeed \"(sleep 0.5; kill -STOP $$) >/dev/null 2>&1 &\"\n\
+             machine.succeed \"sleep 1\"\n\
+             machine.succeed ': {big}'\n"
+        ))
+        .run();
+    out.code(4)
+        .stderr_has("global timeout of 5 s reached")
+        .clean();
+    out.within(Duration::from_secs(20));
+    assert!(out.xml.trim_end().ends_with("</logfile>"));
+}
+
+#[test]
+fn timeouts_on_commands_and_waits_read_as_nixos_users_expect() {
+    let out = Test::new()
+        .fake(
+            "machine",
+            &[
+                ("FAKE_VM_SERIAL_EXTRA", "tick"),
+                ("FAKE_VM_SERIAL_EXTRA_INTERVAL_MS", "100"),
+            ],
+        )
+        .script(
+            r#"
+machine.succeed "echo hello" =~ "hello$"
+machine.fail "sleep 30" timeout=1
+machine.succeed "echo still usable" == "still usable"
+machine.succeed "true" timeout=10000000000000000000
+machine.wait_for_console_text "tick" timeout=2 =~ "never"
+"#,
+        )
+        .run();
+    out.code(1)
+        .stderr_has("timed out after 2 s waiting for `tick` to appear on the console with a line that passes the check")
+        .clean();
+}
+
+#[test]
+fn monitor_commands_are_one_line() {
+    Test::new()
+        .fake("machine", &[])
+        .script("machine.send_monitor_command \"info status\\ninfo name\"\n")
+        .run()
+        .code(1)
+        .stderr_has("spans several lines: send one command per call")
+        .clean();
+}
