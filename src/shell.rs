@@ -33,7 +33,10 @@
 //! `timeout -s KILL T "$BASH" -c 'set -euo pipefail; … eval …' vmtest 'CMD'`; that
 //! costs one more program, which is fine at one try per poll interval. Every command
 //! also has a host-side deadline; a command that outlives it leaves the shell
-//! unusable, and the machine says so instead of mixing up answers.
+//! unusable, and the machine says so instead of mixing up answers. A command whose
+//! wait was interrupted (Ctrl-C at the prompt) runs on in the guest; its answer is
+//! read and dropped before the next one. Writes, too, go in short slices, so a guest
+//! that stops reading cannot block the driver.
 
 use crate::cancel::Deadline;
 use crate::error::Error;
