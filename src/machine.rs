@@ -319,18 +319,9 @@ impl Machine {
         let name = self.config.name.as_str();
         let cancel = self.cancel;
         let console_before = running.serial.console().total();
-        let result = {
-            let Running {
-                child,
-                serial,
-                stderr_path,
-                shell,
-                ..
-            } = &mut *running;
-            let shell = shell.as_mut().expect("connected");
-            let mut watch = || watch_parts(name, child, serial, stderr_path, cancel, true, &during);
-            shell.run(command, guest_timeout, deadline, &mut watch)
-        };
+        let result = running.on_shell(name, cancel, true, &during, |shell, watch| {
+            shell.run(command, guest_timeout, deadline, watch)
+        });
         match result {
             Ok(mut outcome) => {
                 // stderr reaches the console a moment after stdout reaches us.
@@ -400,18 +391,9 @@ impl Machine {
             return self.wait_for_shutdown(SHUTDOWN_TIMEOUT);
         }
         let during = "sending `poweroff`";
-        let result = {
-            let Running {
-                child,
-                serial,
-                stderr_path,
-                shell,
-                ..
-            } = &mut *running;
-            let shell = shell.as_mut().expect("connected");
-            let mut watch = || watch_parts(name, child, serial, stderr_path, cancel, false, during);
-            shell.send_poweroff(Deadline::after(MONITOR_TIMEOUT), &mut watch)
-        };
+        let result = running.on_shell(name, cancel, false, during, |shell, watch| {
+            shell.send_poweroff(Deadline::after(MONITOR_TIMEOUT), watch)
+        });
         if let Err(end) = result {
             return Err(read_end_error(name, running, end, during, cancel));
         }
@@ -544,6 +526,30 @@ impl Machine {
 impl Drop for Machine {
     fn drop(&mut self) {
         self.kill();
+    }
+}
+
+impl Running {
+    /// Runs `f` on the connected shell, with a watch over this machine (QEMU
+    /// exiting, a signal, and, when `panics`, a guest kernel panic).
+    fn on_shell<T>(
+        &mut self,
+        name: &str,
+        cancel: Cancel,
+        panics: bool,
+        during: &str,
+        f: impl FnOnce(&mut Shell, &mut dyn FnMut() -> Result<(), Error>) -> Result<T, ReadEnd>,
+    ) -> Result<T, ReadEnd> {
+        let Running {
+            child,
+            serial,
+            stderr_path,
+            shell,
+            ..
+        } = self;
+        let shell = shell.as_mut().expect("connected");
+        let mut watch = || watch_parts(name, child, serial, stderr_path, cancel, panics, during);
+        f(shell, &mut watch)
     }
 }
 
