@@ -69,14 +69,13 @@ fn shell_interact_hands_over_the_terminal_until_ctrl_d() {
     terminal.write_all(b"machine.shell_interact\n").unwrap();
     run.wait_for_line("terminal is ready", Duration::from_secs(30));
     terminal.write_all(b"echo inside-$((40 + 2))\n").unwrap();
-    std::thread::sleep(Duration::from_millis(300));
+    run.wait_for_stdout("inside-42", Duration::from_secs(30));
     terminal.write_all(b"\x04").unwrap();
     run.wait_for_line("shell session ended", Duration::from_secs(30));
     terminal
         .write_all(b"machine.succeed \"echo still here\"\n")
         .unwrap();
-    run.wait_for_line("must succeed: echo still here", Duration::from_secs(30));
-    std::thread::sleep(Duration::from_millis(300));
+    run.wait_for_stdout("still here", Duration::from_secs(30));
     terminal.write_all(b"\x04").unwrap();
     let out = run.finish();
     out.code(0).clean();

@@ -15,6 +15,7 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -156,7 +157,8 @@ pub struct Running {
     lines: Receiver<String>,
     seen: Vec<String>,
     reader: Option<JoinHandle<()>>,
-    stdout_reader: Option<JoinHandle<String>>,
+    stdout_reader: Option<JoinHandle<()>>,
+    stdout: Arc<Mutex<String>>,
     started: Instant,
 }
 
@@ -170,10 +172,14 @@ impl Running {
         let mut child = command.spawn().expect("run vmtest-min");
         let stderr = child.stderr.take().expect("stderr");
         let mut stdout = child.stdout.take().expect("stdout");
+        let collected = Arc::new(Mutex::new(String::new()));
+        let sink = collected.clone();
         let stdout_reader = std::thread::spawn(move || {
-            let mut text = String::new();
-            let _ = std::io::Read::read_to_string(&mut stdout, &mut text);
-            text
+            let mut block = [0u8; 4096];
+            while let Ok(count @ 1..) = std::io::Read::read(&mut stdout, &mut block) {
+                let text = String::from_utf8_lossy(&block[..count]).into_owned();
+                sink.lock().expect("stdout").push_str(&text);
+            }
         });
         let (sender, lines) = channel();
         let reader = std::thread::spawn(move || {
@@ -191,6 +197,7 @@ impl Running {
             seen: Vec::new(),
             reader: Some(reader),
             stdout_reader: Some(stdout_reader),
+            stdout: collected,
             started: Instant::now(),
         }
     }
@@ -210,6 +217,19 @@ impl Running {
                     self.seen.join("\n")
                 ),
             }
+        }
+    }
+
+    /// Waits until stdout contains `text`; panics after `timeout`.
+    pub fn wait_for_stdout(&self, text: &str, timeout: Duration) {
+        let until = Instant::now() + timeout;
+        while !self.stdout.lock().expect("stdout").contains(text) {
+            assert!(
+                Instant::now() < until,
+                "no {text:?} on stdout within {timeout:?}; stdout so far:\n{}",
+                self.stdout.lock().expect("stdout")
+            );
+            std::thread::sleep(Duration::from_millis(10));
         }
     }
 
@@ -241,11 +261,10 @@ impl Running {
             reader.join().expect("stderr reader");
         }
         self.seen.extend(self.lines.try_iter());
-        let stdout = self
-            .stdout_reader
-            .take()
-            .map(|reader| reader.join().expect("stdout reader"))
-            .unwrap_or_default();
+        if let Some(reader) = self.stdout_reader.take() {
+            reader.join().expect("stdout reader");
+        }
+        let stdout = self.stdout.lock().expect("stdout").clone();
         use std::os::unix::process::ExitStatusExt;
         let code = status
             .code()
