@@ -353,9 +353,13 @@ impl Output {
         xml_elements(&self.xml)
     }
 
-    /// Asserts that the run left no process and no file in its `TMPDIR`.
+    /// Asserts that the run left no process and no file in its `TMPDIR`, and that
+    /// its XML log, if it wrote one, is well-formed and closed.
     #[track_caller]
     pub fn clean(&self) -> &Output {
+        if !self.xml.is_empty() {
+            self.xml_elements();
+        }
         let tmp = self.dir().join("tmp");
         let left: Vec<_> = fs::read_dir(&tmp)
             .expect("tmp dir")
