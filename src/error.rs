@@ -96,6 +96,8 @@ pub enum Error {
         machine: String,
         /// How long the driver waited, in seconds.
         seconds: f64,
+        /// What QEMU wrote on stderr so far (warnings often explain a hang).
+        stderr: String,
         /// The last serial lines.
         serial_tail: Vec<String>,
     },
@@ -230,9 +232,17 @@ impl Error {
                 push_block(&mut lines, "qemu stderr", stderr);
                 push_tail(&mut lines, serial_tail);
             }
-            Error::GuestPanic { serial_tail, .. } | Error::NoBackdoor { serial_tail, .. } => {
-                push_tail(&mut lines, serial_tail)
+            Error::NoBackdoor {
+                stderr,
+                serial_tail,
+                ..
+            } => {
+                if !stderr.is_empty() {
+                    push_block(&mut lines, "qemu stderr", stderr);
+                }
+                push_tail(&mut lines, serial_tail);
             }
+            Error::GuestPanic { serial_tail, .. } => push_tail(&mut lines, serial_tail),
             _ => {}
         }
         lines

@@ -292,6 +292,7 @@ impl Machine {
             Err(ReadEnd::TimedOut) => Err(Error::NoBackdoor {
                 machine: name.to_string(),
                 seconds: connect_timeout.as_secs_f64(),
+                stderr: read_stderr(&running.stderr_path),
                 serial_tail: running.serial.console().tail(TAIL_LINES),
             }),
             Err(end) => Err(read_end_error(name, running, end, during, cancel)),
