@@ -213,11 +213,11 @@ const fn command(
     summary: &'static str,
 ) -> Signature {
     Signature {
-        receiver: Receiver::Machine,
         options: TIMEOUT,
         returns_text: true,
-        ..global(name, params, summary)
+        ..on_machine(name, summary)
     }
+    .with_params(params)
 }
 
 /// Every method a script can call.

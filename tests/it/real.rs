@@ -33,6 +33,15 @@ fn start_script(name: &str) -> PathBuf {
     guest().join(format!("run-{name}-vm"))
 }
 
+/// Machines `client` and `server`, both on vlan 1.
+fn client_and_server_on_vlan_1() -> Test {
+    Test::new()
+        .start_script(&start_script("client"))
+        .start_script(&start_script("server"))
+        .arg("--vlans")
+        .arg("1")
+}
+
 #[test]
 fn one_machine_commands_checks_waits_console_monitor_and_power() {
     let out = Test::new()
@@ -95,11 +104,7 @@ fn keep_vm_state_keeps_the_state_directory() {
 
 #[test]
 fn two_machines_on_a_vlan_and_a_cut_link() {
-    let out = Test::new()
-        .start_script(&start_script("client"))
-        .start_script(&start_script("server"))
-        .arg("--vlans")
-        .arg("1")
+    let out = client_and_server_on_vlan_1()
         .script(
             r#"
 start_all
@@ -170,11 +175,7 @@ fn qemu_refusing_its_options_is_shown_to_the_user() {
 
 #[test]
 fn units_ports_files_and_links_as_nixos_tests_use_them() {
-    let out = Test::new()
-        .start_script(&start_script("client"))
-        .start_script(&start_script("server"))
-        .arg("--vlans")
-        .arg("1")
+    let out = client_and_server_on_vlan_1()
         .script(
             r#"
 start_all
