@@ -77,7 +77,6 @@ impl Cancel {
 #[derive(Debug, Clone, Copy)]
 pub struct Deadline {
     at: Instant,
-    timeout: Duration,
 }
 
 impl Deadline {
@@ -86,7 +85,6 @@ impl Deadline {
         let timeout = timeout.min(FOREVER);
         Deadline {
             at: Instant::now() + timeout,
-            timeout,
         }
     }
 
@@ -98,11 +96,6 @@ impl Deadline {
     /// Whether the deadline has passed.
     pub fn passed(&self) -> bool {
         Instant::now() >= self.at
-    }
-
-    /// The timeout the deadline was made from.
-    pub fn timeout(&self) -> Duration {
-        self.timeout
     }
 
     /// The next poll slice: at most [`POLL`], at least 1 ms, never past the deadline

@@ -68,9 +68,14 @@ impl Palette {
         self.wrap("1;32", text)
     }
 
-    /// Bold red text (errors).
+    /// Bold red text (errors, and the carets under a script location).
     pub fn red(&self, text: &str) -> String {
         self.wrap("1;31", text)
+    }
+
+    /// Bold blue text (`-->`, the gutter and line numbers of a script location).
+    pub fn blue(&self, text: &str) -> String {
+        self.wrap("1;34", text)
     }
 
     /// Bold text.

@@ -124,16 +124,6 @@ impl Driver {
         })
     }
 
-    /// The run root.
-    pub fn root(&self) -> &Path {
-        self.root.path()
-    }
-
-    /// The machines, in start-script order.
-    pub fn machines_mut(&mut self) -> &mut [Machine] {
-        &mut self.machines
-    }
-
     /// Ends every machine that still runs and every switch, logging it.
     pub fn clean_up(&mut self) {
         if self.machines.iter().any(Machine::is_running) || !self.vlans.is_empty() {

@@ -18,6 +18,7 @@ pub mod machine;
 pub mod methods;
 pub mod monitor;
 pub mod process;
+pub mod qemu;
 pub mod repl;
 pub mod report;
 pub mod run;

@@ -16,7 +16,8 @@ use crate::error::Error;
 use crate::logger::{Logger, Outcome as LogOutcome};
 use crate::monitor::Monitor;
 use crate::process;
-use crate::serial::{Console, SerialReader, WaitEnd};
+use crate::qemu::{Qemu, TAIL_LINES};
+use crate::serial::{Console, WaitEnd};
 use crate::shell::{Outcome, ReadEnd, Shell};
 use regex_lite::Regex;
 use std::fs::{self, File};
@@ -24,18 +25,14 @@ use std::io::ErrorKind;
 use std::os::unix::fs::DirBuilderExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// How long QEMU may take to connect to the monitor and shell sockets.
-pub const QEMU_CONNECT_TIMEOUT: Duration = Duration::from_secs(120);
 /// How long a monitor command may take.
 pub const MONITOR_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long `shutdown` and `crash` wait for QEMU to exit.
 pub const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(300);
-/// Serial lines quoted in error messages.
-pub const TAIL_LINES: usize = 20;
 /// Longest unix socket path (sun_path is 108 bytes with the final NUL).
 const MAX_SOCKET_PATH: usize = 107;
 
@@ -70,12 +67,11 @@ pub struct Machine {
 }
 
 struct Running {
-    child: Child,
-    serial: SerialReader,
+    qemu: Qemu,
     monitor: Monitor,
+    /// The shell socket, until the handshake turns it into `shell`.
     pending_shell: Option<UnixStream>,
     shell: Option<Shell>,
-    stderr_path: PathBuf,
 }
 
 impl Machine {
@@ -104,11 +100,6 @@ impl Machine {
     /// Whether the guest's root shell is connected.
     pub fn is_connected(&self) -> bool {
         self.running.as_ref().is_some_and(|r| r.shell.is_some())
-    }
-
-    /// The QEMU process id, while running.
-    pub fn pid(&self) -> Option<u32> {
-        self.running.as_ref().map(|r| r.child.id())
     }
 
     fn log(&self, message: &str) {
@@ -141,59 +132,41 @@ impl Machine {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(stderr);
-        process::own_group_dying_with_us(&mut command);
-        let mut child = spawn_retrying(&mut command).map_err(|e| Error::Machine {
-            machine: self.config.name.clone(),
-            message: format!(
-                "cannot run start script `{}`: {e}",
-                self.config.start_script.display()
-            ),
-        })?;
-        let stdout = child.stdout.take().expect("stdout is piped");
-        let serial = match SerialReader::spawn(&self.config.name, stdout, self.logger.clone()) {
-            Ok(serial) => serial,
-            Err(error) => {
-                process::terminate_group(&mut child);
-                return Err(error);
-            }
-        };
-        let mut starting = Starting {
-            name: &self.config.name,
-            child,
-            serial,
+        let mut qemu = Qemu::spawn(
+            &self.config.name,
+            &mut command,
             stderr_path,
-            cancel: self.cancel,
-        };
-        let connected = starting.accept(&monitor_listener, &shell_listener);
+            self.logger.clone(),
+            self.cancel,
+        )?;
+        let connected = qemu.accept(&monitor_listener, &shell_listener);
         let _ = fs::remove_file(&monitor_path);
         let _ = fs::remove_file(&shell_path);
         let (monitor_stream, shell_stream) = match connected {
             Ok(streams) => streams,
             Err(error) => {
-                starting.abandon();
+                qemu.end();
                 return Err(error);
             }
         };
         let deadline = Deadline::after(MONITOR_TIMEOUT);
         let greeted = Monitor::connect(monitor_stream, deadline, &mut || {
-            starting.watch(false, "starting")
+            qemu.watch(false, "starting")
         });
         let monitor = match greeted {
             Ok(monitor) => monitor,
             Err(end) => {
-                let error = starting.read_end_error(end, "waiting for the monitor greeting");
-                starting.abandon();
+                let error = qemu.read_end_error(end, "waiting for the monitor greeting");
+                qemu.end();
                 return Err(error);
             }
         };
-        let pid = starting.child.id();
+        let pid = qemu.pid();
         self.running = Some(Running {
-            child: starting.child,
-            serial: starting.serial,
+            qemu,
             monitor,
             pending_shell: Some(shell_stream),
             shell: None,
-            stderr_path: starting.stderr_path,
         });
         self.last_console = None;
         self.log(&format!("QEMU running (pid {pid})"));
@@ -262,7 +235,6 @@ impl Machine {
     fn handshake(&mut self) -> Result<(), Error> {
         let started = Instant::now();
         let name = self.config.name.as_str();
-        let cancel = self.cancel;
         let running = self.running.as_mut().expect("started above");
         let stream = running
             .pending_shell
@@ -270,16 +242,10 @@ impl Machine {
             .expect("a started machine has a shell socket");
         let during = "waiting for the guest's root shell";
         let connect_timeout = self.config.connect_timeout;
-        let result = {
-            let Running {
-                child,
-                serial,
-                stderr_path,
-                ..
-            } = &mut *running;
-            let mut watch = || watch_parts(name, child, serial, stderr_path, cancel, true, during);
-            Shell::handshake(stream, Deadline::after(connect_timeout), &mut watch)
-        };
+        let qemu = &mut running.qemu;
+        let result = Shell::handshake(stream, Deadline::after(connect_timeout), &mut || {
+            qemu.watch(true, during)
+        });
         match result {
             Ok(shell) => {
                 running.shell = Some(shell);
@@ -292,10 +258,10 @@ impl Machine {
             Err(ReadEnd::TimedOut) => Err(Error::NoBackdoor {
                 machine: name.to_string(),
                 seconds: connect_timeout.as_secs_f64(),
-                stderr: read_stderr(&running.stderr_path),
-                serial_tail: running.serial.console().tail(TAIL_LINES),
+                stderr: running.qemu.stderr(),
+                serial_tail: running.qemu.console().tail(TAIL_LINES),
             }),
-            Err(end) => Err(read_end_error(name, running, end, during, cancel)),
+            Err(end) => Err(running.qemu.read_end_error(end, during)),
         }
     }
 
@@ -318,9 +284,8 @@ impl Machine {
         let deadline = Deadline::after(timeout);
         let during = format!("running `{}`", crate::error::one_line(command));
         let name = self.config.name.as_str();
-        let cancel = self.cancel;
-        let console_before = running.serial.console().total();
-        let result = running.on_shell(name, cancel, true, &during, |shell, watch| {
+        let console_before = running.qemu.console().total();
+        let result = running.on_shell(true, &during, |shell, watch| {
             shell.run(command, guest_timeout, deadline, watch)
         });
         match result {
@@ -331,7 +296,7 @@ impl Machine {
                 } else {
                     20
                 }));
-                outcome.console = running.serial.console().since(console_before, TAIL_LINES);
+                outcome.console = running.qemu.console().since(console_before, TAIL_LINES);
                 Ok(outcome)
             }
             Err(ReadEnd::TimedOut) => Err(Error::Timeout {
@@ -340,7 +305,7 @@ impl Machine {
                 seconds: timeout.as_secs_f64(),
                 last: None,
             }),
-            Err(end) => Err(read_end_error(name, running, end, &during, cancel)),
+            Err(end) => Err(running.qemu.read_end_error(end, &during)),
         }
     }
 
@@ -355,10 +320,8 @@ impl Machine {
         };
         let during = format!("sending monitor command `{command}`");
         let deadline = Deadline::after(MONITOR_TIMEOUT);
-        let result = {
-            let (monitor, mut watch) = split_monitor(&name, running, self.cancel, &during);
-            monitor.command(command, deadline, &mut watch)
-        };
+        let Running { qemu, monitor, .. } = &mut *running;
+        let result = monitor.command(command, deadline, &mut || qemu.watch(false, &during));
         match result {
             Ok(answer) => Ok(answer),
             Err(ReadEnd::TimedOut) => Err(Error::Timeout {
@@ -367,7 +330,7 @@ impl Machine {
                 seconds: MONITOR_TIMEOUT.as_secs_f64(),
                 last: None,
             }),
-            Err(end) => Err(read_end_error(&name, running, end, &during, self.cancel)),
+            Err(end) => Err(running.qemu.read_end_error(end, &during)),
         }
     }
 
@@ -376,15 +339,13 @@ impl Machine {
         let Some(running) = self.running.as_mut() else {
             return Ok(());
         };
-        if let Ok(Some(status)) = running.child.try_wait() {
+        if let Some(status) = running.qemu.exited() {
             let message = format!("QEMU had already exited ({})", process::describe(&status));
             self.finish_run();
             self.log(&message);
             return Ok(());
         }
         self.connect()?;
-        let name = self.config.name.as_str();
-        let cancel = self.cancel;
         let running = self.running.as_mut().expect("connected");
         if running.shell.as_ref().and_then(Shell::unusable).is_some() {
             self.log("the guest shell is busy: asking for an ACPI power-off instead");
@@ -392,11 +353,11 @@ impl Machine {
             return self.wait_for_shutdown(SHUTDOWN_TIMEOUT);
         }
         let during = "sending `poweroff`";
-        let result = running.on_shell(name, cancel, false, during, |shell, watch| {
+        let result = running.on_shell(false, during, |shell, watch| {
             shell.send_poweroff(Deadline::after(MONITOR_TIMEOUT), watch)
         });
         if let Err(end) = result {
-            return Err(read_end_error(name, running, end, during, cancel));
+            return Err(running.qemu.read_end_error(end, during));
         }
         self.wait_for_shutdown(SHUTDOWN_TIMEOUT)
     }
@@ -418,20 +379,11 @@ impl Machine {
         };
         let deadline = Deadline::after(timeout);
         loop {
-            match running.child.try_wait() {
-                Ok(Some(status)) => {
-                    let message = format!("QEMU exited ({})", process::describe(&status));
-                    self.finish_run();
-                    self.log(&message);
-                    return Ok(());
-                }
-                Ok(None) => {}
-                Err(e) => {
-                    return Err(Error::io(
-                        format!("{}: waiting for QEMU", self.config.name),
-                        e,
-                    ));
-                }
+            if let Some(status) = running.qemu.exited() {
+                let message = format!("QEMU exited ({})", process::describe(&status));
+                self.finish_run();
+                self.log(&message);
+                return Ok(());
             }
             self.cancel.check()?;
             if deadline.passed() {
@@ -453,7 +405,7 @@ impl Machine {
         timeout: Duration,
     ) -> Result<String, Error> {
         let console = match (&self.running, &self.last_console) {
-            (Some(running), _) => running.serial.console().clone(),
+            (Some(running), _) => running.qemu.console().clone(),
             (None, Some(console)) => console.clone(),
             (None, None) => {
                 return Err(Error::NotRunning {
@@ -495,32 +447,29 @@ impl Machine {
 
     /// Ends QEMU's process group now (SIGTERM, then SIGKILL), if it runs.
     pub fn kill(&mut self) {
-        if let Some(running) = self.running.as_mut() {
-            let pid = running.child.id();
+        if let Some(running) = self.running.as_ref() {
+            let pid = running.qemu.pid();
             self.logger.log(
                 Some(&self.config.name),
                 &format!("kill machine (pid {pid})"),
             );
-            process::terminate_group(&mut running.child);
             self.finish_run();
         }
     }
 
-    /// After QEMU exited: end what is left of its group, join the reader, log stderr.
+    /// Ends what is left of QEMU's group, joins the reader and logs QEMU's stderr
+    /// (but its own note that we terminated it).
     fn finish_run(&mut self) {
-        let Some(mut running) = self.running.take() else {
+        let Some(running) = self.running.take() else {
             return;
         };
-        process::terminate_group(&mut running.child);
-        running.serial.join();
-        let stderr = read_stderr(&running.stderr_path);
+        let (stderr, console) = running.qemu.end();
         let ours = |line: &str| line.contains("terminating on signal");
         for line in stderr.lines().filter(|l| !l.trim().is_empty() && !ours(l)) {
             self.logger
                 .log(Some(&self.config.name), &format!("qemu: {line}"));
         }
-        let _ = fs::remove_file(&running.stderr_path);
-        self.last_console = Some(running.serial.console().clone());
+        self.last_console = Some(console);
     }
 }
 
@@ -535,219 +484,14 @@ impl Running {
     /// exiting, a signal, and, when `panics`, a guest kernel panic).
     fn on_shell<T>(
         &mut self,
-        name: &str,
-        cancel: Cancel,
         panics: bool,
         during: &str,
         f: impl FnOnce(&mut Shell, &mut dyn FnMut() -> Result<(), Error>) -> Result<T, ReadEnd>,
     ) -> Result<T, ReadEnd> {
-        let Running {
-            child,
-            serial,
-            stderr_path,
-            shell,
-            ..
-        } = self;
+        let Running { qemu, shell, .. } = self;
         let shell = shell.as_mut().expect("connected");
-        let mut watch = || watch_parts(name, child, serial, stderr_path, cancel, panics, during);
-        f(shell, &mut watch)
+        f(shell, &mut || qemu.watch(panics, during))
     }
-}
-
-/// A machine between spawning QEMU and accepting its connections.
-struct Starting<'a> {
-    name: &'a str,
-    child: Child,
-    serial: SerialReader,
-    stderr_path: PathBuf,
-    cancel: Cancel,
-}
-
-impl Starting<'_> {
-    fn accept(
-        &mut self,
-        monitor: &UnixListener,
-        shell: &UnixListener,
-    ) -> Result<(UnixStream, UnixStream), Error> {
-        let deadline = Deadline::after(QEMU_CONNECT_TIMEOUT);
-        let mut monitor_stream = None;
-        let mut shell_stream = None;
-        loop {
-            if monitor_stream.is_none() {
-                monitor_stream = accept_one(monitor);
-            }
-            if shell_stream.is_none() {
-                shell_stream = accept_one(shell);
-            }
-            if let (Some(_), Some(_)) = (&monitor_stream, &shell_stream) {
-                let monitor = monitor_stream.take().expect("checked");
-                let shell = shell_stream.take().expect("checked");
-                for stream in [&monitor, &shell] {
-                    stream
-                        .set_nonblocking(false)
-                        .map_err(|e| Error::io(format!("{}: socket setup", self.name), e))?;
-                }
-                return Ok((monitor, shell));
-            }
-            self.watch(false, "waiting for QEMU to connect to its sockets")?;
-            if deadline.passed() {
-                return Err(Error::Machine {
-                    machine: self.name.to_string(),
-                    message: format!(
-                        "QEMU did not connect to the {} socket within {} s (does the start \
-                         script pass its arguments on to QEMU with \"$@\"?)",
-                        if monitor_stream.is_none() {
-                            "monitor"
-                        } else {
-                            "shell"
-                        },
-                        QEMU_CONNECT_TIMEOUT.as_secs()
-                    ),
-                });
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        }
-    }
-
-    fn watch(&mut self, panics: bool, during: &str) -> Result<(), Error> {
-        watch_parts(
-            self.name,
-            &mut self.child,
-            &self.serial,
-            &self.stderr_path,
-            self.cancel,
-            panics,
-            during,
-        )
-    }
-
-    fn read_end_error(&mut self, end: ReadEnd, during: &str) -> Error {
-        match end {
-            ReadEnd::Watch(error) => *error,
-            ReadEnd::TimedOut => Error::Machine {
-                machine: self.name.to_string(),
-                message: format!("timed out {during}"),
-            },
-            ReadEnd::Closed => self
-                .watch(true, during)
-                .err()
-                .unwrap_or_else(|| Error::Machine {
-                    machine: self.name.to_string(),
-                    message: format!("QEMU closed the connection while {during}"),
-                }),
-        }
-    }
-
-    fn abandon(mut self) {
-        process::terminate_group(&mut self.child);
-        self.serial.join();
-        let _ = fs::remove_file(&self.stderr_path);
-    }
-}
-
-fn accept_one(listener: &UnixListener) -> Option<UnixStream> {
-    listener.accept().ok().map(|(stream, _)| stream)
-}
-
-fn split_monitor<'a>(
-    name: &'a str,
-    running: &'a mut Running,
-    cancel: Cancel,
-    during: &'a str,
-) -> (&'a mut Monitor, impl FnMut() -> Result<(), Error> + 'a) {
-    let Running {
-        child,
-        serial,
-        monitor,
-        stderr_path,
-        ..
-    } = running;
-    let watch = move || watch_parts(name, child, serial, stderr_path, cancel, false, during);
-    (monitor, watch)
-}
-
-/// Fails if a signal arrived, QEMU exited, or (when `panics`) the guest panicked.
-fn watch_parts(
-    name: &str,
-    child: &mut Child,
-    serial: &SerialReader,
-    stderr_path: &Path,
-    cancel: Cancel,
-    panics: bool,
-    during: &str,
-) -> Result<(), Error> {
-    cancel.check()?;
-    if let Ok(Some(status)) = child.try_wait() {
-        // Let the reader drain QEMU's last words before quoting them.
-        let until = Instant::now() + Duration::from_millis(500);
-        while !serial.console().closed() && Instant::now() < until {
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        return Err(Error::MachineDied {
-            machine: name.to_string(),
-            during: during.to_string(),
-            status: process::describe(&status),
-            stderr: read_stderr(stderr_path),
-            serial_tail: serial.console().tail(TAIL_LINES),
-        });
-    }
-    if panics && let Some(line) = serial.console().panic_line() {
-        // Give the kernel a moment to print the rest of its panic message.
-        std::thread::sleep(Duration::from_millis(200));
-        return Err(Error::GuestPanic {
-            machine: name.to_string(),
-            during: during.to_string(),
-            line,
-            serial_tail: serial.console().tail(TAIL_LINES),
-        });
-    }
-    Ok(())
-}
-
-fn read_end_error(
-    name: &str,
-    running: &mut Running,
-    end: ReadEnd,
-    during: &str,
-    cancel: Cancel,
-) -> Error {
-    match end {
-        ReadEnd::Watch(error) => *error,
-        ReadEnd::TimedOut => Error::Machine {
-            machine: name.to_string(),
-            message: format!("timed out {during}"),
-        },
-        ReadEnd::Closed => {
-            // The connection usually closes because QEMU is exiting: give it a moment.
-            let until = Instant::now() + Duration::from_secs(2);
-            while Instant::now() < until {
-                if let Err(error) = watch_parts(
-                    name,
-                    &mut running.child,
-                    &running.serial,
-                    &running.stderr_path,
-                    cancel,
-                    true,
-                    during,
-                ) {
-                    return error;
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            Error::Machine {
-                machine: name.to_string(),
-                message: format!("the guest closed its root shell while {during}"),
-            }
-        }
-    }
-}
-
-fn read_stderr(path: &Path) -> String {
-    let text = fs::read(path).unwrap_or_default();
-    let text = String::from_utf8_lossy(&text);
-    let lines: Vec<&str> = text.lines().collect();
-    let skip = lines.len().saturating_sub(40);
-    lines[skip..].join("\n")
 }
 
 /// The arguments the driver appends to every start script.
@@ -771,22 +515,6 @@ pub fn qemu_args(monitor: &Path, shell: &Path, display: bool) -> Vec<String> {
         args.push("-nographic".to_string());
     }
     args
-}
-
-/// Spawns `command`, retrying briefly on ETXTBSY: a start script written just before
-/// (by a build step or a test) can still be open for writing in a process that forked
-/// meanwhile, until that process execs.
-fn spawn_retrying(command: &mut Command) -> std::io::Result<Child> {
-    let mut tries = 0;
-    loop {
-        match command.spawn() {
-            Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) && tries < 20 => {
-                tries += 1;
-                std::thread::sleep(Duration::from_millis(10));
-            }
-            result => return result,
-        }
-    }
 }
 
 fn display_available() -> bool {

@@ -14,6 +14,7 @@
 //! Lexer, parser and checker errors all live here; runtime errors are a separate
 //! enum owned by the interpreter, which can still render them with a span.
 
+use crate::color::Palette;
 use crate::script::signature::ValueKind;
 use crate::script::span::Span;
 use std::fmt::{self, Display, Formatter, Write as _};
@@ -237,10 +238,10 @@ impl Diagnostic {
     /// help if any. Tabs are shown as four spaces. `color` adds ANSI bold and colors.
     /// The result ends with a newline.
     pub fn render(&self, file: &str, src: &str, color: bool) -> String {
-        let paint = Paint { color };
+        let paint = Palette::new(color);
         let mut out = format!(
             "{}{}\n",
-            paint.error("error"),
+            paint.red("error"),
             paint.bold(&format!(": {self}"))
         );
         out.push_str(&snippet(
@@ -258,7 +259,7 @@ impl Diagnostic {
 /// by `label` if given; every line ends with a newline. Runtime errors use it too,
 /// so that a failed step points at its statement the way a script error does.
 pub fn snippet(file: &str, src: &str, span: Span, label: Option<&str>, color: bool) -> String {
-    let paint = Paint { color };
+    let paint = Palette::new(color);
     let line_number = span.line + 1;
     let width = line_number.to_string().len();
     let pad = " ".repeat(width);
@@ -283,18 +284,18 @@ pub fn snippet(file: &str, src: &str, span: Span, label: Option<&str>, color: bo
     let _ = writeln!(
         out,
         "{pad}{} {file}:{line_number}:{}",
-        paint.gutter("-->"),
+        paint.blue("-->"),
         span.column + 1
     );
-    let _ = writeln!(out, "{pad} {}", paint.gutter("|"));
+    let _ = writeln!(out, "{pad} {}", paint.blue("|"));
     let shown = display_line(line);
     if shown.is_empty() {
-        let _ = writeln!(out, "{}", paint.gutter(&format!("{line_number} |")));
+        let _ = writeln!(out, "{}", paint.blue(&format!("{line_number} |")));
     } else {
         let _ = writeln!(
             out,
             "{} {}",
-            paint.gutter(&format!("{line_number} |")),
+            paint.blue(&format!("{line_number} |")),
             shown.trim_end()
         );
     }
@@ -306,9 +307,9 @@ pub fn snippet(file: &str, src: &str, span: Span, label: Option<&str>, color: bo
     let _ = writeln!(
         out,
         "{pad} {} {}{}",
-        paint.gutter("|"),
+        paint.blue("|"),
         " ".repeat(caret_indent),
-        paint.error(&underline)
+        paint.red(&underline)
     );
     out
 }
@@ -561,36 +562,6 @@ fn display_line(line: &str) -> String {
 /// How many columns `text` takes in [`display_line`]'s rendering.
 fn display_width(text: &str) -> usize {
     text.chars().map(|c| if c == '\t' { 4 } else { 1 }).sum()
-}
-
-/// ANSI styling, or none.
-struct Paint {
-    color: bool,
-}
-
-impl Paint {
-    fn wrap(&self, code: &str, text: &str) -> String {
-        if self.color {
-            format!("\x1b[{code}m{text}\x1b[0m")
-        } else {
-            text.to_string()
-        }
-    }
-
-    /// Bold red: the word `error` and the carets.
-    fn error(&self, text: &str) -> String {
-        self.wrap("1;31", text)
-    }
-
-    /// Bold: the message.
-    fn bold(&self, text: &str) -> String {
-        self.wrap("1", text)
-    }
-
-    /// Bold blue: `-->`, the gutter and line numbers.
-    fn gutter(&self, text: &str) -> String {
-        self.wrap("1;34", text)
-    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,224 @@
+//! One QEMU process as the driver sees it: the child (its process group), the
+//! serial reader on its stdout, the file its stderr goes to, and the checks that
+//! every wait on a machine makes between slices.
+//!
+//! The checks, in [`Qemu::watch`]: a signal or the global timeout, QEMU having
+//! exited (quoting its status, its stderr and the last serial lines), and, where a
+//! guest is expected to answer, a kernel panic on the console. A dead or panicked
+//! machine thus fails the step at once instead of waiting out a timeout.
+
+use crate::cancel::{Cancel, Deadline};
+use crate::error::Error;
+use crate::logger::Logger;
+use crate::process;
+use crate::serial::{Console, SerialReader};
+use crate::shell::ReadEnd;
+use std::fs;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How long QEMU may take to connect to the monitor and shell sockets.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(120);
+/// Serial lines quoted in error messages.
+pub const TAIL_LINES: usize = 20;
+/// Lines of QEMU's stderr quoted in error messages.
+const STDERR_LINES: usize = 40;
+
+/// A running QEMU (or whatever the start script runs).
+pub struct Qemu {
+    name: String,
+    child: Child,
+    serial: SerialReader,
+    stderr_path: PathBuf,
+    cancel: Cancel,
+}
+
+impl Qemu {
+    /// Spawns `command` (stdout piped, stderr to `stderr_path`) in its own process
+    /// group and starts reading its serial console.
+    pub fn spawn(
+        name: &str,
+        command: &mut Command,
+        stderr_path: PathBuf,
+        logger: Arc<Logger>,
+        cancel: Cancel,
+    ) -> Result<Qemu, Error> {
+        process::own_group_dying_with_us(command);
+        let mut child = spawn_retrying(command).map_err(|e| Error::Machine {
+            machine: name.to_string(),
+            message: format!(
+                "cannot run start script `{}`: {e}",
+                command.get_program().to_string_lossy()
+            ),
+        })?;
+        let stdout = child.stdout.take().expect("stdout is piped");
+        match SerialReader::spawn(name, stdout, logger) {
+            Ok(serial) => Ok(Qemu {
+                name: name.to_string(),
+                child,
+                serial,
+                stderr_path,
+                cancel,
+            }),
+            Err(error) => {
+                process::terminate_group(&mut child);
+                let _ = fs::remove_file(&stderr_path);
+                Err(error)
+            }
+        }
+    }
+
+    /// The process id (and process group id).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The serial console.
+    pub fn console(&self) -> &Console {
+        self.serial.console()
+    }
+
+    /// QEMU's exit status, if it has exited.
+    pub fn exited(&mut self) -> Option<ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+
+    /// The last lines QEMU (or the start script) wrote on stderr.
+    pub fn stderr(&self) -> String {
+        let text = fs::read(&self.stderr_path).unwrap_or_default();
+        let text = String::from_utf8_lossy(&text);
+        let lines: Vec<&str> = text.lines().collect();
+        let skip = lines.len().saturating_sub(STDERR_LINES);
+        lines[skip..].join("\n")
+    }
+
+    /// Fails if a signal arrived, QEMU exited, or (when `panics`) the guest panicked.
+    pub fn watch(&mut self, panics: bool, during: &str) -> Result<(), Error> {
+        self.cancel.check()?;
+        if let Some(status) = self.exited() {
+            // Let the reader drain QEMU's last words before quoting them.
+            let until = Instant::now() + Duration::from_millis(500);
+            while !self.console().closed() && Instant::now() < until {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            return Err(Error::MachineDied {
+                machine: self.name.clone(),
+                during: during.to_string(),
+                status: process::describe(&status),
+                stderr: self.stderr(),
+                serial_tail: self.console().tail(TAIL_LINES),
+            });
+        }
+        if panics && let Some(line) = self.console().panic_line() {
+            // Give the kernel a moment to print the rest of its panic message.
+            std::thread::sleep(Duration::from_millis(200));
+            return Err(Error::GuestPanic {
+                machine: self.name.clone(),
+                during: during.to_string(),
+                line,
+                serial_tail: self.console().tail(TAIL_LINES),
+            });
+        }
+        Ok(())
+    }
+
+    /// Turns the end of a failed socket read or write into the error to report.
+    pub fn read_end_error(&mut self, end: ReadEnd, during: &str) -> Error {
+        match end {
+            ReadEnd::Watch(error) => *error,
+            ReadEnd::TimedOut => Error::Machine {
+                machine: self.name.clone(),
+                message: format!("timed out {during}"),
+            },
+            ReadEnd::Closed => {
+                // A socket usually closes because QEMU is exiting: give it a moment.
+                let until = Instant::now() + Duration::from_secs(2);
+                while Instant::now() < until {
+                    if let Err(error) = self.watch(true, during) {
+                        return error;
+                    }
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                Error::Machine {
+                    machine: self.name.clone(),
+                    message: format!("the connection to QEMU closed while {during}"),
+                }
+            }
+        }
+    }
+
+    /// Accepts QEMU's connections to the monitor and shell sockets.
+    pub fn accept(
+        &mut self,
+        monitor: &UnixListener,
+        shell: &UnixListener,
+    ) -> Result<(UnixStream, UnixStream), Error> {
+        let deadline = Deadline::after(CONNECT_TIMEOUT);
+        let accept_one = |listener: &UnixListener| listener.accept().ok().map(|(s, _)| s);
+        let mut monitor_stream = None;
+        let mut shell_stream = None;
+        loop {
+            if monitor_stream.is_none() {
+                monitor_stream = accept_one(monitor);
+            }
+            if shell_stream.is_none() {
+                shell_stream = accept_one(shell);
+            }
+            if let (Some(monitor), Some(shell)) = (&monitor_stream, &shell_stream) {
+                for stream in [monitor, shell] {
+                    stream
+                        .set_nonblocking(false)
+                        .map_err(|e| Error::io(format!("{}: socket setup", self.name), e))?;
+                }
+                let both = (monitor_stream.take(), shell_stream.take());
+                return Ok((both.0.expect("accepted"), both.1.expect("accepted")));
+            }
+            self.watch(false, "waiting for QEMU to connect to its sockets")?;
+            if deadline.passed() {
+                return Err(Error::Machine {
+                    machine: self.name.clone(),
+                    message: format!(
+                        "QEMU did not connect to the {} socket within {} s (does the start \
+                         script pass its arguments on to QEMU with \"$@\"?)",
+                        if monitor_stream.is_none() {
+                            "monitor"
+                        } else {
+                            "shell"
+                        },
+                        CONNECT_TIMEOUT.as_secs()
+                    ),
+                });
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// Ends the process group (SIGTERM, then SIGKILL), joins the serial reader and
+    /// removes the stderr file; returns what QEMU wrote on stderr and its console.
+    pub fn end(mut self) -> (String, Console) {
+        process::terminate_group(&mut self.child);
+        self.serial.join();
+        let stderr = self.stderr();
+        let _ = fs::remove_file(&self.stderr_path);
+        (stderr, self.serial.console().clone())
+    }
+}
+
+/// Spawns `command`, retrying briefly on ETXTBSY: a start script written just before
+/// (by a build step or a test) can still be open for writing in a process that forked
+/// meanwhile, until that process execs.
+fn spawn_retrying(command: &mut Command) -> std::io::Result<Child> {
+    let mut tries = 0;
+    loop {
+        match command.spawn() {
+            Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) && tries < 20 => {
+                tries += 1;
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            result => return result,
+        }
+    }
+}
