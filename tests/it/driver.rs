@@ -497,3 +497,29 @@ fn monitor_commands_are_one_line() {
         .stderr_has("spans several lines: send one command per call")
         .clean();
 }
+
+#[test]
+fn a_detached_process_holding_the_serial_pipe_does_not_stall_cleanup() {
+    let test = Test::new();
+    let bin = test.dir().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    let script = bin.join("run-machine-vm");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/usr/bin/env bash\nsetsid sleep 41.5 &\nexec '{}' \"$@\"\n",
+            crate::fake_vm::fake_vm_binary().display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = test
+        .start_script(&script)
+        .script("machine.succeed \"true\"\n")
+        .run();
+    let _ = std::process::Command::new("pkill")
+        .args(["-f", "sleep 41.5"])
+        .status();
+    out.code(0).within(Duration::from_secs(20));
+}
