@@ -156,32 +156,21 @@ pub struct Method {
     pub run: fn(&mut Invocation<'_>) -> MethodResult,
 }
 
-const TIMEOUT: &[OptionSpec] = &[OptionSpec {
+const TIMEOUT_OPTION: OptionSpec = OptionSpec {
     name: "timeout",
     kind: ValueKind::Seconds,
-}];
+};
 
-const PORT_OPTIONS: &[OptionSpec] = &[
+const fn text_option(name: &'static str) -> OptionSpec {
     OptionSpec {
-        name: "addr",
+        name,
         kind: ValueKind::Text,
-    },
-    OptionSpec {
-        name: "timeout",
-        kind: ValueKind::Seconds,
-    },
-];
+    }
+}
 
-const STATE_OPTIONS: &[OptionSpec] = &[
-    OptionSpec {
-        name: "state",
-        kind: ValueKind::Text,
-    },
-    OptionSpec {
-        name: "timeout",
-        kind: ValueKind::Seconds,
-    },
-];
+const TIMEOUT: &[OptionSpec] = &[TIMEOUT_OPTION];
+const PORT_OPTIONS: &[OptionSpec] = &[text_option("addr"), TIMEOUT_OPTION];
+const STATE_OPTIONS: &[OptionSpec] = &[text_option("state"), TIMEOUT_OPTION];
 
 const fn global(
     name: &'static str,
