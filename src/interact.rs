@@ -7,7 +7,7 @@
 use crate::cancel::{Cancel, Deadline, POLL};
 use crate::error::Error;
 use crate::input;
-use crate::shell::{ReadEnd, write_watched};
+use crate::shell::{ReadEnd, is_timeout, write_watched};
 use std::io::{ErrorKind, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::sync::Arc;
@@ -36,11 +36,7 @@ pub fn shell_session(stream: &UnixStream, cancel: &Cancel) -> Result<(), Error> 
                         let _ = stdout.write_all(&block[..count]);
                         let _ = stdout.flush();
                     }
-                    Err(e)
-                        if matches!(
-                            e.kind(),
-                            ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted
-                        ) => {}
+                    Err(e) if is_timeout(&e) => {}
                     Err(_) => break,
                 }
             }

@@ -7,8 +7,8 @@
 
 use crate::cancel::Deadline;
 use crate::error::Error;
-use crate::shell::{ReadEnd, write_watched};
-use std::io::{ErrorKind, Read, Write};
+use crate::shell::{ReadEnd, is_timeout, write_watched};
+use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 
 const PROMPT: &[u8] = b"(qemu) ";
@@ -76,11 +76,7 @@ impl Monitor {
             match self.stream.read(&mut block) {
                 Ok(0) => return Err(ReadEnd::Closed),
                 Ok(count) => buffer.extend_from_slice(&block[..count]),
-                Err(error)
-                    if matches!(
-                        error.kind(),
-                        ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted
-                    ) => {}
+                Err(error) if is_timeout(&error) => {}
                 Err(_) => return Err(ReadEnd::Closed),
             }
         }

@@ -118,9 +118,7 @@ impl Console {
 
     /// The last `count` lines.
     pub fn tail(&self, count: usize) -> Vec<String> {
-        let state = self.lock();
-        let skip = state.lines.len().saturating_sub(count);
-        state.lines.iter().skip(skip).cloned().collect()
+        self.since(0, count)
     }
 
     /// Waits for a line matching `regex` among the lines not yet consumed by an

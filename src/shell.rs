@@ -63,7 +63,7 @@ pub struct Outcome {
     /// Everything the command wrote on stdout (invalid UTF-8 replaced).
     pub output: String,
     /// Serial console lines printed while it ran (its stderr goes there), the last
-    /// [`crate::machine::TAIL_LINES`] at most; filled in by the machine.
+    /// [`crate::qemu::TAIL_LINES`] at most; filled in by the machine.
     pub console: Vec<String>,
 }
 
@@ -355,7 +355,8 @@ fn random_nonce() -> String {
     format!("vmtest-{hex}")
 }
 
-fn is_timeout(error: &std::io::Error) -> bool {
+/// Whether a socket read or write ended only because its slice ran out.
+pub fn is_timeout(error: &std::io::Error) -> bool {
     matches!(
         error.kind(),
         ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted

@@ -150,11 +150,15 @@ pub(super) fn send_monitor_command(call: &mut Invocation<'_>) -> MethodResult {
             ),
         });
     }
+    monitor(call, &command).map(Some)
+}
+
+/// Logs and sends one monitor command; returns the answer.
+fn monitor(call: &mut Invocation<'_>, command: &str) -> Result<String, Error> {
     call.backend
         .logger()
         .log(call.machine, &format!("sending monitor command: {command}"));
-    let answer = call.vm()?.send_monitor_command(&command)?;
-    Ok(Some(answer))
+    call.vm()?.send_monitor_command(command)
 }
 
 pub(super) fn block(call: &mut Invocation<'_>) -> MethodResult {
@@ -168,10 +172,7 @@ pub(super) fn unblock(call: &mut Invocation<'_>) -> MethodResult {
 /// `block`/`unblock`: the first vlan NIC (`eth1`; `eth0` is user-mode networking).
 fn set_link(call: &mut Invocation<'_>, state: &str) -> MethodResult {
     let command = format!("set_link virtio-net-pci.1 {state}");
-    call.backend
-        .logger()
-        .log(call.machine, &format!("sending monitor command: {command}"));
-    let answer = call.vm()?.send_monitor_command(&command)?;
+    let answer = monitor(call, &command)?;
     if !answer.trim().is_empty() {
         return Err(Error::Machine {
             machine: call.machine.unwrap_or_default().to_string(),
