@@ -5,9 +5,9 @@
 //! script layer touches a socket or a process.
 
 use crate::cancel::Cancel;
+use crate::command::{Outcome, Request};
 use crate::error::Error;
 use crate::logger::Logger;
-use crate::shell::Outcome;
 use regex_lite::Regex;
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,13 +18,18 @@ pub trait Vm {
     fn name(&self) -> &str;
     /// Starts QEMU (no-op if running).
     fn start(&mut self) -> Result<(), Error>;
-    /// Runs a shell command in the guest (waits for the backdoor first).
+    /// Runs a request in the guest (waits for the backdoor first), waiting at most
+    /// `timeout` for its answer.
+    fn run(&mut self, request: Request<'_>, timeout: Duration) -> Result<Outcome, Error>;
+    /// Runs `command` once in the guest; `limit` also bounds it inside the guest.
     fn execute(
         &mut self,
         command: &str,
         timeout: Duration,
-        guest_timeout: Option<Duration>,
-    ) -> Result<Outcome, Error>;
+        limit: Option<Duration>,
+    ) -> Result<Outcome, Error> {
+        self.run(Request::Once { command, limit }, timeout)
+    }
     /// Powers the guest off and waits for QEMU to exit.
     fn shutdown(&mut self) -> Result<(), Error>;
     /// Quits QEMU at once and waits for it to exit.
@@ -35,6 +40,8 @@ pub trait Vm {
     fn wait_for_console_text(&mut self, regex: &Regex, timeout: Duration) -> Result<String, Error>;
     /// Sends a QEMU monitor command and returns the answer.
     fn send_monitor_command(&mut self, command: &str) -> Result<String, Error>;
+    /// Connects (`up`) or disconnects the guest's first vlan interface.
+    fn set_link(&mut self, up: bool) -> Result<(), Error>;
     /// Puts the guest's root shell on the terminal until end of input.
     fn shell_interact(&mut self) -> Result<(), Error>;
 }

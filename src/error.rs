@@ -55,6 +55,15 @@ pub enum Error {
         /// The output that was checked.
         output: String,
     },
+    /// A command's output was damaged on the console and could not be fetched again.
+    OutputLost {
+        /// The machine.
+        machine: String,
+        /// The shell command.
+        command: String,
+        /// What was lost, and what was tried.
+        message: String,
+    },
     /// A wait ran out of time.
     Timeout {
         /// The machine.
@@ -181,6 +190,7 @@ impl Error {
             | Error::GuestPanic { .. }
             | Error::NoBackdoor { .. }
             | Error::Machine { .. }
+            | Error::OutputLost { .. }
             | Error::Vlan { .. } => ExitCode::Environment,
             Error::Interrupted { signal } => ExitCode::Signal(*signal),
             Error::GlobalTimeout { .. } => ExitCode::GlobalTimeout,
@@ -199,6 +209,7 @@ impl Error {
             | Error::ShellUnusable { machine, .. }
             | Error::Assertion { machine, .. }
             | Error::Machine { machine, .. }
+            | Error::OutputLost { machine, .. }
             | Error::NotRunning { machine, .. } => Some(machine),
             Error::CheckFailed { machine, .. } => machine.as_deref(),
             _ => None,
@@ -342,6 +353,15 @@ impl fmt::Display for Error {
                  (is the backdoor service running in the guest?)"
             ),
             Error::ShellUnusable { machine, reason } => write!(f, "{machine}: {reason}"),
+            Error::OutputLost {
+                machine,
+                command,
+                message,
+            } => write!(
+                f,
+                "{machine}: the output of command `{}` was damaged in transit: {message}",
+                one_line(command)
+            ),
             Error::Assertion { machine, message } => write!(f, "{machine}: {message}"),
             Error::Machine { machine, message } => write!(f, "{machine}: {message}"),
             Error::NotRunning { machine, what } => {

@@ -7,7 +7,7 @@
 use crate::cancel::{Cancel, Deadline, POLL};
 use crate::error::Error;
 use crate::input;
-use crate::shell::{ReadEnd, is_timeout, write_watched};
+use crate::socket::{self, Stop, is_timeout};
 use std::io::{ErrorKind, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::sync::Arc;
@@ -56,14 +56,14 @@ const LINE_TIMEOUT: Duration = Duration::from_secs(60);
 fn forward_lines(stream: &UnixStream, cancel: &Cancel) -> Result<(), Error> {
     while let Some(line) = input::read_line(cancel)? {
         let deadline = Deadline::after(LINE_TIMEOUT);
-        write_watched(
+        socket::write_all(
             stream,
             format!("{line}\n").as_bytes(),
             deadline,
             &mut || cancel.check(),
         )
         .map_err(|end| match end {
-            ReadEnd::Watch(error) => *error,
+            Stop::Watch(error) => *error,
             _ => Error::io(
                 "writing to the guest shell",
                 std::io::Error::from(ErrorKind::BrokenPipe),

@@ -12,13 +12,16 @@
 //! the group, joins the serial reader and removes the sockets.
 
 use crate::cancel::{Cancel, Deadline};
-use crate::error::Error;
+use crate::command::{Outcome, Request};
+use crate::error::{Error, one_line};
 use crate::logger::{Logger, Outcome as LogOutcome};
 use crate::monitor::Monitor;
 use crate::process;
 use crate::qemu::{Qemu, TAIL_LINES};
 use crate::serial::{Console, WaitEnd};
-use crate::shell::{Outcome, ReadEnd, Shell};
+use crate::shell::Shell;
+use crate::shell::handshake;
+use crate::socket::{Stop, Watch};
 use regex_lite::Regex;
 use std::fs::{self, File};
 use std::io::ErrorKind;
@@ -60,18 +63,33 @@ pub struct Machine {
     config: MachineConfig,
     logger: Arc<Logger>,
     cancel: Cancel,
-    running: Option<Running>,
-    /// The console of the last run, kept after QEMU exits for console waits.
-    last_console: Option<Console>,
+    power: Power,
     state_prepared: bool,
 }
 
+/// Whether QEMU runs.
+enum Power {
+    /// Not running; the console of the last run, if any, is kept for console waits.
+    Off(Option<Console>),
+    /// QEMU runs.
+    On(Box<Running>),
+}
+
+/// A running QEMU and the driver's connections to it.
 struct Running {
     qemu: Qemu,
     monitor: Monitor,
-    /// The shell socket, until the handshake turns it into `shell`.
-    pending_shell: Option<UnixStream>,
-    shell: Option<Shell>,
+    guest: Guest,
+}
+
+/// The guest's root shell, as far as the driver knows.
+enum Guest {
+    /// QEMU connected the shell socket; the guest has not said it is ready yet.
+    Booting(UnixStream),
+    /// The handshake is done: commands can run.
+    Connected(Shell),
+    /// The shell cannot be used again in this run of QEMU, for this reason.
+    Lost(String),
 }
 
 impl Machine {
@@ -81,8 +99,7 @@ impl Machine {
             config,
             logger,
             cancel,
-            running: None,
-            last_console: None,
+            power: Power::Off(None),
             state_prepared: false,
         }
     }
@@ -94,12 +111,14 @@ impl Machine {
 
     /// Whether QEMU is running.
     pub fn is_running(&self) -> bool {
-        self.running.is_some()
+        matches!(self.power, Power::On(_))
     }
 
-    /// Whether the guest's root shell is connected.
-    pub fn is_connected(&self) -> bool {
-        self.running.as_ref().is_some_and(|r| r.shell.is_some())
+    fn running(&mut self) -> Option<&mut Running> {
+        match &mut self.power {
+            Power::On(running) => Some(running),
+            Power::Off(_) => None,
+        }
     }
 
     fn log(&self, message: &str) {
@@ -108,7 +127,7 @@ impl Machine {
 
     /// Starts QEMU and returns once it runs; the guest boots in the background.
     pub fn start(&mut self) -> Result<(), Error> {
-        if self.running.is_some() {
+        if self.is_running() {
             return Ok(());
         }
         self.log("starting vm");
@@ -155,20 +174,18 @@ impl Machine {
         });
         let monitor = match greeted {
             Ok(monitor) => monitor,
-            Err(end) => {
-                let error = qemu.read_end_error(end, "waiting for the monitor greeting");
+            Err(stop) => {
+                let error = qemu.stop_error(stop, "waiting for the monitor greeting");
                 qemu.end();
                 return Err(error);
             }
         };
         let pid = qemu.pid();
-        self.running = Some(Running {
+        self.power = Power::On(Box::new(Running {
             qemu,
             monitor,
-            pending_shell: Some(shell_stream),
-            shell: None,
-        });
-        self.last_console = None;
+            guest: Guest::Booting(shell_stream),
+        }));
         self.log(&format!("QEMU running (pid {pid})"));
         Ok(())
     }
@@ -214,16 +231,29 @@ impl Machine {
         Ok(listener)
     }
 
-    /// Waits until the guest's root shell is connected.
+    /// Waits until the guest's root shell is connected; fails at once, saying why,
+    /// if it was lost.
     pub fn connect(&mut self) -> Result<(), Error> {
-        if self.is_connected() {
-            return Ok(());
-        }
         self.start()?;
-        self.logger.open_nest(
-            Some(&self.config.name),
-            "waiting for the VM to finish booting",
-        );
+        let name = self.config.name.clone();
+        let Some(running) = self.running() else {
+            return Err(Error::NotRunning {
+                machine: name,
+                what: "reach the guest's root shell".to_string(),
+            });
+        };
+        match &running.guest {
+            Guest::Connected(_) => return Ok(()),
+            Guest::Lost(reason) => {
+                return Err(Error::ShellUnusable {
+                    machine: name,
+                    reason: reason.clone(),
+                });
+            }
+            Guest::Booting(_) => {}
+        }
+        self.logger
+            .open_nest(Some(&name), "waiting for the VM to finish booting");
         let result = self.handshake();
         self.logger.close_nest(match result {
             Ok(()) => LogOutcome::Finished,
@@ -232,111 +262,188 @@ impl Machine {
         result
     }
 
+    /// Waits for the handshake and sets the shell up. An interrupted wait leaves
+    /// the machine booting, to be waited for again; any other failure loses the
+    /// shell for this run of QEMU, with the reason kept for the next step.
     fn handshake(&mut self) -> Result<(), Error> {
         let started = Instant::now();
-        let name = self.config.name.as_str();
-        let running = self.running.as_mut().expect("started above");
-        let stream = running
-            .pending_shell
-            .take()
-            .expect("a started machine has a shell socket");
-        let during = "waiting for the guest's root shell";
         let connect_timeout = self.config.connect_timeout;
-        let qemu = &mut running.qemu;
-        let result = Shell::handshake(stream, Deadline::after(connect_timeout), &mut || {
-            qemu.watch(true, during)
+        let shared_dir = self.config.shared_dir.clone();
+        let name = self.config.name.clone();
+        let Power::On(running) = &mut self.power else {
+            return Ok(());
+        };
+        let during = "waiting for the guest's root shell";
+        let deadline = Deadline::after(connect_timeout);
+        let Running { qemu, guest, .. } = &mut **running;
+        let Guest::Booting(stream) = std::mem::replace(guest, Guest::Lost(String::new())) else {
+            return Ok(());
+        };
+        let ready = handshake::await_ready(&stream, deadline, &mut || qemu.watch(true, during));
+        if let Err(Stop::Watch(error)) = ready {
+            // Interrupted (or QEMU is gone): a later step may wait again.
+            *guest = Guest::Booting(stream);
+            return Err(*error);
+        }
+        let result = ready.and_then(|()| {
+            Shell::set_up(stream, &shared_dir, deadline, &mut || {
+                qemu.watch(true, during)
+            })
         });
         match result {
             Ok(shell) => {
-                running.shell = Some(shell);
+                let shared = shell.uses_shared_dir();
+                *guest = Guest::Connected(shell);
                 self.log(&format!(
-                    "connected to guest root shell (after {:.2} seconds)",
-                    started.elapsed().as_secs_f64()
+                    "connected to guest root shell (after {:.2} seconds{})",
+                    started.elapsed().as_secs_f64(),
+                    if shared {
+                        ""
+                    } else {
+                        "; no shared directory: large outputs come in segments"
+                    }
                 ));
                 Ok(())
             }
-            Err(ReadEnd::TimedOut) => Err(Error::NoBackdoor {
-                machine: name.to_string(),
-                seconds: connect_timeout.as_secs_f64(),
-                stderr: running.qemu.stderr(),
-                serial_tail: running.qemu.console().tail(TAIL_LINES),
-            }),
-            Err(end) => Err(running.qemu.read_end_error(end, during)),
+            Err(stop) => {
+                let error = match stop {
+                    Stop::TimedOut => Error::NoBackdoor {
+                        machine: name,
+                        seconds: connect_timeout.as_secs_f64(),
+                        stderr: qemu.stderr(),
+                        serial_tail: qemu.console().tail(TAIL_LINES),
+                    },
+                    stop => qemu.stop_error(stop, during),
+                };
+                *guest = Guest::Lost(format!("the guest's root shell is unusable: {error}"));
+                Err(error)
+            }
         }
     }
 
-    /// Runs `command` in the guest, waiting at most `timeout` for its answer;
-    /// `guest_timeout` also bounds it inside the guest.
-    pub fn execute(
-        &mut self,
-        command: &str,
-        timeout: Duration,
-        guest_timeout: Option<Duration>,
-    ) -> Result<Outcome, Error> {
+    /// Runs `request` in the guest, waiting at most `timeout` for its answer.
+    pub fn run(&mut self, request: Request<'_>, timeout: Duration) -> Result<Outcome, Error> {
         self.connect()?;
-        let running = self.running.as_mut().expect("connected");
-        if let Some(reason) = running.shell.as_ref().and_then(Shell::unusable) {
+        let name = self.config.name.clone();
+        let Power::On(running) = &mut self.power else {
+            return Err(Error::NotRunning {
+                machine: name,
+                what: format!("run `{}`", one_line(request.command())),
+            });
+        };
+        let Running { qemu, guest, .. } = &mut **running;
+        let Guest::Connected(shell) = guest else {
             return Err(Error::ShellUnusable {
-                machine: self.config.name.clone(),
+                machine: name,
+                reason: "the guest's root shell is not connected".to_string(),
+            });
+        };
+        if let Some(reason) = shell.busy() {
+            return Err(Error::ShellUnusable {
+                machine: name,
                 reason: reason.to_string(),
             });
         }
         let deadline = Deadline::after(timeout);
-        let during = format!("running `{}`", crate::error::one_line(command));
-        let name = self.config.name.as_str();
-        let console_before = running.qemu.console().total();
-        let result = running.on_shell(true, &during, |shell, watch| {
-            shell.run(command, guest_timeout, deadline, watch)
-        });
+        let during = format!("running `{}`", one_line(request.command()));
+        let console_before = qemu.console().total();
+        let result = shell.run(request, deadline, &mut || qemu.watch(true, &during));
         match result {
-            Ok(mut outcome) => {
+            Ok(reply) => {
+                if let Some(note) = &reply.note {
+                    self.logger.log(Some(&name), note);
+                }
                 // stderr reaches the console a moment after stdout reaches us.
-                std::thread::sleep(Duration::from_millis(if outcome.status == 0 {
-                    0
-                } else {
-                    20
-                }));
-                outcome.console = running.qemu.console().since(console_before, TAIL_LINES);
-                Ok(outcome)
+                if reply.status != 0 {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                let output = match String::from_utf8(reply.output) {
+                    Ok(text) => text,
+                    Err(error) => String::from_utf8_lossy(error.as_bytes()).into_owned(),
+                };
+                Ok(Outcome {
+                    status: reply.status,
+                    output,
+                    console: qemu.console().since(console_before, TAIL_LINES),
+                })
             }
-            Err(ReadEnd::TimedOut) => Err(Error::Timeout {
-                machine: name.to_string(),
-                what: format!("command `{}` to finish", crate::error::one_line(command)),
+            Err(Stop::TimedOut) => Err(Error::Timeout {
+                machine: name,
+                what: format!("command `{}` to finish", one_line(request.command())),
                 seconds: timeout.as_secs_f64(),
                 last: None,
             }),
-            Err(end) => Err(running.qemu.read_end_error(end, &during)),
+            Err(Stop::Damaged(message)) => Err(Error::OutputLost {
+                machine: name,
+                command: request.command().to_string(),
+                message,
+            }),
+            Err(stop) => {
+                let closed = matches!(stop, Stop::Closed);
+                let error = qemu.stop_error(stop, &during);
+                if closed {
+                    *guest = Guest::Lost(format!("the guest's root shell went away: {error}"));
+                }
+                Err(error)
+            }
         }
     }
 
     /// Sends a command to the QEMU monitor and returns the answer.
     pub fn send_monitor_command(&mut self, command: &str) -> Result<String, Error> {
+        let text = command.to_string();
+        self.on_monitor(
+            &format!("monitor command `{command}`"),
+            |monitor, deadline, watch| monitor.command(&text, deadline, watch),
+        )
+    }
+
+    /// Connects (`up`) or disconnects the guest's first vlan interface.
+    pub fn set_link(&mut self, up: bool) -> Result<(), Error> {
+        let what = format!("setting the vlan link {}", if up { "up" } else { "down" });
+        let answer = self.on_monitor(&what, |monitor, deadline, watch| {
+            monitor.set_link(up, deadline, watch)
+        })?;
+        if answer.trim().is_empty() {
+            return Ok(());
+        }
+        Err(Error::Machine {
+            machine: self.config.name.clone(),
+            message: format!("{what} failed: the monitor answered `{}`", answer.trim()),
+        })
+    }
+
+    /// Runs one monitor operation under the machine's watch.
+    fn on_monitor(
+        &mut self,
+        what: &str,
+        operation: impl FnOnce(&mut Monitor, Deadline, Watch<'_>) -> Result<String, Stop>,
+    ) -> Result<String, Error> {
         let name = self.config.name.clone();
-        let Some(running) = self.running.as_mut() else {
+        let Some(running) = self.running() else {
             return Err(Error::NotRunning {
                 machine: name,
-                what: format!("send monitor command `{command}`"),
+                what: format!("send {what}"),
             });
         };
-        let during = format!("sending monitor command `{command}`");
+        let during = format!("sending {what}");
         let deadline = Deadline::after(MONITOR_TIMEOUT);
-        let Running { qemu, monitor, .. } = &mut *running;
-        let result = monitor.command(command, deadline, &mut || qemu.watch(false, &during));
-        match result {
+        let Running { qemu, monitor, .. } = running;
+        match operation(monitor, deadline, &mut || qemu.watch(false, &during)) {
             Ok(answer) => Ok(answer),
-            Err(ReadEnd::TimedOut) => Err(Error::Timeout {
+            Err(Stop::TimedOut) => Err(Error::Timeout {
                 machine: name,
-                what: format!("an answer to monitor command `{command}`"),
+                what: format!("an answer to {what}"),
                 seconds: MONITOR_TIMEOUT.as_secs_f64(),
                 last: None,
             }),
-            Err(end) => Err(running.qemu.read_end_error(end, &during)),
+            Err(stop) => Err(qemu.stop_error(stop, &during)),
         }
     }
 
     /// Powers the guest off through its root shell and waits for QEMU to exit.
     pub fn shutdown(&mut self) -> Result<(), Error> {
-        let Some(running) = self.running.as_mut() else {
+        let Some(running) = self.running() else {
             return Ok(());
         };
         if let Some(status) = running.qemu.exited() {
@@ -346,39 +453,50 @@ impl Machine {
             return Ok(());
         }
         self.connect()?;
-        let running = self.running.as_mut().expect("connected");
-        if running.shell.as_ref().and_then(Shell::unusable).is_some() {
-            self.log("the guest shell is busy: asking for an ACPI power-off instead");
-            self.send_monitor_command("system_powerdown")?;
-            return self.wait_for_shutdown(SHUTDOWN_TIMEOUT);
-        }
-        let during = "sending `poweroff`";
-        let result = running.on_shell(false, during, |shell, watch| {
-            shell.send_poweroff(Deadline::after(MONITOR_TIMEOUT), watch)
-        });
-        if let Err(end) = result {
-            return Err(running.qemu.read_end_error(end, during));
+        let Some(Running { qemu, guest, .. }) = self.running() else {
+            return Ok(());
+        };
+        let sent = match guest {
+            Guest::Connected(shell) if shell.busy().is_none() => {
+                let during = "sending `poweroff`";
+                let deadline = Deadline::after(MONITOR_TIMEOUT);
+                Some(
+                    shell
+                        .send_poweroff(deadline, &mut || qemu.watch(false, during))
+                        .map_err(|stop| qemu.stop_error(stop, during)),
+                )
+            }
+            _ => None,
+        };
+        match sent {
+            Some(result) => result?,
+            None => {
+                self.log("the guest shell is busy or gone: asking for an ACPI power-off instead");
+                self.on_monitor("an ACPI power-off", |monitor, deadline, watch| {
+                    monitor.power_down(deadline, watch)
+                })?;
+            }
         }
         self.wait_for_shutdown(SHUTDOWN_TIMEOUT)
     }
 
     /// Makes QEMU quit at once (the monitor's `quit`) and waits for it to exit.
     pub fn crash(&mut self) -> Result<(), Error> {
-        let Some(running) = self.running.as_mut() else {
+        let Some(running) = self.running() else {
             return Ok(());
         };
-        self.logger.log(Some(&self.config.name), "forced crash");
         let _ = running.monitor.quit();
+        self.logger.log(Some(&self.config.name), "forced crash");
         self.wait_for_shutdown(SHUTDOWN_TIMEOUT)
     }
 
     /// Waits until QEMU exits on its own.
     pub fn wait_for_shutdown(&mut self, timeout: Duration) -> Result<(), Error> {
-        let Some(running) = self.running.as_mut() else {
-            return Ok(());
-        };
         let deadline = Deadline::after(timeout);
         loop {
+            let Some(running) = self.running() else {
+                return Ok(());
+            };
             if let Some(status) = running.qemu.exited() {
                 let message = format!("QEMU exited ({})", process::describe(&status));
                 self.finish_run();
@@ -404,10 +522,10 @@ impl Machine {
         regex: &Regex,
         timeout: Duration,
     ) -> Result<String, Error> {
-        let console = match (&self.running, &self.last_console) {
-            (Some(running), _) => running.qemu.console().clone(),
-            (None, Some(console)) => console.clone(),
-            (None, None) => {
+        let console = match &self.power {
+            Power::On(running) => running.qemu.console().clone(),
+            Power::Off(Some(console)) => console.clone(),
+            Power::Off(None) => {
                 return Err(Error::NotRunning {
                     machine: self.config.name.clone(),
                     what: format!("wait for console text `{regex}`"),
@@ -434,20 +552,27 @@ impl Machine {
     pub fn shell_interact(&mut self) -> Result<(), Error> {
         self.connect()?;
         self.log("terminal is ready (there is no prompt); end with Ctrl-D");
+        let cancel = self.cancel;
+        if let Some(Running {
+            guest: Guest::Connected(shell),
+            ..
+        }) = self.running()
         {
-            let running = self.running.as_ref().expect("connected");
-            let stream = running.shell.as_ref().expect("connected").stream();
-            crate::interact::shell_session(stream, &self.cancel)?;
+            crate::interact::shell_session(shell.stream(), &cancel)?;
         }
-        // Whatever the session left unread is read and dropped with this command's output.
-        self.execute("true", MONITOR_TIMEOUT, None)?;
+        // Whatever the session left unread is read and dropped before this answer.
+        let check = Request::Once {
+            command: "true",
+            limit: None,
+        };
+        self.run(check, MONITOR_TIMEOUT)?;
         self.log("shell session ended");
         Ok(())
     }
 
     /// Ends QEMU's process group now (SIGTERM, then SIGKILL), if it runs.
     pub fn kill(&mut self) {
-        if let Some(running) = self.running.as_ref() {
+        if let Some(running) = self.running() {
             let pid = running.qemu.pid();
             self.logger.log(
                 Some(&self.config.name),
@@ -460,7 +585,7 @@ impl Machine {
     /// Ends what is left of QEMU's group, joins the reader and logs QEMU's stderr
     /// (but its own note that we terminated it).
     fn finish_run(&mut self) {
-        let Some(running) = self.running.take() else {
+        let Power::On(running) = std::mem::replace(&mut self.power, Power::Off(None)) else {
             return;
         };
         let (stderr, console) = running.qemu.end();
@@ -469,28 +594,13 @@ impl Machine {
             self.logger
                 .log(Some(&self.config.name), &format!("qemu: {line}"));
         }
-        self.last_console = Some(console);
+        self.power = Power::Off(Some(console));
     }
 }
 
 impl Drop for Machine {
     fn drop(&mut self) {
         self.kill();
-    }
-}
-
-impl Running {
-    /// Runs `f` on the connected shell, with a watch over this machine (QEMU
-    /// exiting, a signal, and, when `panics`, a guest kernel panic).
-    fn on_shell<T>(
-        &mut self,
-        panics: bool,
-        during: &str,
-        f: impl FnOnce(&mut Shell, &mut dyn FnMut() -> Result<(), Error>) -> Result<T, ReadEnd>,
-    ) -> Result<T, ReadEnd> {
-        let Running { qemu, shell, .. } = self;
-        let shell = shell.as_mut().expect("connected");
-        f(shell, &mut || qemu.watch(panics, during))
     }
 }
 
@@ -532,13 +642,8 @@ impl crate::backend::Vm for Machine {
         Machine::start(self)
     }
 
-    fn execute(
-        &mut self,
-        command: &str,
-        timeout: Duration,
-        guest_timeout: Option<Duration>,
-    ) -> Result<Outcome, Error> {
-        Machine::execute(self, command, timeout, guest_timeout)
+    fn run(&mut self, request: Request<'_>, timeout: Duration) -> Result<Outcome, Error> {
+        Machine::run(self, request, timeout)
     }
 
     fn shutdown(&mut self) -> Result<(), Error> {
@@ -559,6 +664,10 @@ impl crate::backend::Vm for Machine {
 
     fn send_monitor_command(&mut self, command: &str) -> Result<String, Error> {
         Machine::send_monitor_command(self, command)
+    }
+
+    fn set_link(&mut self, up: bool) -> Result<(), Error> {
+        Machine::set_link(self, up)
     }
 
     fn shell_interact(&mut self) -> Result<(), Error> {

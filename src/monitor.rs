@@ -6,15 +6,14 @@
 //! terminal escape sequences and of `\r`.
 
 use crate::cancel::Deadline;
-use crate::error::Error;
-use crate::shell::{ReadEnd, is_timeout, write_watched};
-use std::io::{Read, Write};
+use crate::socket::{self, Stop, Watch};
+use std::io::Write;
 use std::os::unix::net::UnixStream;
 
 const PROMPT: &[u8] = b"(qemu) ";
 
 /// A connected monitor.
-pub struct Monitor {
+pub(crate) struct Monitor {
     stream: UnixStream,
     /// An earlier command's answer was not read (timeout, Ctrl-C): read it first.
     behind: bool,
@@ -22,11 +21,11 @@ pub struct Monitor {
 
 impl Monitor {
     /// Wraps an accepted connection and drains QEMU's greeting.
-    pub fn connect(
+    pub(crate) fn connect(
         stream: UnixStream,
         deadline: Deadline,
-        watch: &mut dyn FnMut() -> Result<(), Error>,
-    ) -> Result<Monitor, ReadEnd> {
+        watch: Watch<'_>,
+    ) -> Result<Monitor, Stop> {
         let mut monitor = Monitor {
             stream,
             behind: false,
@@ -36,49 +35,62 @@ impl Monitor {
     }
 
     /// Sends `command` and returns QEMU's answer.
-    pub fn command(
+    pub(crate) fn command(
         &mut self,
         command: &str,
         deadline: Deadline,
-        watch: &mut dyn FnMut() -> Result<(), Error>,
-    ) -> Result<String, ReadEnd> {
+        watch: Watch<'_>,
+    ) -> Result<String, Stop> {
         if self.behind {
             self.read_to_prompt(deadline, watch)?;
             self.behind = false;
         }
         let line = format!("{}\n", command.trim_end_matches('\n'));
-        write_watched(&self.stream, line.as_bytes(), deadline, watch)?;
+        socket::write_all(&self.stream, line.as_bytes(), deadline, watch)?;
         let raw = self.read_to_prompt(deadline, watch).inspect_err(|_| {
             self.behind = true;
         })?;
         Ok(clean_answer(&raw))
     }
 
+    /// Connects (`up`) or disconnects the guest's first vlan interface, the NIC
+    /// NixOS start scripts name `virtio-net-pci.1`.
+    pub(crate) fn set_link(
+        &mut self,
+        up: bool,
+        deadline: Deadline,
+        watch: Watch<'_>,
+    ) -> Result<String, Stop> {
+        let state = if up { "on" } else { "off" };
+        self.command(
+            &format!("set_link virtio-net-pci.1 {state}"),
+            deadline,
+            watch,
+        )
+    }
+
+    /// Asks the guest to power off through ACPI.
+    pub(crate) fn power_down(
+        &mut self,
+        deadline: Deadline,
+        watch: Watch<'_>,
+    ) -> Result<String, Stop> {
+        self.command("system_powerdown", deadline, watch)
+    }
+
     /// Sends `quit`; QEMU exits without answering.
-    pub fn quit(&mut self) -> std::io::Result<()> {
+    pub(crate) fn quit(&mut self) -> std::io::Result<()> {
         let _ = self.stream.set_write_timeout(Some(crate::cancel::POLL));
         self.stream.write_all(b"quit\n")
     }
 
-    fn read_to_prompt(
-        &mut self,
-        deadline: Deadline,
-        watch: &mut dyn FnMut() -> Result<(), Error>,
-    ) -> Result<String, ReadEnd> {
+    fn read_to_prompt(&mut self, deadline: Deadline, watch: Watch<'_>) -> Result<String, Stop> {
         let mut buffer = Vec::new();
         let mut block = [0u8; 4096];
         while !buffer.ends_with(PROMPT) {
-            watch().map_err(|e| ReadEnd::Watch(Box::new(e)))?;
-            if deadline.passed() {
-                return Err(ReadEnd::TimedOut);
-            }
-            let _ = self.stream.set_read_timeout(Some(deadline.slice()));
-            match self.stream.read(&mut block) {
-                Ok(0) => return Err(ReadEnd::Closed),
-                Ok(count) => buffer.extend_from_slice(&block[..count]),
-                Err(error) if is_timeout(&error) => {}
-                Err(_) => return Err(ReadEnd::Closed),
-            }
+            socket::checkpoint(deadline, watch)?;
+            let count = socket::read_slice(&self.stream, &mut block, deadline)?;
+            buffer.extend_from_slice(&block[..count]);
         }
         buffer.truncate(buffer.len() - PROMPT.len());
         Ok(String::from_utf8_lossy(&buffer).into_owned())

@@ -12,7 +12,7 @@ use crate::error::Error;
 use crate::logger::Logger;
 use crate::process;
 use crate::serial::{Console, SerialReader};
-use crate::shell::ReadEnd;
+use crate::socket::Stop;
 use std::fs;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::PathBuf;
@@ -21,14 +21,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// How long QEMU may take to connect to the monitor and shell sockets.
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(120);
+pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(120);
 /// Serial lines quoted in error messages.
-pub const TAIL_LINES: usize = 20;
+pub(crate) const TAIL_LINES: usize = 20;
 /// Lines of QEMU's stderr quoted in error messages.
 const STDERR_LINES: usize = 40;
 
 /// A running QEMU (or whatever the start script runs).
-pub struct Qemu {
+pub(crate) struct Qemu {
     name: String,
     child: Child,
     serial: SerialReader,
@@ -39,7 +39,7 @@ pub struct Qemu {
 impl Qemu {
     /// Spawns `command` (stdout piped, stderr to `stderr_path`) in its own process
     /// group and starts reading its serial console.
-    pub fn spawn(
+    pub(crate) fn spawn(
         name: &str,
         command: &mut Command,
         stderr_path: PathBuf,
@@ -72,22 +72,22 @@ impl Qemu {
     }
 
     /// The process id (and process group id).
-    pub fn pid(&self) -> u32 {
+    pub(crate) fn pid(&self) -> u32 {
         self.child.id()
     }
 
     /// The serial console.
-    pub fn console(&self) -> &Console {
+    pub(crate) fn console(&self) -> &Console {
         self.serial.console()
     }
 
     /// QEMU's exit status, if it has exited.
-    pub fn exited(&mut self) -> Option<ExitStatus> {
+    pub(crate) fn exited(&mut self) -> Option<ExitStatus> {
         self.child.try_wait().ok().flatten()
     }
 
     /// The last lines QEMU (or the start script) wrote on stderr.
-    pub fn stderr(&self) -> String {
+    pub(crate) fn stderr(&self) -> String {
         let text = fs::read(&self.stderr_path).unwrap_or_default();
         let text = String::from_utf8_lossy(&text);
         let lines: Vec<&str> = text.lines().collect();
@@ -96,7 +96,7 @@ impl Qemu {
     }
 
     /// Fails if a signal arrived, QEMU exited, or (when `panics`) the guest panicked.
-    pub fn watch(&mut self, panics: bool, during: &str) -> Result<(), Error> {
+    pub(crate) fn watch(&mut self, panics: bool, during: &str) -> Result<(), Error> {
         self.cancel.check()?;
         if let Some(status) = self.exited() {
             // Let the reader drain QEMU's last words before quoting them.
@@ -125,15 +125,20 @@ impl Qemu {
         Ok(())
     }
 
-    /// Turns the end of a failed socket read or write into the error to report.
-    pub fn read_end_error(&mut self, end: ReadEnd, during: &str) -> Error {
-        match end {
-            ReadEnd::Watch(error) => *error,
-            ReadEnd::TimedOut => Error::Machine {
+    /// Turns a socket operation that stopped early into the error to report: the
+    /// one place where a [`Stop`] becomes an [`Error`].
+    pub(crate) fn stop_error(&mut self, stop: Stop, during: &str) -> Error {
+        match stop {
+            Stop::Watch(error) => *error,
+            Stop::TimedOut => Error::Machine {
                 machine: self.name.clone(),
                 message: format!("timed out {during}"),
             },
-            ReadEnd::Closed => {
+            Stop::Damaged(message) => Error::Machine {
+                machine: self.name.clone(),
+                message: format!("{message} while {during}"),
+            },
+            Stop::Closed => {
                 // A socket usually closes because QEMU is exiting: give it a moment.
                 let until = Instant::now() + Duration::from_secs(2);
                 while Instant::now() < until {
@@ -151,7 +156,7 @@ impl Qemu {
     }
 
     /// Accepts QEMU's connections to the monitor and shell sockets.
-    pub fn accept(
+    pub(crate) fn accept(
         &mut self,
         monitor: &UnixListener,
         shell: &UnixListener,
@@ -198,7 +203,7 @@ impl Qemu {
 
     /// Ends the process group (SIGTERM, then SIGKILL), joins the serial reader and
     /// removes the stderr file; returns what QEMU wrote on stderr and its console.
-    pub fn end(mut self) -> (String, Console) {
+    pub(crate) fn end(mut self) -> (String, Console) {
         process::terminate_group(&mut self.child);
         self.serial.join();
         let stderr = self.stderr();

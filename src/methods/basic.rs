@@ -1,8 +1,8 @@
 //! Lifecycle, plain commands and the monitor: the methods that do one thing once.
 
 use super::{Invocation, MethodResult};
+use crate::command::Outcome;
 use crate::error::{Error, one_line};
-use crate::shell::Outcome;
 use std::time::{Duration, Instant};
 
 pub(super) fn start_all(call: &mut Invocation<'_>) -> MethodResult {
@@ -150,35 +150,27 @@ pub(super) fn send_monitor_command(call: &mut Invocation<'_>) -> MethodResult {
             ),
         });
     }
-    monitor(call, &command).map(Some)
-}
-
-/// Logs and sends one monitor command; returns the answer.
-fn monitor(call: &mut Invocation<'_>, command: &str) -> Result<String, Error> {
     call.backend
         .logger()
         .log(call.machine, &format!("sending monitor command: {command}"));
-    call.vm()?.send_monitor_command(command)
+    call.vm()?.send_monitor_command(&command).map(Some)
 }
 
 pub(super) fn block(call: &mut Invocation<'_>) -> MethodResult {
-    set_link(call, "off")
+    set_link(call, false)
 }
 
 pub(super) fn unblock(call: &mut Invocation<'_>) -> MethodResult {
-    set_link(call, "on")
+    set_link(call, true)
 }
 
 /// `block`/`unblock`: the first vlan NIC (`eth1`; `eth0` is user-mode networking).
-fn set_link(call: &mut Invocation<'_>, state: &str) -> MethodResult {
-    let command = format!("set_link virtio-net-pci.1 {state}");
-    let answer = monitor(call, &command)?;
-    if !answer.trim().is_empty() {
-        return Err(Error::Machine {
-            machine: call.machine.unwrap_or_default().to_string(),
-            message: format!("monitor command `{command}` failed: {}", answer.trim()),
-        });
-    }
+fn set_link(call: &mut Invocation<'_>, up: bool) -> MethodResult {
+    let state = if up { "up" } else { "down" };
+    call.backend
+        .logger()
+        .log(call.machine, &format!("setting the vlan link {state}"));
+    call.vm()?.set_link(up)?;
     Ok(None)
 }
 

@@ -20,8 +20,6 @@ use std::time::Duration;
 use units::*;
 use waits::*;
 
-pub use waits::{FIRST_POLL, MAX_POLL};
-
 /// The default timeout of commands and waits, in seconds (as in the NixOS driver).
 pub const DEFAULT_TIMEOUT: f64 = 900.0;
 /// Extra host-side time given to a command bounded in the guest, so that the

@@ -6,8 +6,8 @@
 
 use super::waits::poll;
 use super::{Invocation, MethodResult};
+use crate::command::{Status, quote as shell_quote};
 use crate::error::{Error, one_line};
-use crate::shell::shell_quote;
 
 /// Exit status of the wait script for a failed unit.
 const FAILED: i32 = 3;
@@ -43,6 +43,8 @@ pub(super) fn wait_for_unit(call: &mut Invocation<'_>) -> MethodResult {
             call,
             &script,
             &format!("unit `{unit}` to be active"),
+            // Status 1 means "not yet"; anything else settles the wait.
+            Status::IsNot(1),
             &|_, outcome| {
                 let state = outcome.output.trim();
                 let fail = |message: String| {

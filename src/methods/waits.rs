@@ -1,23 +1,25 @@
 //! The waits: methods that retry a guest command, or watch the console, until a
 //! condition holds or their timeout passes.
 //!
-//! Tries come fast at first ([`FIRST_POLL`]) and back off to [`MAX_POLL`], so a
-//! condition that already holds costs one round trip and one that becomes true soon
-//! is noticed soon. Each try is bounded inside the guest by the time left.
+//! A wait loops inside the guest ([`Request::Until`]): the guest retries the
+//! command every 50 ms until its exit status is the one awaited, each try bounded
+//! by the time left, and answers once; so a condition is noticed within one short
+//! pause and costs one round trip, not one per try. The host still owns the
+//! deadline and watches QEMU meanwhile. When the status is right but the output
+//! check is not, the host asks again after [`RETRY_PAUSE`].
 
 use super::{GUEST_GRACE, Invocation, MethodResult};
 use crate::cancel::Deadline;
+use crate::command::{Outcome, Request, Status, quote as shell_quote};
 use crate::error::{Error, one_line};
-use crate::shell::{Outcome, shell_quote};
 use regex_lite::Regex;
 use std::time::Duration;
 
-/// First pause between two tries of a wait; it doubles up to [`MAX_POLL`].
-pub const FIRST_POLL: Duration = Duration::from_millis(100);
-/// Longest pause between two tries of a wait.
-pub const MAX_POLL: Duration = Duration::from_secs(1);
+/// The pause before asking again when a wait's status held but its check did not.
+const RETRY_PAUSE: Duration = Duration::from_millis(50);
 
-/// Runs `command` until `done` holds for its outcome or `timeout` passes.
+/// Runs `command` until `done` holds for its outcome or `timeout` passes; the
+/// guest retries by itself until the command's status passes `stop`.
 ///
 /// Returns the outcome that satisfied `done`, or a timeout error quoting the last
 /// one and naming `what` was awaited. `done` may also fail the wait at once.
@@ -25,16 +27,19 @@ pub(super) fn poll(
     call: &mut Invocation<'_>,
     command: &str,
     what: &str,
+    stop: Status,
     done: &dyn Fn(&Invocation<'_>, &Outcome) -> Result<bool, Error>,
 ) -> Result<Outcome, Error> {
     let timeout = call.timeout();
     let deadline = Deadline::after(timeout);
-    let mut pause = FIRST_POLL;
     let last = loop {
         let left = deadline.remaining().max(Duration::from_secs(1));
-        let outcome = call
-            .vm()?
-            .execute(command, left + GUEST_GRACE, Some(left))?;
+        let request = Request::Until {
+            command,
+            stop,
+            limit: left,
+        };
+        let outcome = call.vm()?.run(request, left + GUEST_GRACE)?;
         if done(call, &outcome)? {
             return Ok(outcome);
         }
@@ -43,8 +48,7 @@ pub(super) fn poll(
         }
         call.backend
             .cancel()
-            .sleep(pause.min(deadline.remaining()))?;
-        pause = (pause * 2).min(MAX_POLL);
+            .sleep(RETRY_PAUSE.min(deadline.remaining()))?;
     };
     Err(Error::Timeout {
         machine: call.machine.unwrap_or_default().to_string(),
@@ -71,8 +75,13 @@ fn wait_until(call: &mut Invocation<'_>, want_success: bool) -> MethodResult {
         ("waiting for failure", "failure")
     };
     let awaited = format!("{what} of `{}`", one_line(&command));
+    let stop = if want_success {
+        Status::SUCCESS
+    } else {
+        Status::FAILURE
+    };
     let outcome = call.nested(&format!("{header}: {}", one_line(&command)), |call| {
-        poll(call, &command, &awaited, &|call, outcome| {
+        poll(call, &command, &awaited, stop, &|call, outcome| {
             Ok((outcome.status == 0) == want_success && call.satisfies(&outcome.output)?)
         })
     })?;
@@ -125,6 +134,7 @@ pub(super) fn wait_for_file(call: &mut Invocation<'_>) -> MethodResult {
             call,
             &command,
             &format!("file `{path}`"),
+            Status::SUCCESS,
             &|call, outcome| Ok(outcome.status == 0 && call.satisfies(&outcome.output)?),
         )
     })?;
@@ -147,7 +157,12 @@ fn wait_for_port(call: &mut Invocation<'_>, open: bool) -> MethodResult {
     let state = if open { "open" } else { "closed" };
     let what = format!("TCP port {port} on {addr} to be {state}");
     call.nested(&format!("waiting for {what}"), |call| {
-        poll(call, &command, &what, &|_, outcome| {
+        let stop = if open {
+            Status::SUCCESS
+        } else {
+            Status::FAILURE
+        };
+        poll(call, &command, &what, stop, &|_, outcome| {
             Ok((outcome.status == 0) == open)
         })
     })?;

@@ -40,6 +40,9 @@
 //! | `FAKE_VM_FLOOD_LINES` | `100000` | `flood` mode: serial lines written after the handshake |
 //! | `FAKE_VM_SERIAL_EXTRA` | unset | comma-separated lines printed on serial after the handshake |
 //! | `FAKE_VM_SERIAL_EXTRA_INTERVAL_MS` | `0` | pause before each of those lines |
+//! | `FAKE_VM_CONSOLE` | `direct` | `lossy`: drop 2 KiB buffers of long console bursts, as QEMU does |
+//! | `FAKE_VM_CONSOLE_SAFE` | `98304` | `lossy`: bytes at the start of a burst that are never dropped |
+//! | `FAKE_VM_SHARED` | `1` | `0`: the backdoor is not told where the shared directory is |
 //!
 //! Modes: `exit` prints `FAKE_VM_STDERR` and exits after the boot time without a handshake
 //! (QEMU aborting at start); `panic` prints a kernel panic on serial and hangs; `no-backdoor`
@@ -51,7 +54,9 @@
 //! ignore SIGTERM/SIGINT/SIGHUP: only SIGKILL stops it.
 //!
 //! The backdoor bash also sees `FAKE_VM_DIR` (the per-VM dir; `set_link` writes
-//! `link.<name>` files with `on`/`off` there) and the inherited `SHARED_DIR`.
+//! `link.<name>` files with `on`/`off` there), the inherited `SHARED_DIR`, and
+//! `VMTEST_SHARED_DIR` (where a guest that does not mount the shared directory at
+//! `/tmp/shared` has it), set to `SHARED_DIR` unless `FAKE_VM_SHARED=0`.
 //!
 //! Build: `rustc --edition 2021 -O tests/fake_vm/main.rs -o fake-vm` (std only).
 
@@ -218,7 +223,28 @@ struct Config {
     flood_lines: u64,
     extra: Vec<String>,
     extra_interval: Duration,
+    console: Console,
+    shared: bool,
 }
+
+/// How the backdoor's stdout reaches the shell socket (`FAKE_VM_CONSOLE`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Console {
+    /// bash writes to the socket itself: nothing is lost.
+    Direct,
+    /// Through a relay that, like QEMU's virtconsole when the host does not drain the
+    /// socket, drops whole 2 KiB buffers: in every burst of console output (bytes with
+    /// no pause of [`BURST_GAP`]), each [`DROP_EVERY`]th full buffer after the first
+    /// `FAKE_VM_CONSOLE_SAFE` bytes (96 KiB: QEMU queues about that much).
+    Lossy(u64),
+}
+
+/// A pause in console output that ends a burst.
+const BURST_GAP: Duration = Duration::from_millis(100);
+/// In a lossy burst, one full buffer in this many is dropped.
+const DROP_EVERY: u64 = 8;
+/// QEMU's virtio-console buffer size.
+const CONSOLE_BUFFER: usize = 2048;
 
 impl Config {
     /// Reads the configuration, exiting with status 2 on invalid values.
@@ -261,6 +287,16 @@ impl Config {
                 .map(str::to_string)
                 .collect(),
             extra_interval: Duration::from_millis(env_num("FAKE_VM_SERIAL_EXTRA_INTERVAL_MS", 0)),
+            console: match env_str("FAKE_VM_CONSOLE", "direct").as_str() {
+                "direct" => Console::Direct,
+                "lossy" => Console::Lossy(env_num("FAKE_VM_CONSOLE_SAFE", 96 * 1024)),
+                other => die_config("FAKE_VM_CONSOLE", other),
+            },
+            shared: match env_str("FAKE_VM_SHARED", "1").as_str() {
+                "1" => true,
+                "0" => false,
+                other => die_config("FAKE_VM_SHARED", other),
+            },
         }
     }
 }
@@ -794,10 +830,10 @@ impl Vm {
                 .map_err(io::Error::other)?,
             None => self.dir.bin().into_os_string(),
         };
-        Command::new("bash")
+        let mut command = Command::new("bash");
+        command
             .arg("--norc")
             .stdin(OwnedFd::from(shell.try_clone()?))
-            .stdout(OwnedFd::from(shell.try_clone()?))
             .stderr(Stdio::from(io::stdout()))
             .current_dir(env::temp_dir())
             .env("HOME", self.dir.root.join("home"))
@@ -805,7 +841,56 @@ impl Vm {
             .env("PS1", "")
             .env("PATH", path)
             .env("FAKE_VM_DIR", &self.dir.root)
-            .spawn()
+            .env_remove("VMTEST_SHARED_DIR");
+        // A NixOS guest mounts SHARED_DIR at /tmp/shared; this "guest" runs on the
+        // host, so it tells the backdoor where the directory is instead.
+        if let Some(shared) = env::var_os("SHARED_DIR").filter(|_| self.cfg.shared) {
+            command.env("VMTEST_SHARED_DIR", shared);
+        }
+        match self.cfg.console {
+            Console::Direct => {
+                command.stdout(OwnedFd::from(shell.try_clone()?));
+                command.spawn()
+            }
+            Console::Lossy(safe) => {
+                command.stdout(Stdio::piped());
+                let mut child = command.spawn()?;
+                let output = child.stdout.take().expect("stdout is piped");
+                let socket = shell.try_clone()?;
+                thread::spawn(move || relay_lossy(output, socket, safe));
+                Ok(child)
+            }
+        }
+    }
+}
+
+/// Copies the backdoor's stdout to the shell socket in 2 KiB buffers, dropping some
+/// of the buffers of long bursts the way QEMU's virtconsole does (see [`Console`]).
+fn relay_lossy(mut output: process::ChildStdout, mut socket: UnixStream, safe: u64) {
+    let mut buffer = [0u8; CONSOLE_BUFFER];
+    let mut burst = 0u64;
+    let mut full_buffers = 0u64;
+    let mut last = std::time::Instant::now();
+    loop {
+        let count = match output.read(&mut buffer) {
+            Ok(0) | Err(_) => return,
+            Ok(count) => count,
+        };
+        if last.elapsed() >= BURST_GAP {
+            burst = 0;
+            full_buffers = 0;
+        }
+        last = std::time::Instant::now();
+        burst += count as u64;
+        if count == CONSOLE_BUFFER && burst > safe {
+            full_buffers += 1;
+            if full_buffers % DROP_EVERY == 0 {
+                continue;
+            }
+        }
+        if socket.write_all(&buffer[..count]).is_err() {
+            return;
+        }
     }
 }
 
