@@ -27,5 +27,7 @@ pub mod script;
 pub mod serial;
 pub mod shell;
 pub mod signals;
+#[cfg(test)]
+mod tidy;
 pub mod vlan;
 pub mod xml_log;
