@@ -523,3 +523,45 @@ fn a_detached_process_holding_the_serial_pipe_does_not_stall_cleanup() {
         .status();
     out.code(0).within(Duration::from_secs(20));
 }
+
+/// A run with vlan 1 whose `vde_switch` starts but never creates its control socket.
+fn run_with_a_silent_switch() -> Test {
+    Test::new()
+        .fake_program("vde_switch", "exec sleep 600")
+        .fake("machine", &[])
+        .arg("--vlans")
+        .arg("1")
+        .script("machine.succeed \"true\"\n")
+}
+
+/// Issue 6: Ctrl-C while a switch starts was reported as a vlan failure (exit 3).
+#[test]
+fn a_signal_while_a_vlan_switch_starts_is_an_interruption() {
+    for (signal, code, name) in [
+        (libc::SIGINT, 130, "SIGINT"),
+        (libc::SIGTERM, 143, "SIGTERM"),
+    ] {
+        let mut run = run_with_a_silent_switch().spawn();
+        run.wait_for_line("start all VLans", Duration::from_secs(30));
+        run.signal(signal);
+        let out = run.finish();
+        out.code(code)
+            .stderr_has(&format!("interrupted by {name}"))
+            .stderr_lacks("vlan 1:")
+            .within(Duration::from_secs(8))
+            .clean();
+    }
+}
+
+/// Issue 6: the global timeout while a switch starts was reported as a vlan failure.
+#[test]
+fn the_global_timeout_while_a_vlan_switch_starts_is_a_global_timeout() {
+    let out = run_with_a_silent_switch()
+        .arg("--global-timeout")
+        .arg("1")
+        .run();
+    out.code(4)
+        .stderr_has("global timeout of 1 s reached")
+        .stderr_lacks("vlan 1:")
+        .clean();
+}

@@ -11,6 +11,7 @@
 use std::ffi::OsString;
 use std::fs;
 use std::io::{BufRead, BufReader};
+use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -96,6 +97,20 @@ impl Test {
     /// Sets an environment variable for the run.
     pub fn env(mut self, key: &str, value: &str) -> Test {
         self.env.push((key.to_string(), value.to_string()));
+        self
+    }
+
+    /// Writes an executable `fake-bin/<name>` running the shell `script`, and puts
+    /// `fake-bin` first on `PATH`, so the run finds it instead of the real program.
+    pub fn fake_program(mut self, name: &str, script: &str) -> Test {
+        let dir = self.dir.path().join("fake-bin");
+        fs::create_dir_all(&dir).expect("fake-bin dir");
+        let path = dir.join(name);
+        fs::write(&path, format!("#!/bin/sh\n{script}\n")).expect("write fake program");
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).expect("chmod");
+        let path_var = std::env::var("PATH").unwrap_or_default();
+        self.env
+            .push(("PATH".to_string(), format!("{}:{path_var}", dir.display())));
         self
     }
 
