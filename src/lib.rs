@@ -1,33 +1,38 @@
 //! vmtest-min: boots NixOS-style QEMU virtual machines and runs test scripts on them.
 //!
-//! See `ARCHITECTURE.md` for the map of modules.
+//! The binary calls [`main`] and turns its result into the exit status; see
+//! `ARCHITECTURE.md` for the map of modules.
 
 pub mod backend;
 pub mod cancel;
-pub mod cli;
-pub mod color;
-pub mod config;
-pub mod driver;
+mod cli;
+mod color;
+mod driver;
 pub mod error;
-pub mod exit;
-pub mod input;
-pub mod interact;
+mod exit;
+mod input;
+mod interact;
 pub mod interp;
 pub mod logger;
 pub mod machine;
 pub mod methods;
 pub mod monitor;
-pub mod process;
+mod process;
 pub mod qemu;
-pub mod repl;
-pub mod report;
-pub mod run;
+mod repl;
+mod report;
+mod run;
 pub mod sanitize;
 pub mod script;
 pub mod serial;
+mod setup;
 pub mod shell;
-pub mod signals;
+mod signals;
 #[cfg(test)]
 mod tidy;
-pub mod vlan;
-pub mod xml_log;
+mod vlan;
+mod xml_log;
+
+pub use error::Error;
+pub use exit::Status;
+pub use run::main;

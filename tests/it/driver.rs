@@ -565,3 +565,33 @@ fn the_global_timeout_while_a_vlan_switch_starts_is_a_global_timeout() {
         .stderr_lacks("vlan 1:")
         .clean();
 }
+
+/// Issue 6: `--output-dir` was created and never used; it now holds the XML log
+/// unless `--log-xml` puts it elsewhere.
+#[test]
+fn the_output_directory_is_created_and_holds_the_xml_log() {
+    let run = |test: Test, dir: &str| {
+        let out = test
+            .fake("machine", &[])
+            .arg("-o")
+            .arg(dir)
+            .script("machine.succeed \"true\"\n")
+            .run();
+        out.code(0).clean();
+        assert!(out.dir().join(dir).is_dir());
+        out
+    };
+    let out = run(Test::new().without_log_xml(), "out/nested");
+    let log = out.dir().join("out/nested/log.xml");
+    let xml = std::fs::read_to_string(&log).expect("the XML log in the output directory");
+    let elements = crate::support::xml_elements(&xml);
+    assert!(
+        elements
+            .iter()
+            .any(|(_, _, text)| text.contains("must succeed: true"))
+    );
+    // --log-xml wins.
+    let out = run(Test::new(), "out");
+    assert!(!out.dir().join("out/log.xml").exists());
+    assert!(out.xml.contains("must succeed: true"));
+}

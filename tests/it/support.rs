@@ -36,6 +36,7 @@ pub struct Test {
     args: Vec<OsString>,
     env: Vec<(String, String)>,
     stdin: Option<Stdio>,
+    log_xml: bool,
 }
 
 impl Default for Test {
@@ -59,6 +60,7 @@ impl Test {
             args: Vec::new(),
             env: Vec::new(),
             stdin: None,
+            log_xml: true,
         }
     }
 
@@ -100,6 +102,13 @@ impl Test {
         self
     }
 
+    /// Passes no `--log-xml` (by default the log goes to `log.xml` in the scratch
+    /// directory).
+    pub fn without_log_xml(mut self) -> Test {
+        self.log_xml = false;
+        self
+    }
+
     /// Writes an executable `fake-bin/<name>` running the shell `script`, and puts
     /// `fake-bin` first on `PATH`, so the run finds it instead of the real program.
     pub fn fake_program(mut self, name: &str, script: &str) -> Test {
@@ -133,8 +142,12 @@ impl Test {
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .current_dir(self.dir.path())
             .arg(subcommand)
-            .args(["--color", "never", "--log-xml"])
-            .arg(self.dir.path().join("log.xml"));
+            .args(["--color", "never"]);
+        if self.log_xml {
+            command
+                .arg("--log-xml")
+                .arg(self.dir.path().join("log.xml"));
+        }
         if !self.start_scripts.is_empty() {
             command.arg("--start-scripts").args(&self.start_scripts);
         }
