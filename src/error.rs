@@ -11,10 +11,10 @@
 //! was seen (output, exit status, QEMU's own message, the last serial lines), so that
 //! a failure can be understood from the message alone.
 
-pub use crate::cli::UsageError;
+use crate::cli::UsageError;
 use crate::exit::Status;
 use crate::sanitize::terminal_safe;
-pub use crate::setup::SetupError;
+use crate::setup::SetupError;
 use std::fmt;
 use std::io;
 
@@ -405,7 +405,7 @@ impl From<SetupError> for Error {
 }
 
 /// A command shown on one line: the first line, with `…` if there are more.
-pub fn one_line(command: &str) -> String {
+pub(crate) fn one_line(command: &str) -> String {
     let trimmed = command.trim_end_matches('\n');
     match trimmed.split_once('\n') {
         Some((first, _)) => format!("{}…", terminal_safe(first)),
@@ -414,7 +414,7 @@ pub fn one_line(command: &str) -> String {
 }
 
 /// The usual name of a signal number.
-pub fn signal_name(signal: i32) -> String {
+pub(crate) fn signal_name(signal: i32) -> String {
     match signal {
         libc::SIGINT => "SIGINT".to_string(),
         libc::SIGTERM => "SIGTERM".to_string(),

@@ -4,16 +4,16 @@
 //! `ARCHITECTURE.md` for the map of modules.
 
 pub mod backend;
-pub mod cancel;
+mod cancel;
 mod cli;
 mod color;
 mod driver;
-pub mod error;
+mod error;
 mod exit;
 mod input;
 mod interact;
 pub mod interp;
-pub mod logger;
+mod logger;
 pub mod machine;
 pub mod methods;
 pub mod monitor;

@@ -44,7 +44,7 @@ pub enum NestEnd {
 }
 
 /// The old name of [`NestEnd`], kept only while `machine.rs` imports it.
-pub type Outcome = NestEnd;
+pub(crate) type Outcome = NestEnd;
 
 impl Logger {
     /// A logger writing to stderr (coloured by `palette`) and to `xml` if given.
@@ -233,7 +233,7 @@ fn prefixed(machine: Option<&str>, message: &str) -> String {
 
 /// Writes one line to stderr while holding stdout's lock, so that lines never
 /// interleave with anything printed on stdout; a closed stderr is ignored.
-pub fn eprint_line(line: &str) {
+pub(crate) fn eprint_line(line: &str) {
     let _stdout = std::io::stdout().lock();
     let mut stderr = std::io::stderr().lock();
     let _ = writeln!(stderr, "{line}");
