@@ -281,7 +281,12 @@ impl Running {
                     libc::kill(-(self.child.id() as libc::pid_t), libc::SIGKILL);
                 }
                 let _ = self.child.wait();
-                panic!("vmtest-min ran longer than {HARD_LIMIT:?}");
+                self.seen.extend(self.lines.try_iter());
+                let skip = self.seen.len().saturating_sub(80);
+                panic!(
+                    "vmtest-min ran longer than {HARD_LIMIT:?}; the last lines of its stderr:\n{}",
+                    self.seen[skip..].join("\n")
+                );
             }
             std::thread::sleep(Duration::from_millis(10));
         };
