@@ -18,6 +18,7 @@ use crate::cancel::Cancel;
 use crate::error::Error;
 use crate::logger::Logger;
 use crate::machine::{Machine, MachineConfig};
+use crate::setup::Machines;
 use crate::vlan::Vlan;
 use std::convert::Infallible;
 use std::fs;
@@ -47,7 +48,7 @@ impl Root {
 #[derive(Debug, Clone)]
 pub(crate) struct DriverConfig {
     /// One start script per machine, with the machine's name.
-    pub(crate) machines: Vec<(String, PathBuf)>,
+    pub(crate) machines: Machines,
     /// Vlan numbers (distinct).
     pub(crate) vlans: Vec<u32>,
     /// Keep machine state across runs.
@@ -203,33 +204,4 @@ fn mkdir_private(path: &Path) -> Result<(), Error> {
         .mode(0o700)
         .create(path)
         .map_err(|e| Error::io(format!("creating `{}`", path.display()), e))
-}
-
-/// The machine name of a start script: `run-<name>-vm`, else `machine`.
-pub(crate) fn machine_name(script: &Path) -> String {
-    let file = script
-        .file_name()
-        .map(|name| name.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    file.strip_prefix("run-")
-        .and_then(|rest| rest.strip_suffix("-vm"))
-        .filter(|name| !name.is_empty())
-        .unwrap_or("machine")
-        .to_string()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names_come_from_the_script_file_name() {
-        assert_eq!(
-            machine_name(Path::new("/nix/store/x-run-foo/bin/run-server-vm")),
-            "server"
-        );
-        assert_eq!(machine_name(Path::new("run-my-vm-vm")), "my-vm");
-        assert_eq!(machine_name(Path::new("/bin/start")), "machine");
-        assert_eq!(machine_name(Path::new("run--vm")), "machine");
-    }
 }

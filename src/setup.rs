@@ -1,10 +1,10 @@
 //! The checks of the arguments that touch the system, before anything starts: the
-//! machines the start scripts define, the test script, the output files.
+//! machines the start scripts define (named after `run-<name>-vm`), the test script,
+//! the output files.
 //!
 //! Each failure is a [`SetupError`] naming the path involved; all of them end the
 //! program with the usage status (2), since nothing has booted yet.
 
-use crate::driver::machine_name;
 use crate::xml_log::XmlLog;
 use std::fmt;
 use std::io;
@@ -201,4 +201,33 @@ pub(crate) fn outputs(
             })
         })
         .transpose()
+}
+
+/// The machine name of a start script: `run-<name>-vm`, else `machine`.
+pub(crate) fn machine_name(script: &Path) -> String {
+    let file = script
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    file.strip_prefix("run-")
+        .and_then(|rest| rest.strip_suffix("-vm"))
+        .filter(|name| !name.is_empty())
+        .unwrap_or("machine")
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_come_from_the_script_file_name() {
+        assert_eq!(
+            machine_name(Path::new("/nix/store/x-run-foo/bin/run-server-vm")),
+            "server"
+        );
+        assert_eq!(machine_name(Path::new("run-my-vm-vm")), "my-vm");
+        assert_eq!(machine_name(Path::new("/bin/start")), "machine");
+        assert_eq!(machine_name(Path::new("run--vm")), "machine");
+    }
 }
