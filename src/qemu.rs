@@ -176,14 +176,16 @@ impl Qemu {
             if shell_stream.is_none() {
                 shell_stream = accept_one(shell);
             }
-            if let (Some(monitor), Some(shell)) = (&monitor_stream, &shell_stream) {
-                for stream in [monitor, shell] {
-                    stream
-                        .set_nonblocking(false)
-                        .map_err(|e| Error::io(format!("{}: socket setup", self.name), e))?;
+            match (monitor_stream.take(), shell_stream.take()) {
+                (Some(monitor), Some(shell)) => {
+                    for stream in [&monitor, &shell] {
+                        stream
+                            .set_nonblocking(false)
+                            .map_err(|e| Error::io(format!("{}: socket setup", self.name), e))?;
+                    }
+                    return Ok((monitor, shell));
                 }
-                let both = (monitor_stream.take(), shell_stream.take());
-                return Ok((both.0.expect("accepted"), both.1.expect("accepted")));
+                (monitor, shell) => (monitor_stream, shell_stream) = (monitor, shell),
             }
             self.watch(false, "waiting for QEMU to connect to its sockets")?;
             if deadline.passed() {
