@@ -8,7 +8,7 @@ use crate::backend::Backend;
 use crate::error::Error;
 use crate::logger::Outcome;
 use crate::methods::{self, Invocation, Value};
-use crate::script::ast::{Arg, CallStatement, Check, CheckOp, Statement, Text, TextPart};
+use crate::script::ast::legacy::{Arg, CallStatement, Check, CheckOp, Statement, Text, TextPart};
 use crate::script::check::resolve_machine;
 use crate::script::span::Span;
 use regex_lite::Regex;

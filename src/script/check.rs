@@ -18,7 +18,9 @@
 //! Every lookup is a hash or tree lookup or a scan of one call's options, so checking
 //! is linear in the script's size; suggestions are computed only for errors.
 
-use crate::script::ast::{Arg, Call, CallStatement, CheckOp, Script, Statement, Text, TextPart};
+use crate::script::ast::legacy::{
+    Arg, Call, CallStatement, CheckOp, Script, Statement, Text, TextPart,
+};
 use crate::script::diag::{DiagKind, Diagnostic};
 use crate::script::lexer::{is_ident_continue, is_ident_start};
 use crate::script::signature::{Receiver, Signature, ValueKind};

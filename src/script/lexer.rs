@@ -17,7 +17,7 @@
 //! (a line holding only the word, optionally indented) and that line's line ending.
 //! The n-th body belongs to the n-th marker.
 
-use crate::script::ast::{Ident, TextPart};
+use crate::script::ast::legacy::{Ident, TextPart};
 use crate::script::diag::{DiagKind, Diagnostic};
 use crate::script::span::Span;
 

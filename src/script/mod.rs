@@ -23,7 +23,7 @@ pub mod signature;
 pub mod span;
 pub mod suggest;
 
-use crate::script::ast::Script;
+use crate::script::ast::legacy::Script;
 use crate::script::check::{CheckContext, Checker};
 use crate::script::diag::Diagnostic;
 

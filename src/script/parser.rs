@@ -21,7 +21,7 @@
 //! n-th heredoc marker takes the n-th body. Recursion happens only for nested
 //! subtests, capped at [`MAX_NESTING`].
 
-use crate::script::ast::{
+use crate::script::ast::legacy::{
     Arg, Call, CallOption, CallStatement, Check, CheckOp, Ident, Number, Script, Statement, Text,
     TextPart,
 };
