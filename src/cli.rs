@@ -16,6 +16,7 @@ vmtest-min: run NixOS-style QEMU VM tests from a small command language
 Usage:
   vmtest-min run [OPTIONS] [SCRIPT]     run a test script (default: $testScript)
   vmtest-min check [OPTIONS] SCRIPT     parse and check a script; boots nothing
+  vmtest-min convert SCRIPT.py          print a Python test script as .cmds
   vmtest-min -h | --help                show this help
   vmtest-min -V | --version             show the version
 
@@ -47,6 +48,8 @@ pub enum Command {
     Run(Args),
     /// Check a script only.
     Check(Args),
+    /// Print a Python script as `.cmds`.
+    Convert(PathBuf),
     /// Print help.
     Help,
     /// Print the version.
@@ -91,13 +94,16 @@ pub fn parse(argv: Vec<OsString>, env: EnvLookup<'_>) -> Result<Command, String>
         Some(Short('V') | Long("version")) => return Ok(Command::Version),
         Some(Value(value)) => value.string().map_err(|e| e.to_string())?,
         Some(other) => return Err(other.unexpected().to_string()),
-        None => return Err("missing command: `run` or `check` (see --help)".to_string()),
+        None => {
+            return Err("missing command: `run`, `check` or `convert` (see --help)".to_string());
+        }
     };
     let is_run = match subcommand.as_str() {
         "run" => true,
         "check" => false,
+        "convert" => return parse_convert(parser),
         other => {
-            let hint = match crate::script::suggest::nearest(other, ["run", "check"]) {
+            let hint = match crate::script::suggest::nearest(other, ["run", "check", "convert"]) {
                 Some(near) => format!("; did you mean `{near}`?"),
                 None => String::new(),
             };
@@ -181,6 +187,21 @@ pub fn parse(argv: Vec<OsString>, env: EnvLookup<'_>) -> Result<Command, String>
         }
         Ok(Command::Check(args))
     }
+}
+
+/// The rest of `convert`'s command line: exactly one script.
+fn parse_convert(mut parser: lexopt::Parser) -> Result<Command, String> {
+    let mut script = None;
+    while let Some(arg) = parser.next().map_err(|e| e.to_string())? {
+        match arg {
+            Short('h') | Long("help") => return Ok(Command::Help),
+            Value(value) if script.is_none() => script = Some(PathBuf::from(value)),
+            other => return Err(other.unexpected().to_string()),
+        }
+    }
+    script
+        .map(Command::Convert)
+        .ok_or_else(|| "`convert` needs a SCRIPT".to_string())
 }
 
 /// The arguments before the command line is read: environment defaults.
@@ -322,7 +343,10 @@ mod tests {
     #[test]
     fn usage_errors_are_clear() {
         let error = |argv: &[&str]| parse_with(argv, &[]).unwrap_err();
-        assert_eq!(error(&[]), "missing command: `run` or `check` (see --help)");
+        assert_eq!(
+            error(&[]),
+            "missing command: `run`, `check` or `convert` (see --help)"
+        );
         assert_eq!(
             error(&["rnu"]),
             "unknown command `rnu`; did you mean `run`?"
@@ -340,6 +364,12 @@ mod tests {
             "invalid value `-1` for --global-timeout: expected a positive number of seconds"
         );
         assert_eq!(error(&["check"]), "`check` needs a SCRIPT");
+        assert_eq!(error(&["convert"]), "`convert` needs a SCRIPT");
+        assert!(error(&["convert", "a.py", "b.py"]).contains("b.py"));
+        assert_eq!(
+            parse_with(&["convert", "t.py"], &[]),
+            Ok(Command::Convert(PathBuf::from("t.py")))
+        );
         assert!(error(&["run", "a.cmds", "b.cmds"]).contains("b.cmds"));
     }
 

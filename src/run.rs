@@ -34,6 +34,7 @@ pub fn main(argv: Vec<OsString>) -> ExitCode {
         }
         Ok(Command::Check(args)) => check(&args),
         Ok(Command::Run(args)) => run(&args),
+        Ok(Command::Convert(path)) => convert(&path),
         Err(message) => usage_error(&message),
     }
 }
@@ -125,6 +126,29 @@ fn check(args: &Args) -> ExitCode {
             ExitCode::Passed
         }
         Err(code) => code,
+    }
+}
+
+/// `vmtest-min convert`: prints the Python script at `path` as `.cmds` on stdout.
+fn convert(path: &std::path::Path) -> ExitCode {
+    let source = match config::read_script(path) {
+        Ok(source) => source,
+        Err(message) => return usage_error(&message),
+    };
+    let file = path.display().to_string();
+    if !crate::script::python::is_python(path, &source) {
+        return usage_error(&format!(
+            "`{file}` does not look like a Python test script; name it `*.py` to convert it"
+        ));
+    }
+    match crate::script::python::convert(&source) {
+        Ok(cmds) => print_quietly(&cmds),
+        Err(diagnostic) => {
+            let color = Palette::new(crate::color::ColorChoice::Auto.resolve()).enabled();
+            eprint!("{}", diagnostic.render(&file, &source, color));
+            eprint_line(&format!("vmtest-min: `{file}` was not converted"));
+            ExitCode::Usage
+        }
     }
 }
 

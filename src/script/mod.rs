@@ -5,6 +5,7 @@
 //! - [`span`]: source positions ([`span::Span`]);
 //! - [`lexer`]: characters to tokens, strings and heredocs included;
 //! - [`parser`]: tokens to the [`ast`], by recursive descent;
+//! - [`python`]: the Python front-end, NixOS `testScript`s to the same [`ast`];
 //! - [`ast`]: the syntax tree, plain data with spans;
 //! - [`signature`]: what each method accepts, as the checker needs it;
 //! - [`check`]: validation against the test's machines and methods, before any VM boots;
@@ -19,6 +20,7 @@ pub mod check;
 pub mod diag;
 pub mod lexer;
 pub mod parser;
+pub(crate) mod python;
 pub mod signature;
 pub mod span;
 pub mod suggest;

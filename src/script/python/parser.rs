@@ -1,0 +1,1506 @@
+//! The Python parser: tokens of a NixOS `testScript` to the shared syntax tree.
+//!
+//! Recursive descent over the grammar of the Python language reference, cut down
+//! to what test scripts write. Each construct maps to the node the `.cmds` form
+//! uses (see [`crate::script::ast`]); everything else stops the parse with one
+//! diagnostic at the construct, naming it and, where there is one, the `.cmds` way
+//! to say it ([`super::unsupported`]).
+//!
+//! Conventions: `parse_*` methods read a construct that must be there, `eat_*`
+//! methods read a token if it is next, `expect_*` methods read a token or fail
+//! with "expected …, found …". The mappings that are not one-to-one:
+//!
+//! - `import json|re|time|os|shlex|typing` produce no statement; other imports
+//!   are host-side Python and refused;
+//! - `json.loads(s)` is `json(s)`, `time.sleep(n)` is `sleep(n)`, `time.time()` and
+//!   `time.monotonic()` are `time()`, `print(x)` is `log(x)`;
+//! - `re.search(r, s[, flags])` is `s =~ r`; followed by `.group(n)` it is
+//!   `match(r, s)[n]`; `re.match` anchors the regex; `re.DOTALL`, `re.MULTILINE`
+//!   and `re.IGNORECASE` become inline flags;
+//! - `"…".format(a, k=b)` and `"…" % (a, b)` on a literal are strings with holes;
+//! - `x += e` is `x = x + e`; `x is None` is `x == None`;
+//! - `raise Exception(msg)` is `assert False, msg`;
+//! - `with subtest(t):` and `with m.nested(t):` are subtests;
+//! - `retry(f)` (`f` defined by `def` earlier, ending with `return e`) and
+//!   `retry(lambda _: e)` are `retry` blocks whose last statement asserts `e`;
+//! - type annotations are dropped; docstrings and `pass` produce nothing.
+
+use super::lexer::{self, Comment, Piece, Pos, Token, TokenKind};
+use super::unsupported;
+use crate::script::ast::{
+    BinaryOp, Call, CallOption, Expr, ExprKind, Ident, Procedure, Script, Statement, StatementKind,
+    Text, TextPart, UnaryOp,
+};
+use crate::script::diag::{DiagKind, Diagnostic};
+use crate::script::span::Span;
+use std::collections::HashMap;
+
+/// How deeply expressions may nest before the parser gives up.
+const NESTING_LIMIT: usize = 64;
+
+/// Python's keywords, which never name a variable.
+const KEYWORDS: &[&str] = &[
+    "False", "None", "True", "and", "as", "assert", "async", "await", "break", "class", "continue",
+    "def", "del", "elif", "else", "except", "finally", "for", "from", "global", "if", "import",
+    "in", "is", "lambda", "nonlocal", "not", "or", "pass", "raise", "return", "try", "while",
+    "with", "yield",
+];
+
+/// The modules a script may import, and what they are for.
+const MODULES: &[&str] = &["json", "re", "time", "os", "shlex", "typing"];
+
+/// A parsed script and its comments.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Parsed {
+    /// The syntax tree.
+    pub(crate) script: Script,
+    /// The comments, in source order, for `convert`.
+    pub(crate) comments: Vec<Comment>,
+}
+
+/// Parses a whole script.
+pub(crate) fn parse(src: &str) -> Result<Parsed, Diagnostic> {
+    let lexed = lexer::lex(src)?;
+    let mut parser = Parser::new(src, lexed.tokens);
+    let mut statements = Vec::new();
+    while !parser.at(TokenKind::Eof) {
+        if parser.eat(TokenKind::Newline).is_none() {
+            parser.parse_statement(&mut statements)?;
+        }
+    }
+    Ok(Parsed {
+        script: Script { statements },
+        comments: lexed.comments,
+    })
+}
+
+/// An argument of a call, before it becomes part of the tree.
+enum Arg {
+    /// A positional argument.
+    Positional(Expr),
+    /// `name=value`.
+    Keyword(Ident, Expr),
+}
+
+/// The parser's state.
+struct Parser<'s> {
+    src: &'s str,
+    tokens: Vec<Token>,
+    pos: usize,
+    /// The span of the last token read (not a newline or indentation token).
+    last: Span,
+    /// Names bound by `import … as …`, to the module they stand for.
+    modules: HashMap<String, &'static str>,
+    /// Procedures defined so far, for `retry(f)`.
+    procedures: HashMap<String, Procedure>,
+    /// Current expression nesting.
+    depth: usize,
+    /// Whether a lambda may stand here: only as the argument of `retry`.
+    lambda_allowed: bool,
+}
+
+impl<'s> Parser<'s> {
+    fn new(src: &'s str, tokens: Vec<Token>) -> Parser<'s> {
+        let modules = MODULES.iter().map(|m| (m.to_string(), *m)).collect();
+        Parser {
+            src,
+            tokens,
+            pos: 0,
+            last: Span::default(),
+            modules,
+            procedures: HashMap::new(),
+            depth: 0,
+            lambda_allowed: false,
+        }
+    }
+
+    // Token access.
+
+    fn peek(&self) -> Token {
+        self.tokens[self.pos.min(self.tokens.len() - 1)]
+    }
+
+    fn peek_nth(&self, n: usize) -> Token {
+        self.tokens[(self.pos + n).min(self.tokens.len() - 1)]
+    }
+
+    fn text(&self, token: Token) -> &'s str {
+        token.text(self.src)
+    }
+
+    fn at(&self, kind: TokenKind) -> bool {
+        self.peek().kind == kind
+    }
+
+    /// Whether the next token is the operator or keyword `word`.
+    fn at_word(&self, word: &str) -> bool {
+        let token = self.peek();
+        matches!(token.kind, TokenKind::Op | TokenKind::Name) && self.text(token) == word
+    }
+
+    fn bump(&mut self) -> Token {
+        let token = self.peek();
+        if self.pos < self.tokens.len() - 1 {
+            self.pos += 1;
+        }
+        if !matches!(
+            token.kind,
+            TokenKind::Newline | TokenKind::Indent | TokenKind::Dedent | TokenKind::Eof
+        ) {
+            self.last = token.span;
+        }
+        token
+    }
+
+    fn eat(&mut self, kind: TokenKind) -> Option<Token> {
+        self.at(kind).then(|| self.bump())
+    }
+
+    fn eat_word(&mut self, word: &str) -> Option<Token> {
+        self.at_word(word).then(|| self.bump())
+    }
+
+    fn expect_word(&mut self, word: &str) -> Result<Token, Diagnostic> {
+        self.eat_word(word)
+            .ok_or_else(|| self.expected(&[&format!("`{word}`")]))
+    }
+
+    fn expect(&mut self, kind: TokenKind, what: &str) -> Result<Token, Diagnostic> {
+        self.eat(kind).ok_or_else(|| self.expected(&[what]))
+    }
+
+    fn expect_name(&mut self) -> Result<Ident, Diagnostic> {
+        let token = self.peek();
+        if token.kind == TokenKind::Name && !KEYWORDS.contains(&self.text(token)) {
+            self.bump();
+            Ok(self.ident(token))
+        } else {
+            Err(self.expected(&["a name"]))
+        }
+    }
+
+    fn ident(&self, token: Token) -> Ident {
+        Ident {
+            name: self.text(token).to_string(),
+            span: token.span,
+        }
+    }
+
+    /// "expected …, found <the next token>".
+    fn expected(&self, what: &[&str]) -> Diagnostic {
+        let token = self.peek();
+        let text = self.text(token);
+        let found = match token.kind {
+            TokenKind::Name if KEYWORDS.contains(&text) => format!("keyword `{text}`"),
+            TokenKind::Name => format!("name `{text}`"),
+            TokenKind::Number => format!("number `{text}`"),
+            TokenKind::String => "a string".to_string(),
+            TokenKind::Op => format!("`{text}`"),
+            TokenKind::Newline => "the end of the line".to_string(),
+            TokenKind::Indent => "an indented block".to_string(),
+            TokenKind::Dedent => "the end of the block".to_string(),
+            TokenKind::Eof => "the end of the script".to_string(),
+        };
+        Diagnostic::new(
+            token.span,
+            DiagKind::UnexpectedToken {
+                expected: what.iter().map(|w| w.to_string()).collect(),
+                found,
+            },
+        )
+    }
+
+    /// The span from `start` to the last token read.
+    fn since(&self, start: Span) -> Span {
+        start.to(self.last)
+    }
+
+    /// A diagnostic for the construct starting at the next token, spanning that
+    /// token.
+    fn refuse(&self, construct: &str, instead: &str) -> Diagnostic {
+        unsupported(self.peek().span, construct, instead)
+    }
+
+    // Statements.
+
+    /// Parses one statement (a line of simple statements, or a compound one) into
+    /// `out`; some produce nothing (`import`, `pass`, docstrings).
+    fn parse_statement(&mut self, out: &mut Vec<Statement>) -> Result<(), Diagnostic> {
+        let token = self.peek();
+        let word = if token.kind == TokenKind::Name || token.kind == TokenKind::Op {
+            self.text(token)
+        } else {
+            ""
+        };
+        match word {
+            "if" => out.push(self.parse_if()?),
+            "for" => out.push(self.parse_for()?),
+            "while" => {
+                let start = self.bump().span;
+                let condition = self.parse_test()?;
+                let body = self.parse_block()?;
+                out.push(Statement {
+                    kind: StatementKind::While { condition, body },
+                    span: self.since(start),
+                });
+            }
+            "def" => out.push(self.parse_def()?),
+            "with" => out.push(self.parse_with()?),
+            "class" => return Err(self.refuse("a class definition", "write `def` procedures")),
+            "try" => {
+                return Err(self.refuse(
+                    "`try`",
+                    "a failing step ends the test; to retry a block, write `retry { … }`",
+                ));
+            }
+            "async" => return Err(self.refuse("`async`", "statements run one after another")),
+            "@" => {
+                return Err(self.refuse("a decorator", "write a plain `def` procedure"));
+            }
+            _ => {
+                loop {
+                    self.parse_simple(out)?;
+                    if self.eat_word(";").is_none() || self.at(TokenKind::Newline) {
+                        break;
+                    }
+                }
+                if !self.at(TokenKind::Eof) {
+                    self.expect(TokenKind::Newline, "the end of the line")?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// `: NEWLINE INDENT statement+ DEDENT`, or `: simple_statements` on the line.
+    fn parse_block(&mut self) -> Result<Vec<Statement>, Diagnostic> {
+        self.expect_word(":")?;
+        let mut body = Vec::new();
+        if self.eat(TokenKind::Newline).is_some() {
+            self.expect(TokenKind::Indent, "an indented block")?;
+            while self.eat(TokenKind::Dedent).is_none() && !self.at(TokenKind::Eof) {
+                self.parse_statement(&mut body)?;
+            }
+        } else {
+            self.parse_statement(&mut body)?;
+        }
+        Ok(body)
+    }
+
+    fn parse_if(&mut self) -> Result<Statement, Diagnostic> {
+        let start = self.bump().span;
+        let mut branches = vec![(self.parse_test()?, self.parse_block()?)];
+        let mut otherwise = None;
+        loop {
+            if self.eat_word("elif").is_some() {
+                branches.push((self.parse_test()?, self.parse_block()?));
+            } else if self.eat_word("else").is_some() {
+                otherwise = Some(self.parse_block()?);
+                break;
+            } else {
+                break;
+            }
+        }
+        Ok(Statement {
+            kind: StatementKind::If {
+                branches,
+                otherwise,
+            },
+            span: self.since(start),
+        })
+    }
+
+    fn parse_for(&mut self) -> Result<Statement, Diagnostic> {
+        let start = self.bump().span;
+        let var = self.expect_name()?;
+        if self.at_word(",") {
+            return Err(unsupported(
+                self.since(var.span),
+                "a `for` loop over several names",
+                "loop over one name and index it: `for pair in pairs { … pair[0] … }`",
+            ));
+        }
+        self.expect_word("in")?;
+        let iterable = self.parse_testlist()?;
+        let body = self.parse_block()?;
+        if self.at_word("else") {
+            return Err(self.refuse("`else` after a loop", "test a variable after the loop"));
+        }
+        Ok(Statement {
+            kind: StatementKind::For {
+                var,
+                iterable,
+                body,
+            },
+            span: self.since(start),
+        })
+    }
+
+    fn parse_def(&mut self) -> Result<Statement, Diagnostic> {
+        let start = self.bump().span;
+        let name = self.expect_name()?;
+        self.expect_word("(")?;
+        let mut params = Vec::new();
+        while self.eat_word(")").is_none() {
+            if self.at_word("*") || self.at_word("**") || self.at_word("/") {
+                return Err(self.refuse(
+                    "a special parameter (`*`, `**` or `/`)",
+                    "name each parameter",
+                ));
+            }
+            params.push(self.expect_name()?);
+            if self.eat_word(":").is_some() {
+                self.parse_test()?;
+            }
+            if self.at_word("=") {
+                return Err(self.refuse(
+                    "a parameter default value",
+                    "pass every argument at each call",
+                ));
+            }
+            if self.eat_word(",").is_none() {
+                self.expect_word(")")?;
+                break;
+            }
+        }
+        if self.eat_word("->").is_some() {
+            self.parse_test()?;
+        }
+        let body = self.parse_block()?;
+        let procedure = Procedure { name, params, body };
+        self.procedures
+            .insert(procedure.name.name.clone(), procedure.clone());
+        Ok(Statement {
+            kind: StatementKind::Def(procedure),
+            span: self.since(start),
+        })
+    }
+
+    fn parse_with(&mut self) -> Result<Statement, Diagnostic> {
+        let start = self.bump().span;
+        let item = self.parse_test()?;
+        let name = match item.kind {
+            ExprKind::Call(Call {
+                target,
+                name,
+                mut args,
+                options,
+                ..
+            }) if (name.name == "subtest" && target.is_none()
+                || name.name == "nested" && target.is_some())
+                && args.len() == 1
+                && options.is_empty() =>
+            {
+                args.remove(0)
+            }
+            _ => {
+                return Err(unsupported(
+                    item.span,
+                    "a `with` statement other than `with subtest(…)`",
+                    "write `subtest \"name\" { … }`",
+                ));
+            }
+        };
+        if self.at_word("as") || self.at_word(",") {
+            return Err(self.refuse(
+                "`as` or several items in `with`",
+                "write `with subtest(\"name\"):`",
+            ));
+        }
+        let body = self.parse_block()?;
+        Ok(Statement {
+            kind: StatementKind::Subtest { name, body },
+            span: self.since(start),
+        })
+    }
+
+    /// One simple statement: an expression, an assignment, `assert`, `return`, …
+    fn parse_simple(&mut self, out: &mut Vec<Statement>) -> Result<(), Diagnostic> {
+        let start = self.peek().span;
+        let word = self.text(self.peek());
+        let kind = match word {
+            "pass" => {
+                self.bump();
+                return Ok(());
+            }
+            "break" => {
+                self.bump();
+                StatementKind::Break
+            }
+            "continue" => {
+                self.bump();
+                StatementKind::Continue
+            }
+            "return" => {
+                self.bump();
+                let value = if self.at(TokenKind::Newline) || self.at_word(";") {
+                    None
+                } else {
+                    Some(self.parse_testlist()?)
+                };
+                StatementKind::Return(value)
+            }
+            "import" | "from" => return self.parse_import(),
+            "assert" => {
+                self.bump();
+                let condition = self.parse_test()?;
+                let message = match self.eat_word(",") {
+                    Some(_) => Some(self.parse_test()?),
+                    None => None,
+                };
+                StatementKind::Assert { condition, message }
+            }
+            "raise" => {
+                self.bump();
+                let value = self.parse_test()?;
+                match value.kind {
+                    ExprKind::Call(call)
+                        if call.target.is_none()
+                            && call.args.len() == 1
+                            && call.options.is_empty() =>
+                    {
+                        let span = self.since(start);
+                        StatementKind::Assert {
+                            condition: Expr {
+                                kind: ExprKind::Bool(false),
+                                span,
+                            },
+                            message: call.args.into_iter().next(),
+                        }
+                    }
+                    _ => {
+                        return Err(unsupported(
+                            self.since(start),
+                            "`raise` of anything but `Exception(message)`",
+                            "write `assert false, \"message\"`",
+                        ));
+                    }
+                }
+            }
+            "global" | "nonlocal" => {
+                return Err(self.refuse(
+                    "a `global` or `nonlocal` declaration",
+                    "variables are shared by the whole script; assign the variable directly",
+                ));
+            }
+            "del" | "yield" => {
+                return Err(self.refuse(&format!("`{word}`"), "assign a new value instead"));
+            }
+            _ => return self.parse_expression_statement(out),
+        };
+        out.push(Statement {
+            kind,
+            span: self.since(start),
+        });
+        Ok(())
+    }
+
+    /// `import m[ as n], …` or `from m import …`.
+    fn parse_import(&mut self) -> Result<(), Diagnostic> {
+        let start = self.peek().span;
+        if self.at_word("from") {
+            self.bump();
+            let module = self.parse_dotted()?;
+            return Err(unsupported(
+                self.since(start),
+                &format!("`from {module} import …`"),
+                "use the builtins: `json(s)`, `match(r, s)`, `sleep(n)`, `time()`",
+            ));
+        }
+        self.bump();
+        loop {
+            let name_start = self.peek().span;
+            let module = self.parse_dotted()?;
+            let Some(known) = MODULES.iter().find(|m| **m == module) else {
+                return Err(unsupported(
+                    self.since(name_start),
+                    &format!("`import {module}` (host-side Python)"),
+                    "vmtest-min reads json, re, time, os, shlex and typing only",
+                ));
+            };
+            if self.eat_word("as").is_some() {
+                let alias = self.expect_name()?;
+                self.modules.insert(alias.name, known);
+            }
+            if self.eat_word(",").is_none() {
+                return Ok(());
+            }
+        }
+    }
+
+    fn parse_dotted(&mut self) -> Result<String, Diagnostic> {
+        let mut name = self.expect_name()?.name;
+        while self.eat_word(".").is_some() {
+            name.push('.');
+            name.push_str(&self.expect_name()?.name);
+        }
+        Ok(name)
+    }
+
+    /// An expression statement or an assignment.
+    fn parse_expression_statement(&mut self, out: &mut Vec<Statement>) -> Result<(), Diagnostic> {
+        let start = self.peek().span;
+        let first = self.parse_testlist()?;
+        let kind = if self.eat_word("=").is_some() {
+            let targets = self.targets(first)?;
+            let value = self.parse_testlist()?;
+            if self.at_word("=") {
+                return Err(self.refuse("a chained assignment", "assign each name on its own line"));
+            }
+            StatementKind::Assign { targets, value }
+        } else if let Some(op) = self.augmented_op() {
+            let op_token = self.bump();
+            let ExprKind::Name(target) = &first.kind else {
+                return Err(unsupported(
+                    first.span,
+                    "an augmented assignment to anything but a name",
+                    "assign a new value to a name",
+                ));
+            };
+            let Some(op) = op else {
+                return Err(unsupported(
+                    op_token.span,
+                    &format!("the operator `{}`", self.text(op_token)),
+                    "use `+=`, `-=`, `*=` or `/=`",
+                ));
+            };
+            let right = self.parse_testlist()?;
+            let span = self.since(start);
+            StatementKind::Assign {
+                targets: vec![target.clone()],
+                value: Expr {
+                    kind: ExprKind::Binary {
+                        op,
+                        left: Box::new(first.clone()),
+                        right: Box::new(right),
+                    },
+                    span: first.span.to(span),
+                },
+            }
+        } else {
+            match first.kind {
+                // A docstring, or any bare literal: no effect.
+                ExprKind::Str(_) => return Ok(()),
+                ExprKind::Call(call) if call.target.is_none() && call.name.name == "retry" => {
+                    self.retry(call, first.span)?
+                }
+                _ => StatementKind::Expr(first),
+            }
+        };
+        out.push(Statement {
+            kind,
+            span: self.since(start),
+        });
+        Ok(())
+    }
+
+    /// If the next token is an augmented assignment: `Some(Some(op))` for those
+    /// the tree can say, `Some(None)` for the others.
+    fn augmented_op(&self) -> Option<Option<BinaryOp>> {
+        let token = self.peek();
+        if token.kind != TokenKind::Op {
+            return None;
+        }
+        match self.text(token) {
+            "+=" => Some(Some(BinaryOp::Add)),
+            "-=" => Some(Some(BinaryOp::Sub)),
+            "*=" => Some(Some(BinaryOp::Mul)),
+            "/=" => Some(Some(BinaryOp::Div)),
+            "%=" | "//=" | "**=" | "&=" | "|=" | "^=" | ">>=" | "<<=" | "@=" => Some(None),
+            _ => None,
+        }
+    }
+
+    /// The names an assignment binds: `x`, or `a, b` / `(a, b)` / `[a, b]`.
+    fn targets(&self, expr: Expr) -> Result<Vec<Ident>, Diagnostic> {
+        let refuse = |span| {
+            unsupported(
+                span,
+                "an assignment to an index or attribute",
+                "assign to a name; lists and JSON values are not changed in place",
+            )
+        };
+        match expr.kind {
+            ExprKind::Name(ident) => Ok(vec![ident]),
+            ExprKind::List(items) => items
+                .into_iter()
+                .map(|item| match item.kind {
+                    ExprKind::Name(ident) => Ok(ident),
+                    _ => Err(refuse(item.span)),
+                })
+                .collect(),
+            _ => Err(refuse(expr.span)),
+        }
+    }
+
+    /// `retry(f[, timeout=n])` or `retry(lambda _: e[, …])` as a `retry` block.
+    fn retry(&self, call: Call, span: Span) -> Result<StatementKind, Diagnostic> {
+        let mut timeout = None;
+        for option in call.options {
+            if matches!(option.name.name.as_str(), "timeout" | "timeout_seconds") {
+                timeout = Some(option.value);
+            } else {
+                return Err(unsupported(
+                    option.name.span,
+                    &format!("the `retry` option `{}`", option.name.name),
+                    "write `retry(f, timeout=seconds)`",
+                ));
+            }
+        }
+        let refuse = |span| {
+            unsupported(
+                span,
+                "`retry` of anything but a procedure defined earlier or a lambda",
+                "define the check with `def check(_): … return condition`, then `retry(check)`",
+            )
+        };
+        let mut args = call.args.into_iter();
+        let (Some(function), None) = (args.next(), args.next()) else {
+            return Err(refuse(span));
+        };
+        let mut body = match function.kind {
+            ExprKind::Name(ref name) => match self.procedures.get(&name.name) {
+                Some(procedure) => procedure.body.clone(),
+                None => return Err(refuse(function.span)),
+            },
+            // A lambda's body, kept as a return by `parse_lambda`.
+            ExprKind::Call(ref lambda) if lambda.name.name == LAMBDA => vec![Statement {
+                kind: StatementKind::Return(lambda.args.first().cloned()),
+                span: function.span,
+            }],
+            _ => return Err(refuse(function.span)),
+        };
+        match body.pop() {
+            Some(Statement {
+                kind: StatementKind::Return(Some(condition)),
+                span,
+            }) => body.push(Statement {
+                kind: StatementKind::Assert {
+                    condition,
+                    message: None,
+                },
+                span,
+            }),
+            _ => return Err(refuse(function.span)),
+        }
+        Ok(StatementKind::Retry { timeout, body })
+    }
+
+    // Expressions.
+
+    /// `test (, test)*`: a bare tuple is a list.
+    fn parse_testlist(&mut self) -> Result<Expr, Diagnostic> {
+        let first = self.parse_test()?;
+        if !self.at_word(",") {
+            return Ok(first);
+        }
+        let start = first.span;
+        let mut items = vec![first];
+        while self.eat_word(",").is_some() {
+            if self.ends_testlist() {
+                break;
+            }
+            items.push(self.parse_test()?);
+        }
+        Ok(Expr {
+            kind: ExprKind::List(items),
+            span: self.since(start),
+        })
+    }
+
+    /// Whether the next token ends a list of expressions (after a trailing comma).
+    fn ends_testlist(&self) -> bool {
+        matches!(self.peek().kind, TokenKind::Newline | TokenKind::Eof)
+            || [")", "]", "}", "=", ":", ";"]
+                .iter()
+                .any(|w| self.at_word(w))
+    }
+
+    /// A full expression: `or_test`, refusing conditional expressions and lambdas.
+    fn parse_test(&mut self) -> Result<Expr, Diagnostic> {
+        if self.at_word("lambda") {
+            return self.parse_lambda();
+        }
+        self.depth += 1;
+        if self.depth > NESTING_LIMIT {
+            return Err(Diagnostic::new(
+                self.peek().span,
+                DiagKind::NestingTooDeep {
+                    limit: NESTING_LIMIT,
+                },
+            ));
+        }
+        let result = self.parse_or();
+        self.depth -= 1;
+        let expr = result?;
+        if self.at_word("if") {
+            return Err(self.refuse(
+                "a conditional expression (`a if c else b`)",
+                "write an `if` statement that assigns a variable",
+            ));
+        }
+        if self.at_word("for") {
+            return Err(self.refuse("a comprehension", "write a `for` loop"));
+        }
+        Ok(expr)
+    }
+
+    /// `lambda params: e`, read only to be refused or used by `retry`; it is kept
+    /// as a call of [`LAMBDA`] whose one argument is the body.
+    fn parse_lambda(&mut self) -> Result<Expr, Diagnostic> {
+        if !self.lambda_allowed {
+            return Err(self.refuse("a lambda", "write a `def` procedure"));
+        }
+        self.lambda_allowed = false;
+        let start = self.bump().span;
+        while !self.at_word(":") && !self.at(TokenKind::Eof) && !self.at(TokenKind::Newline) {
+            self.bump();
+        }
+        self.expect_word(":")?;
+        let body = self.parse_test()?;
+        let span = self.since(start);
+        Ok(Expr {
+            kind: ExprKind::Call(Call {
+                target: None,
+                name: Ident {
+                    name: LAMBDA.to_string(),
+                    span: start,
+                },
+                args: vec![body],
+                options: Vec::new(),
+                check: None,
+            }),
+            span,
+        })
+    }
+
+    fn binary(op: BinaryOp, left: Expr, right: Expr) -> Expr {
+        let span = left.span.to(right.span);
+        Expr {
+            kind: ExprKind::Binary {
+                op,
+                left: Box::new(left),
+                right: Box::new(right),
+            },
+            span,
+        }
+    }
+
+    fn parse_or(&mut self) -> Result<Expr, Diagnostic> {
+        let mut left = self.parse_and()?;
+        while self.eat_word("or").is_some() {
+            let right = self.parse_and()?;
+            left = Self::binary(BinaryOp::Or, left, right);
+        }
+        Ok(left)
+    }
+
+    fn parse_and(&mut self) -> Result<Expr, Diagnostic> {
+        let mut left = self.parse_not()?;
+        while self.eat_word("and").is_some() {
+            let right = self.parse_not()?;
+            left = Self::binary(BinaryOp::And, left, right);
+        }
+        Ok(left)
+    }
+
+    fn parse_not(&mut self) -> Result<Expr, Diagnostic> {
+        if let Some(token) = self.eat_word("not") {
+            let operand = self.parse_not()?;
+            return Ok(Expr {
+                span: token.span.to(operand.span),
+                kind: ExprKind::Unary {
+                    op: UnaryOp::Not,
+                    operand: Box::new(operand),
+                },
+            });
+        }
+        self.parse_comparison()
+    }
+
+    /// The comparison operator next, if any: its tree operator and token count;
+    /// `is` and `is not` need a `None` on the right.
+    fn comparison_op(&self) -> Option<(BinaryOp, usize)> {
+        let token = self.peek();
+        let next = self.peek_nth(1);
+        let text = self.text(token);
+        let op = match text {
+            "==" => BinaryOp::Eq,
+            "!=" => BinaryOp::Ne,
+            "<" => BinaryOp::Lt,
+            "<=" => BinaryOp::Le,
+            ">" => BinaryOp::Gt,
+            ">=" => BinaryOp::Ge,
+            "in" => BinaryOp::In,
+            "not" if self.text(next) == "in" => return Some((BinaryOp::NotIn, 2)),
+            "is" if self.text(next) == "not" => return Some((BinaryOp::Ne, 2)),
+            "is" => BinaryOp::Eq,
+            _ => return None,
+        };
+        Some((op, 1))
+    }
+
+    fn parse_comparison(&mut self) -> Result<Expr, Diagnostic> {
+        let left = self.parse_arith()?;
+        let Some((op, count)) = self.comparison_op() else {
+            return Ok(left);
+        };
+        let identity = self.text(self.peek()) == "is";
+        for _ in 0..count {
+            self.bump();
+        }
+        let right = self.parse_arith()?;
+        if identity && !matches!(right.kind, ExprKind::None) {
+            return Err(unsupported(
+                right.span,
+                "`is` with anything but `None`",
+                "compare with `==`",
+            ));
+        }
+        if self.comparison_op().is_some() {
+            return Err(self.refuse("a chained comparison", "join the comparisons with `and`"));
+        }
+        Ok(Self::binary(op, left, right))
+    }
+
+    fn parse_arith(&mut self) -> Result<Expr, Diagnostic> {
+        let mut left = self.parse_term()?;
+        loop {
+            let op = if self.eat_word("+").is_some() {
+                BinaryOp::Add
+            } else if self.eat_word("-").is_some() {
+                BinaryOp::Sub
+            } else {
+                return Ok(left);
+            };
+            let right = self.parse_term()?;
+            left = Self::binary(op, left, right);
+        }
+    }
+
+    fn parse_term(&mut self) -> Result<Expr, Diagnostic> {
+        let mut left = self.parse_factor()?;
+        loop {
+            let op = if self.eat_word("*").is_some() {
+                BinaryOp::Mul
+            } else if self.eat_word("/").is_some() {
+                BinaryOp::Div
+            } else if self.at_word("%") {
+                let operator = self.bump().span;
+                let right = self.parse_factor()?;
+                left = self.percent_format(left, right, operator)?;
+                continue;
+            } else if self.at_word("//") || self.at_word("@") {
+                return Err(self.refuse(
+                    &format!("the operator `{}`", self.text(self.peek())),
+                    "use `/` and `int(…)`",
+                ));
+            } else {
+                return Ok(left);
+            };
+            let right = self.parse_factor()?;
+            left = Self::binary(op, left, right);
+        }
+    }
+
+    fn parse_factor(&mut self) -> Result<Expr, Diagnostic> {
+        if let Some(token) = self.eat_word("-") {
+            let operand = self.parse_factor()?;
+            return Ok(Expr {
+                span: token.span.to(operand.span),
+                kind: ExprKind::Unary {
+                    op: UnaryOp::Neg,
+                    operand: Box::new(operand),
+                },
+            });
+        }
+        if self.eat_word("+").is_some() {
+            return self.parse_factor();
+        }
+        if self.at_word("~") {
+            return Err(self.refuse("the operator `~`", "compute the value in the guest"));
+        }
+        let expr = self.parse_primary()?;
+        if self.at_word("**") {
+            return Err(self.refuse("the operator `**`", "multiply with `*`"));
+        }
+        Ok(expr)
+    }
+
+    /// An atom and its trailers: `.name(…)`, `(…)`, `[…]`.
+    fn parse_primary(&mut self) -> Result<Expr, Diagnostic> {
+        let mut expr = self.parse_atom()?;
+        loop {
+            if self.at_word("(") {
+                let name = match expr.kind {
+                    ExprKind::Name(name) => name,
+                    _ => {
+                        return Err(self.refuse(
+                            "a call of something that is not a name",
+                            "call a procedure, a builtin or a method by name",
+                        ));
+                    }
+                };
+                expr = self.parse_call(None, name, expr.span)?;
+            } else if self.at_word("[") {
+                expr = self.parse_subscript(expr)?;
+            } else if self.at_word(".") {
+                self.bump();
+                let name = self.expect_name()?;
+                if !self.at_word("(") {
+                    return Err(unsupported(
+                        expr.span.to(name.span),
+                        &format!(
+                            "the attribute `{}`",
+                            &self.src[expr.span.to(name.span).range()]
+                        ),
+                        "attributes are not values; call a method, e.g. `m.succeed(\"hostname\")`",
+                    ));
+                }
+                expr = self.parse_method(expr, name)?;
+            } else {
+                return Ok(expr);
+            }
+        }
+    }
+
+    /// `target.name(…)`, with the module functions and string formatting mapped.
+    fn parse_method(&mut self, target: Expr, name: Ident) -> Result<Expr, Diagnostic> {
+        let start = target.span;
+        let module = match &target.kind {
+            ExprKind::Name(ident) => self.modules.get(&ident.name).copied(),
+            _ => None,
+        };
+        let Some(module) = module else {
+            if name.name == "format"
+                && let ExprKind::Str(text) = &target.kind
+                && let Some(format) = text.as_literal()
+            {
+                let args = self.parse_args()?;
+                return self.brace_format(&format, args, target.span);
+            }
+            return self.parse_call(Some(target), name, start);
+        };
+        let qualified = format!("{module}.{}", name.name);
+        let function = |text: &str| Ident {
+            name: text.to_string(),
+            span: name.span,
+        };
+        match qualified.as_str() {
+            "json.loads" => self.parse_call(None, function("json"), start),
+            "time.sleep" => self.parse_call(None, function("sleep"), start),
+            "time.time" | "time.monotonic" => self.parse_call(None, function("time"), start),
+            "re.search" | "re.match" => self.parse_regex(start, name),
+            _ => Err(unsupported(
+                start.to(name.span),
+                &format!("`{qualified}`"),
+                match module {
+                    "re" => "use `text =~ regex`, or `match(regex, text)[n]` for a group",
+                    "json" => "read JSON with `json(text)`",
+                    "time" => "use `sleep(n)` and `time()`",
+                    "shlex" => "quote in the shell command itself, e.g. `'${x}'`",
+                    _ => "run the command in the guest with `succeed`",
+                },
+            )),
+        }
+    }
+
+    /// `re.search(r, s[, flags])` or `re.match(…)`, and a `.group(n)` after it.
+    fn parse_regex(&mut self, start: Span, function: Ident) -> Result<Expr, Diagnostic> {
+        let anchored = function.name == "match";
+        self.expect_word("(")?;
+        let mut regex = self.parse_test()?;
+        self.expect_word(",")?;
+        let text = self.parse_test()?;
+        let mut flags = String::new();
+        if self.eat_word(",").is_some() && !self.at_word(")") {
+            if self.at_word("flags") {
+                self.bump();
+                self.expect_word("=")?;
+            }
+            loop {
+                flags.push(self.parse_flag()?);
+                if self.eat_word("|").is_none() {
+                    break;
+                }
+            }
+            self.eat_word(",");
+        }
+        self.expect_word(")")?;
+        let span = self.since(start);
+        let mut prefix = String::new();
+        if !flags.is_empty() {
+            prefix = format!("(?{flags})");
+        }
+        if anchored {
+            prefix.push_str("^(?:");
+        }
+        if !prefix.is_empty() {
+            let mut parts = vec![TextPart::Literal(prefix)];
+            match regex.kind {
+                ExprKind::Str(text) => parts.extend(text.parts),
+                _ => parts.push(TextPart::Expr(regex.clone())),
+            }
+            if anchored {
+                parts.push(TextPart::Literal(")".into()));
+            }
+            regex = Expr {
+                kind: ExprKind::Str(Text { parts }),
+                span: regex.span,
+            };
+        }
+        // `.group(n)` right after the call reads a group; otherwise it is a test.
+        if self.at_word(".") && self.text(self.peek_nth(1)) == "group" {
+            self.bump();
+            let group = self.expect_name()?;
+            self.expect_word("(")?;
+            let index = if self.at_word(")") {
+                Expr {
+                    kind: ExprKind::Int(0),
+                    span: group.span,
+                }
+            } else {
+                self.parse_test()?
+            };
+            self.expect_word(")")?;
+            let call = Expr {
+                kind: ExprKind::Call(Call {
+                    target: None,
+                    name: Ident {
+                        name: "match".into(),
+                        span: function.span,
+                    },
+                    args: vec![regex, text],
+                    options: Vec::new(),
+                    check: None,
+                }),
+                span,
+            };
+            return Ok(Expr {
+                kind: ExprKind::Index {
+                    base: Box::new(call),
+                    index: Box::new(index),
+                },
+                span: self.since(start),
+            });
+        }
+        Ok(Expr {
+            kind: ExprKind::Binary {
+                op: BinaryOp::Matches,
+                left: Box::new(text),
+                right: Box::new(regex),
+            },
+            span,
+        })
+    }
+
+    /// `re.DOTALL`, `re.MULTILINE` or `re.IGNORECASE` (or their one-letter names):
+    /// the inline flag letter.
+    fn parse_flag(&mut self) -> Result<char, Diagnostic> {
+        let start = self.peek().span;
+        let module = self.expect_name()?;
+        self.expect_word(".")?;
+        let flag = self.expect_name()?;
+        let letter = match (self.modules.get(&module.name), flag.name.as_str()) {
+            (Some(&"re"), "DOTALL" | "S") => 's',
+            (Some(&"re"), "MULTILINE" | "M") => 'm',
+            (Some(&"re"), "IGNORECASE" | "I") => 'i',
+            _ => {
+                return Err(unsupported(
+                    self.since(start),
+                    "this regex flag",
+                    "write the flag inside the regex, e.g. `(?s)`",
+                ));
+            }
+        };
+        Ok(letter)
+    }
+
+    /// The arguments of a call, from `(` to `)`.
+    fn parse_args(&mut self) -> Result<Vec<Arg>, Diagnostic> {
+        self.expect_word("(")?;
+        let mut args = Vec::new();
+        while self.eat_word(")").is_none() {
+            if self.at_word("*") || self.at_word("**") {
+                return Err(self.refuse("argument unpacking", "pass each argument"));
+            }
+            let is_keyword =
+                self.peek().kind == TokenKind::Name && self.text(self.peek_nth(1)) == "=";
+            if is_keyword {
+                let name = self.expect_name()?;
+                self.bump();
+                args.push(Arg::Keyword(name, self.parse_test()?));
+            } else {
+                args.push(Arg::Positional(self.parse_test()?));
+            }
+            self.lambda_allowed = false;
+            if self.eat_word(",").is_none() {
+                self.expect_word(")")?;
+                break;
+            }
+        }
+        Ok(args)
+    }
+
+    /// A call of `name` (on `target`), its arguments next; `start` is where the
+    /// whole expression starts.
+    fn parse_call(
+        &mut self,
+        target: Option<Expr>,
+        mut name: Ident,
+        start: Span,
+    ) -> Result<Expr, Diagnostic> {
+        let outer = self.lambda_allowed;
+        self.lambda_allowed = target.is_none() && name.name == "retry";
+        let args = self.parse_args();
+        self.lambda_allowed = outer;
+        let args = args?;
+        if target.is_none() && name.name == "print" {
+            name.name = "log".into();
+        }
+        let mut positional = Vec::new();
+        let mut options = Vec::new();
+        for arg in args {
+            match arg {
+                Arg::Positional(expr) => positional.push(expr),
+                Arg::Keyword(name, value) => options.push(CallOption { name, value }),
+            }
+        }
+        Ok(Expr {
+            kind: ExprKind::Call(Call {
+                target: target.map(Box::new),
+                name,
+                args: positional,
+                options,
+                check: None,
+            }),
+            span: self.since(start),
+        })
+    }
+
+    /// `base[index]` or `base[start:end]`.
+    fn parse_subscript(&mut self, base: Expr) -> Result<Expr, Diagnostic> {
+        self.bump();
+        let start = (!self.at_word(":"))
+            .then(|| self.parse_test())
+            .transpose()?;
+        let kind = if self.eat_word(":").is_some() {
+            let end = (!self.at_word("]") && !self.at_word(":"))
+                .then(|| self.parse_test())
+                .transpose()?;
+            if self.at_word(":") {
+                return Err(self.refuse("a slice step", "slice without a step"));
+            }
+            ExprKind::Slice {
+                base: Box::new(base.clone()),
+                start: start.map(Box::new),
+                end: end.map(Box::new),
+            }
+        } else {
+            let Some(index) = start else {
+                return Err(self.expected(&["an index"]));
+            };
+            if self.at_word(",") {
+                return Err(self.refuse("a tuple index", "index with one value"));
+            }
+            ExprKind::Index {
+                base: Box::new(base.clone()),
+                index: Box::new(index),
+            }
+        };
+        self.expect_word("]")?;
+        Ok(Expr {
+            kind,
+            span: self.since(base.span),
+        })
+    }
+
+    fn parse_atom(&mut self) -> Result<Expr, Diagnostic> {
+        let token = self.peek();
+        let text = self.text(token);
+        let kind = match token.kind {
+            TokenKind::Name => match text {
+                "True" => ExprKind::Bool(true),
+                "False" => ExprKind::Bool(false),
+                "None" => ExprKind::None,
+                "yield" | "await" => {
+                    return Err(
+                        self.refuse(&format!("`{text}`"), "statements run one after another")
+                    );
+                }
+                _ if KEYWORDS.contains(&text) => return Err(self.expected(&["an expression"])),
+                _ => ExprKind::Name(self.ident(token)),
+            },
+            TokenKind::Number => self.number(token)?,
+            TokenKind::String => return self.parse_strings(),
+            TokenKind::Op => match text {
+                "(" => return self.parse_parenthesized(),
+                "[" => return self.parse_list(),
+                "{" => {
+                    return Err(self.refuse(
+                        "a dict or set literal",
+                        "build JSON in the guest and read it with `json(text)`",
+                    ));
+                }
+                _ => return Err(self.expected(&["an expression"])),
+            },
+            _ => return Err(self.expected(&["an expression"])),
+        };
+        self.bump();
+        Ok(Expr {
+            kind,
+            span: token.span,
+        })
+    }
+
+    fn number(&self, token: Token) -> Result<ExprKind, Diagnostic> {
+        let text = self.text(token).replace('_', "");
+        let lower = text.to_ascii_lowercase();
+        let invalid = || {
+            Diagnostic::new(
+                token.span,
+                DiagKind::InvalidNumber {
+                    text: self.text(token).to_string(),
+                },
+            )
+        };
+        let radix = match lower.get(..2) {
+            Some("0x") => Some(16),
+            Some("0o") => Some(8),
+            Some("0b") => Some(2),
+            _ => None,
+        };
+        if let Some(radix) = radix {
+            return i64::from_str_radix(&lower[2..], radix)
+                .map(ExprKind::Int)
+                .map_err(|_| invalid());
+        }
+        if lower.ends_with('j') {
+            return Err(unsupported(
+                token.span,
+                "a complex number",
+                "use a real number",
+            ));
+        }
+        if lower.contains(['.', 'e']) {
+            return lower.parse().map(ExprKind::Float).map_err(|_| invalid());
+        }
+        lower.parse().map(ExprKind::Int).map_err(|_| invalid())
+    }
+
+    /// One or more adjacent string literals, concatenated as Python does.
+    fn parse_strings(&mut self) -> Result<Expr, Diagnostic> {
+        let start = self.peek().span;
+        let mut parts: Vec<TextPart> = Vec::new();
+        while self.at(TokenKind::String) {
+            let token = self.bump();
+            let decoded = lexer::decode(self.src, token.span)?;
+            if decoded.prefix.bytes {
+                return Err(unsupported(token.span, "a bytes literal", "use a string"));
+            }
+            for piece in decoded.pieces {
+                let part = match piece {
+                    Piece::Literal(text) => TextPart::Literal(text),
+                    Piece::Hole { start, end } => TextPart::Expr(self.hole(start, end)?),
+                };
+                push_part(&mut parts, part);
+            }
+        }
+        Ok(Expr {
+            kind: ExprKind::Str(Text { parts }),
+            span: self.since(start),
+        })
+    }
+
+    /// Parses the expression of an f-string hole, `src[start.offset..end]`.
+    fn hole(&self, start: Pos, end: usize) -> Result<Expr, Diagnostic> {
+        let mut tokens = lexer::lex_expression(self.src, start, end)?;
+        if tokens.len() == 1 {
+            return Err(Diagnostic::new(
+                start.to(start),
+                DiagKind::UnexpectedToken {
+                    expected: vec!["an expression".into()],
+                    found: "`}`".into(),
+                },
+            ));
+        }
+        // The hole ends where its expression does.
+        let eof = tokens.len() - 1;
+        tokens[eof].kind = TokenKind::Eof;
+        let mut parser = Parser {
+            src: self.src,
+            tokens,
+            pos: 0,
+            last: start.to(start),
+            modules: self.modules.clone(),
+            procedures: HashMap::new(),
+            depth: self.depth,
+            lambda_allowed: false,
+        };
+        let expr = parser.parse_testlist()?;
+        if !parser.at(TokenKind::Eof) {
+            return Err(parser.expected(&["`}`"]));
+        }
+        Ok(expr)
+    }
+
+    /// `(…)`: a parenthesized expression, or a tuple (a list in the tree).
+    fn parse_parenthesized(&mut self) -> Result<Expr, Diagnostic> {
+        let start = self.bump().span;
+        if self.eat_word(")").is_some() {
+            return Ok(Expr {
+                kind: ExprKind::List(Vec::new()),
+                span: self.since(start),
+            });
+        }
+        let first = self.parse_test()?;
+        if self.eat_word(")").is_some() {
+            return Ok(first);
+        }
+        let mut items = vec![first];
+        while self.eat_word(",").is_some() {
+            if self.at_word(")") {
+                break;
+            }
+            items.push(self.parse_test()?);
+        }
+        self.expect_word(")")?;
+        Ok(Expr {
+            kind: ExprKind::List(items),
+            span: self.since(start),
+        })
+    }
+
+    fn parse_list(&mut self) -> Result<Expr, Diagnostic> {
+        let start = self.bump().span;
+        let mut items = Vec::new();
+        while self.eat_word("]").is_none() {
+            items.push(self.parse_test()?);
+            if self.eat_word(",").is_none() {
+                self.expect_word("]")?;
+                break;
+            }
+        }
+        Ok(Expr {
+            kind: ExprKind::List(items),
+            span: self.since(start),
+        })
+    }
+
+    /// `"…{}…{name}…".format(args)` on a literal: a string with holes.
+    fn brace_format(&self, format: &str, args: Vec<Arg>, start: Span) -> Result<Expr, Diagnostic> {
+        let span = self.since(start);
+        let refuse =
+            |construct: &str| unsupported(span, construct, "write an f-string: `f\"… {x} …\"`");
+        let mut positional = Vec::new();
+        let mut named = HashMap::new();
+        for arg in args {
+            match arg {
+                Arg::Positional(expr) => positional.push(expr),
+                Arg::Keyword(name, expr) => {
+                    named.insert(name.name, expr);
+                }
+            }
+        }
+        let mut parts = Vec::new();
+        let mut next = 0;
+        let mut chars = format.chars().peekable();
+        let mut literal = String::new();
+        while let Some(c) = chars.next() {
+            match c {
+                '{' | '}' if chars.peek() == Some(&c) => {
+                    chars.next();
+                    literal.push(c);
+                }
+                '{' => {
+                    let field: String = chars.by_ref().take_while(|c| *c != '}').collect();
+                    let value = if field.is_empty() {
+                        next += 1;
+                        positional.get(next - 1)
+                    } else if let Ok(index) = field.parse::<usize>() {
+                        positional.get(index)
+                    } else if field.chars().all(lexer::is_name_continue) {
+                        named.get(&field)
+                    } else {
+                        return Err(refuse("a `format` field with a conversion or spec"));
+                    };
+                    let Some(value) = value else {
+                        return Err(refuse("a `format` field without an argument"));
+                    };
+                    push_part(&mut parts, TextPart::Literal(std::mem::take(&mut literal)));
+                    parts.push(TextPart::Expr(value.clone()));
+                }
+                _ => literal.push(c),
+            }
+        }
+        push_part(&mut parts, TextPart::Literal(literal));
+        Ok(Expr {
+            kind: ExprKind::Str(Text { parts }),
+            span,
+        })
+    }
+
+    /// `"…%s…" % value` or `% (a, b)` on a literal: a string with holes.
+    fn percent_format(&self, left: Expr, right: Expr, operator: Span) -> Result<Expr, Diagnostic> {
+        let span = left.span.to(right.span);
+        let refuse =
+            |construct: &str| unsupported(span, construct, "write an f-string: `f\"… {x} …\"`");
+        let format = match &left.kind {
+            ExprKind::Str(text) => text.as_literal(),
+            _ => None,
+        };
+        let Some(format) = format else {
+            return Err(unsupported(
+                operator,
+                "the operator `%` on anything but a literal format string",
+                "compute the remainder in the guest",
+            ));
+        };
+        let values = match right.kind {
+            ExprKind::List(items) if self.src[right.span.range()].starts_with('(') => items,
+            _ => vec![right],
+        };
+        let mut values = values.into_iter();
+        let mut parts = Vec::new();
+        let mut literal = String::new();
+        let mut chars = format.chars();
+        while let Some(c) = chars.next() {
+            if c != '%' {
+                literal.push(c);
+                continue;
+            }
+            match chars.next() {
+                Some('%') => literal.push('%'),
+                Some('s' | 'd' | 'i') => {
+                    let Some(value) = values.next() else {
+                        return Err(refuse("a `%` format with too few values"));
+                    };
+                    push_part(&mut parts, TextPart::Literal(std::mem::take(&mut literal)));
+                    parts.push(TextPart::Expr(value));
+                }
+                _ => return Err(refuse("a `%` conversion other than `%s` and `%d`")),
+            }
+        }
+        if values.next().is_some() {
+            return Err(refuse("a `%` format with too many values"));
+        }
+        push_part(&mut parts, TextPart::Literal(literal));
+        Ok(Expr {
+            kind: ExprKind::Str(Text { parts }),
+            span,
+        })
+    }
+}
+
+/// The name a lambda is kept under until `retry` takes it (not an identifier, so no
+/// script can call it).
+const LAMBDA: &str = "<lambda>";
+
+/// Appends `part`, merging adjacent literals and dropping empty ones.
+fn push_part(parts: &mut Vec<TextPart>, part: TextPart) {
+    match (parts.last_mut(), part) {
+        (_, TextPart::Literal(text)) if text.is_empty() => {}
+        (Some(TextPart::Literal(last)), TextPart::Literal(text)) => last.push_str(&text),
+        (_, part) => parts.push(part),
+    }
+}

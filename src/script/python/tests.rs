@@ -1,0 +1,216 @@
+//! Tests of the Python front-end: Python in, `.cmds` out (or the diagnostic, with
+//! its position), so each case reads as the mapping it checks.
+
+use super::*;
+
+/// `src` converts to exactly `expected`.
+#[track_caller]
+fn converts(src: &str, expected: &str) {
+    match convert(src) {
+        Ok(cmds) => assert_eq!(cmds, expected, "\n--- got:\n{cmds}"),
+        Err(e) => panic!("{}:{}: {e}", e.span.line + 1, e.span.column + 1),
+    }
+}
+
+/// `src` is refused with `expected` (`line:col: message`), the span covering
+/// `snippet`.
+#[track_caller]
+fn refused(src: &str, expected: &str, snippet: &str) {
+    let error = convert(src).unwrap_err();
+    assert_eq!(
+        format!("{}:{}: {error}", error.span.line + 1, error.span.column + 1),
+        expected
+    );
+    assert_eq!(&src[error.span.range()], snippet);
+}
+
+#[test]
+fn calls_subtests_and_captures() {
+    converts(
+        "start_all()\nmachine.wait_for_unit(\"nginx\")\nout = machine.succeed(\"echo hi\", timeout=60)\n",
+        "start_all()\nmachine.wait_for_unit(\"nginx\")\nout = machine.succeed(\"echo hi\", timeout=60)\n",
+    );
+    converts(
+        "with subtest(\"a\"):\n    m.succeed(\n        \"x\"\n    )\n    m.fail('y')\n",
+        "subtest \"a\" {\n    m.succeed(\"x\")\n    m.fail(\"y\")\n}\n",
+    );
+    converts(
+        "rc, out = m.execute(\"true\")\n_, x = m.execute('a')\n",
+        "rc, out = m.execute(\"true\")\n_, x = m.execute(\"a\")\n",
+    );
+}
+
+#[test]
+fn strings_keep_python_values() {
+    converts(r#"m.succeed("a\?b")"#, "m.succeed(\"a\\\\?b\")\n");
+    converts(
+        r#"m.succeed('it\'s "q"')"#,
+        "m.succeed(\"it's \\\"q\\\"\")\n",
+    );
+    converts(
+        r#"m.succeed(r"\d+ ${x}")"#,
+        "m.succeed(\"\\\\d+ \\${x}\")\n",
+    );
+    converts("m.succeed(\"a\" \"b\"\n  'c')", "m.succeed(\"abc\")\n");
+    converts("m.succeed(\"a\" + x)", "m.succeed(\"a\" + x)\n");
+    converts(
+        "m.succeed(f\"ping -c {n + 1} {host}\")",
+        "m.succeed(\"ping -c ${n + 1} ${host}\")\n",
+    );
+    converts(
+        "m.succeed(\"\"\"\n  cat a\n  echo \"b\"\n\"\"\")",
+        "m.succeed(\"\"\"\n  cat a\n  echo \"b\"\n\"\"\")\n",
+    );
+    converts(
+        "x = \"echo '{}' {n}\".format(key, n=3)",
+        "x = \"echo '${key}' ${3}\"\n",
+    );
+    converts(
+        "x = \"-p %s -u %d%%\" % (port, user)",
+        "x = \"-p ${port} -u ${user}%\"\n",
+    );
+    converts(
+        "x = \"%s/config.xml\" % confdir",
+        "x = \"${confdir}/config.xml\"\n",
+    );
+}
+
+#[test]
+fn expressions_and_statements() {
+    converts(
+        "assert \"ok\" in m.succeed(\"cat /f\"), \"no ok\"\n",
+        "assert \"ok\" in m.succeed(\"cat /f\"), \"no ok\"\n",
+    );
+    converts(
+        "if a == 1 and not b:\n    x = -1\nelif c is None:\n    pass\nelse:\n    x = (a + b) * 2\n",
+        "if a == 1 and not b {\n    x = -1\n} else if c == None {\n} else {\n    x = (a + b) * 2\n}\n",
+    );
+    converts(
+        "for m in [a, b]:\n    m.succeed(\"x\")\nfor host in master, slave:\n    break\n",
+        "for m in [a, b] {\n    m.succeed(\"x\")\n}\nfor host in [master, slave] {\n    break\n}\n",
+    );
+    converts(
+        "def check(m, port: int) -> None:\n    \"\"\"Doc.\"\"\"\n    return m.succeed(f\"nc -z localhost {port}\").strip()\n",
+        "def check(m, port) {\n    return m.succeed(\"nc -z localhost ${port}\").strip()\n}\n",
+    );
+    converts("x += 1\ny = z[-1][1:]\n", "x = x + 1\ny = z[-1][1:]\n");
+    converts(
+        "while True: m.sleep(1)\n",
+        "while true {\n    m.sleep(1)\n}\n",
+    );
+    converts("raise Exception(\"bad\")", "assert false, \"bad\"\n");
+    converts(
+        "x = a - (b - c)\ny = (a - b) - c",
+        "x = a - (b - c)\ny = a - b - c\n",
+    );
+}
+
+#[test]
+fn modules_map_to_builtins() {
+    converts(
+        "import json\nimport re, time\nj = json.loads(m.succeed(\"cat j\"))\ntime.sleep(2)\nt = time.monotonic()\n",
+        "j = json(m.succeed(\"cat j\"))\nsleep(2)\nt = time()\n",
+    );
+    converts(
+        "assert re.search(\"a.b\", out, flags=re.DOTALL)\nip = re.search(r\"inet6 (\\S+)/\", out).group(1)\n",
+        "assert out =~ \"(?s)a.b\"\nip = match(\"inet6 (\\\\S+)/\", out)[1]\n",
+    );
+    converts(
+        "assert re.match(\"x\", out)\nprint(out)\n",
+        "assert out =~ \"^(?:x)\"\nlog(out)\n",
+    );
+}
+
+#[test]
+fn retry_takes_a_procedure_or_a_lambda() {
+    converts(
+        "def ready(_):\n    out = m.succeed(\"ls\")\n    return \"x\" in out\nretry(ready, timeout=30)\n",
+        "def ready(_) {\n    out = m.succeed(\"ls\")\n    return \"x\" in out\n}\nretry timeout=30 {\n    out = m.succeed(\"ls\")\n    assert \"x\" in out\n}\n",
+    );
+    converts(
+        "retry(lambda _: \"no entries\" in s.succeed(\"lpq -a\"))\n",
+        "retry {\n    assert \"no entries\" in s.succeed(\"lpq -a\")\n}\n",
+    );
+}
+
+#[test]
+fn comments_and_blank_lines_are_kept() {
+    converts(
+        "# head\n\nstart_all()  # boot\n\n\n# before\nwith subtest(\"s\"):\n    # inside\n    m.succeed(\"x\")\n    # last\n# tail\n",
+        "# head\n\nstart_all()  # boot\n\n# before\nsubtest \"s\" {\n    # inside\n    m.succeed(\"x\")\n    # last\n}\n# tail\n",
+    );
+    converts(
+        "m.succeed(\n    # why\n    \"a\",\n    \"b\",\n)\n",
+        "# why\nm.succeed(\"a\", \"b\")\n",
+    );
+}
+
+#[test]
+fn outside_the_subset_one_diagnostic_at_the_construct() {
+    refused(
+        "start_all()\nimport subprocess\n",
+        "2:8: unexpected `import subprocess` (host-side Python), which vmtest-min does not read; instead, vmtest-min reads json, re, time, os, shlex and typing only",
+        "subprocess",
+    );
+    refused(
+        "class A:\n    pass\n",
+        "1:1: unexpected a class definition, which vmtest-min does not read; instead, write `def` procedures",
+        "class",
+    );
+    refused(
+        "x = [a for a in b]",
+        "1:8: unexpected a comprehension, which vmtest-min does not read; instead, write a `for` loop",
+        "for",
+    );
+    refused(
+        "f(lambda: 1)",
+        "1:3: unexpected a lambda, which vmtest-min does not read; instead, write a `def` procedure",
+        "lambda",
+    );
+    refused(
+        "x = {\"a\": 1}",
+        "1:5: unexpected a dict or set literal, which vmtest-min does not read; instead, build JSON in the guest and read it with `json(text)`",
+        "{",
+    );
+    refused(
+        "x = a if b else c",
+        "1:7: unexpected a conditional expression (`a if c else b`), which vmtest-min does not read; instead, write an `if` statement that assigns a variable",
+        "if",
+    );
+    refused(
+        "print(m.name)",
+        "1:7: unexpected the attribute `m.name`, which vmtest-min does not read; instead, attributes are not values; call a method, e.g. `m.succeed(\"hostname\")`",
+        "m.name",
+    );
+    refused(
+        "x = shlex.quote(y)",
+        "1:5: unexpected `shlex.quote`, which vmtest-min does not read; instead, quote in the shell command itself, e.g. `'${x}'`",
+        "shlex.quote",
+    );
+}
+
+#[test]
+fn syntax_errors_point_at_python_positions() {
+    refused(
+        "with subtest(\"a\"):\nm.succeed(\"x\")\n",
+        "2:1: expected an indented block, found name `m`",
+        "m",
+    );
+    refused(
+        "m.succeed(\"x\"",
+        "1:14: expected `)`, found the end of the line",
+        "",
+    );
+    refused("x = f\"{a b}\"", "1:10: expected `}`, found name `b`", "b");
+}
+
+#[test]
+fn the_front_end_is_chosen_by_extension_then_content() {
+    let py = "import json\nstart_all()\nwith subtest(\"x\"):\n    m.succeed(\"a\")\n";
+    let cmds = "start_all\nsubtest \"x\" {\n    m.succeed \"a\"\n}\n";
+    assert!(is_python(Path::new("t.py"), cmds));
+    assert!(!is_python(Path::new("t.cmds"), py));
+    assert!(is_python(Path::new("test-script"), py));
+    assert!(!is_python(Path::new("test-script"), cmds));
+    assert!(!is_python(Path::new("test-script"), "m.succeed(\"a\")\n"));
+}
