@@ -26,7 +26,7 @@ pub(crate) fn to_cmds(script: &Script, src: &str, comments: &[Comment]) -> Strin
         out: String::new(),
         last_line: None,
     };
-    printer.block(&script.statements, 0);
+    printer.block(&script.statements, 0, usize::MAX);
     printer.comments_before(usize::MAX, 0);
     printer.out
 }
@@ -66,9 +66,12 @@ impl Printer<'_> {
         }
     }
 
-    fn block(&mut self, statements: &[Statement], indent: usize) {
-        for statement in statements {
-            self.statement(statement, indent);
+    /// Prints `statements` at `indent`; `end` is where the code after the block
+    /// starts.
+    fn block(&mut self, statements: &[Statement], indent: usize, end: usize) {
+        for (i, statement) in statements.iter().enumerate() {
+            let next = statements.get(i + 1).map_or(end, |s| s.span.offset);
+            self.statement(statement, indent, next);
         }
     }
 
@@ -77,7 +80,7 @@ impl Printer<'_> {
     /// block's header (at `column`) and start before `end` belong to the body.
     fn body(&mut self, statements: &[Statement], indent: usize, column: usize, end: usize) {
         self.out.push_str(" {\n");
-        self.block(statements, indent + 1);
+        self.block(statements, indent + 1, end);
         while let Some(comment) = self.comments.get(self.next_comment) {
             if !comment.own_line || comment.span.column <= column || comment.span.offset >= end {
                 break;
@@ -88,7 +91,8 @@ impl Printer<'_> {
         self.out.push('}');
     }
 
-    fn statement(&mut self, statement: &Statement, indent: usize) {
+    /// Prints `statement` at `indent`; `next` is where the code after it starts.
+    fn statement(&mut self, statement: &Statement, indent: usize, next: usize) {
         let span = statement.span;
         // Comments inside a simple statement come before it; those in a compound
         // statement's header, inside its body.
@@ -96,9 +100,7 @@ impl Printer<'_> {
         self.comments_before(if compound { span.offset } else { span.end() }, indent);
         let end_line = span.line + self.src[span.range()].matches('\n').count();
         self.line(indent, span.line, end_line);
-        // A block's trailing comments are bounded only by their indentation, except
-        // before an `elif`.
-        let (column, end) = (span.column, usize::MAX);
+        let (column, end) = (span.column, next);
         match &statement.kind {
             StatementKind::Expr(expr) => self.expr(expr, 0),
             StatementKind::Assign { targets, value } => {
@@ -186,6 +188,7 @@ impl Printer<'_> {
             let _ = write!(self.out, "  {}", &self.src[comment.span.range()]);
         }
         self.out.push('\n');
+        self.last_line = self.last_line.max(Some(end_line));
     }
 
     /// Prints `expr`, in parentheses if it binds less tightly than `context`.
@@ -281,8 +284,9 @@ impl Printer<'_> {
 
     /// A string: `"…"`, or `"""…"""` when it spans lines.
     fn text(&mut self, text: &Text) {
+        // A shell script over several lines reads best as it was written.
         let multiline = text.parts.iter().any(|part| match part {
-            TextPart::Literal(literal) => literal.contains('\n'),
+            TextPart::Literal(literal) => literal.trim_end_matches('\n').contains('\n'),
             TextPart::Expr(_) => false,
         });
         let quote = if multiline { "\"\"\"" } else { "\"" };
