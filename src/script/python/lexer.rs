@@ -600,7 +600,7 @@ fn hole(cursor: &mut Cursor, open: Pos) -> Result<(Pos, usize), Diagnostic> {
                 cursor.bump_while(|c| c != '}');
                 return Err(super::unsupported(
                     spec.to(cursor.pos),
-                    "an f-string conversion or format spec",
+                    "f-string conversion or format spec",
                     "format the value in the guest, e.g. with `printf`",
                 ));
             }
@@ -665,7 +665,7 @@ fn escape(cursor: &mut Cursor, start: Pos, c: char, out: &mut String) -> Result<
         'N' => {
             return Err(super::unsupported(
                 start.to(cursor.pos),
-                "a `\\N{…}` escape",
+                "`\\N{…}` escape",
                 "write the character itself or `\\u` and its code",
             ));
         }

@@ -27,13 +27,14 @@ use std::path::Path;
 pub(crate) use parser::parse;
 
 /// The diagnostic for a Python construct the front-end does not read: it names the
-/// construct and says what to write instead.
+/// construct (without an article: "unexpected lambda") and says what to write
+/// instead.
 pub(crate) fn unsupported(span: Span, construct: &str, instead: &str) -> Diagnostic {
     Diagnostic::new(
         span,
         DiagKind::UnexpectedToken {
             expected: Vec::new(),
-            found: format!("{construct}, which vmtest-min does not read; instead, {instead}"),
+            found: format!("{construct} (outside the Python that vmtest-min reads); {instead}"),
         },
     )
 }

@@ -246,7 +246,7 @@ impl<'s> Parser<'s> {
             }
             "def" => out.push(self.parse_def()?),
             "with" => out.push(self.parse_with()?),
-            "class" => return Err(self.refuse("a class definition", "write `def` procedures")),
+            "class" => return Err(self.refuse("class definition", "write `def` procedures")),
             "try" => {
                 return Err(self.refuse(
                     "`try`",
@@ -255,7 +255,7 @@ impl<'s> Parser<'s> {
             }
             "async" => return Err(self.refuse("`async`", "statements run one after another")),
             "@" => {
-                return Err(self.refuse("a decorator", "write a plain `def` procedure"));
+                return Err(self.refuse("decorator", "write a plain `def` procedure"));
             }
             _ => {
                 loop {
@@ -316,7 +316,7 @@ impl<'s> Parser<'s> {
         if self.at_word(",") {
             return Err(unsupported(
                 self.since(var.span),
-                "a `for` loop over several names",
+                "`for` loop over several names",
                 "loop over one name and index it: `for pair in pairs { … pair[0] … }`",
             ));
         }
@@ -344,7 +344,7 @@ impl<'s> Parser<'s> {
         while self.eat_word(")").is_none() {
             if self.at_word("*") || self.at_word("**") || self.at_word("/") {
                 return Err(self.refuse(
-                    "a special parameter (`*`, `**` or `/`)",
+                    "special parameter (`*`, `**` or `/`)",
                     "name each parameter",
                 ));
             }
@@ -354,7 +354,7 @@ impl<'s> Parser<'s> {
             }
             if self.at_word("=") {
                 return Err(self.refuse(
-                    "a parameter default value",
+                    "parameter default value",
                     "pass every argument at each call",
                 ));
             }
@@ -396,7 +396,7 @@ impl<'s> Parser<'s> {
             _ => {
                 return Err(unsupported(
                     item.span,
-                    "a `with` statement other than `with subtest(…)`",
+                    "`with` statement other than `with subtest(…)`",
                     "write `subtest \"name\" { … }`",
                 ));
             }
@@ -479,7 +479,7 @@ impl<'s> Parser<'s> {
             }
             "global" | "nonlocal" => {
                 return Err(self.refuse(
-                    "a `global` or `nonlocal` declaration",
+                    "`global` or `nonlocal` declaration",
                     "variables are shared by the whole script; assign the variable directly",
                 ));
             }
@@ -514,8 +514,8 @@ impl<'s> Parser<'s> {
             let Some(known) = MODULES.iter().find(|m| **m == module) else {
                 return Err(unsupported(
                     self.since(name_start),
-                    &format!("`import {module}` (host-side Python)"),
-                    "vmtest-min reads json, re, time, os, shlex and typing only",
+                    &format!("`import {module}`"),
+                    "host-side Python cannot run here; the modules read are json, re, time, os, shlex and typing",
                 ));
             };
             if self.eat_word("as").is_some() {
@@ -545,7 +545,7 @@ impl<'s> Parser<'s> {
             let targets = self.targets(first)?;
             let value = self.parse_testlist()?;
             if self.at_word("=") {
-                return Err(self.refuse("a chained assignment", "assign each name on its own line"));
+                return Err(self.refuse("chained assignment", "assign each name on its own line"));
             }
             StatementKind::Assign { targets, value }
         } else if let Some(op) = self.augmented_op() {
@@ -553,14 +553,14 @@ impl<'s> Parser<'s> {
             let ExprKind::Name(target) = &first.kind else {
                 return Err(unsupported(
                     first.span,
-                    "an augmented assignment to anything but a name",
+                    "augmented assignment to anything but a name",
                     "assign a new value to a name",
                 ));
             };
             let Some(op) = op else {
                 return Err(unsupported(
                     op_token.span,
-                    &format!("the operator `{}`", self.text(op_token)),
+                    &format!("operator `{}`", self.text(op_token)),
                     "use `+=`, `-=`, `*=` or `/=`",
                 ));
             };
@@ -616,7 +616,7 @@ impl<'s> Parser<'s> {
         let refuse = |span| {
             unsupported(
                 span,
-                "an assignment to an index or attribute",
+                "assignment to an index or attribute",
                 "assign to a name; lists and JSON values are not changed in place",
             )
         };
@@ -642,7 +642,7 @@ impl<'s> Parser<'s> {
             } else {
                 return Err(unsupported(
                     option.name.span,
-                    &format!("the `retry` option `{}`", option.name.name),
+                    &format!("`retry` option `{}`", option.name.name),
                     "write `retry(f, timeout=seconds)`",
                 ));
             }
@@ -735,12 +735,12 @@ impl<'s> Parser<'s> {
         let expr = result?;
         if self.at_word("if") {
             return Err(self.refuse(
-                "a conditional expression (`a if c else b`)",
+                "conditional expression (`a if c else b`)",
                 "write an `if` statement that assigns a variable",
             ));
         }
         if self.at_word("for") {
-            return Err(self.refuse("a comprehension", "write a `for` loop"));
+            return Err(self.refuse("comprehension", "write a `for` loop"));
         }
         Ok(expr)
     }
@@ -749,7 +749,7 @@ impl<'s> Parser<'s> {
     /// as a call of [`LAMBDA`] whose one argument is the body.
     fn parse_lambda(&mut self) -> Result<Expr, Diagnostic> {
         if !self.lambda_allowed {
-            return Err(self.refuse("a lambda", "write a `def` procedure"));
+            return Err(self.refuse("lambda", "write a `def` procedure"));
         }
         self.lambda_allowed = false;
         let start = self.bump().span;
@@ -858,7 +858,7 @@ impl<'s> Parser<'s> {
             ));
         }
         if self.comparison_op().is_some() {
-            return Err(self.refuse("a chained comparison", "join the comparisons with `and`"));
+            return Err(self.refuse("chained comparison", "join the comparisons with `and`"));
         }
         Ok(Self::binary(op, left, right))
     }
@@ -892,7 +892,7 @@ impl<'s> Parser<'s> {
                 continue;
             } else if self.at_word("//") || self.at_word("@") {
                 return Err(self.refuse(
-                    &format!("the operator `{}`", self.text(self.peek())),
+                    &format!("operator `{}`", self.text(self.peek())),
                     "use `/` and `int(…)`",
                 ));
             } else {
@@ -918,11 +918,11 @@ impl<'s> Parser<'s> {
             return self.parse_factor();
         }
         if self.at_word("~") {
-            return Err(self.refuse("the operator `~`", "compute the value in the guest"));
+            return Err(self.refuse("operator `~`", "compute the value in the guest"));
         }
         let expr = self.parse_primary()?;
         if self.at_word("**") {
-            return Err(self.refuse("the operator `**`", "multiply with `*`"));
+            return Err(self.refuse("operator `**`", "multiply with `*`"));
         }
         Ok(expr)
     }
@@ -936,7 +936,7 @@ impl<'s> Parser<'s> {
                     ExprKind::Name(name) => name,
                     _ => {
                         return Err(self.refuse(
-                            "a call of something that is not a name",
+                            "call of something that is not a name",
                             "call a procedure, a builtin or a method by name",
                         ));
                     }
@@ -950,10 +950,7 @@ impl<'s> Parser<'s> {
                 if !self.at_word("(") {
                     return Err(unsupported(
                         expr.span.to(name.span),
-                        &format!(
-                            "the attribute `{}`",
-                            &self.src[expr.span.to(name.span).range()]
-                        ),
+                        &format!("attribute `{}`", &self.src[expr.span.to(name.span).range()]),
                         "attributes are not values; call a method, e.g. `m.succeed(\"hostname\")`",
                     ));
                 }
@@ -1189,7 +1186,7 @@ impl<'s> Parser<'s> {
                 .then(|| self.parse_test())
                 .transpose()?;
             if self.at_word(":") {
-                return Err(self.refuse("a slice step", "slice without a step"));
+                return Err(self.refuse("slice step", "slice without a step"));
             }
             ExprKind::Slice {
                 base: Box::new(base.clone()),
@@ -1201,7 +1198,7 @@ impl<'s> Parser<'s> {
                 return Err(self.expected(&["an index"]));
             };
             if self.at_word(",") {
-                return Err(self.refuse("a tuple index", "index with one value"));
+                return Err(self.refuse("tuple index", "index with one value"));
             }
             ExprKind::Index {
                 base: Box::new(base.clone()),
@@ -1238,7 +1235,7 @@ impl<'s> Parser<'s> {
                 "[" => return self.parse_list(),
                 "{" => {
                     return Err(self.refuse(
-                        "a dict or set literal",
+                        "dict or set literal",
                         "build JSON in the guest and read it with `json(text)`",
                     ));
                 }
@@ -1278,7 +1275,7 @@ impl<'s> Parser<'s> {
         if lower.ends_with('j') {
             return Err(unsupported(
                 token.span,
-                "a complex number",
+                "complex number",
                 "use a real number",
             ));
         }
@@ -1296,7 +1293,7 @@ impl<'s> Parser<'s> {
             let token = self.bump();
             let decoded = lexer::decode(self.src, token.span)?;
             if decoded.prefix.bytes {
-                return Err(unsupported(token.span, "a bytes literal", "use a string"));
+                return Err(unsupported(token.span, "bytes literal", "use a string"));
             }
             for piece in decoded.pieces {
                 let part = match piece {
@@ -1422,10 +1419,10 @@ impl<'s> Parser<'s> {
                     } else if field.chars().all(lexer::is_name_continue) {
                         named.get(&field)
                     } else {
-                        return Err(refuse("a `format` field with a conversion or spec"));
+                        return Err(refuse("`format` field with a conversion or spec"));
                     };
                     let Some(value) = value else {
-                        return Err(refuse("a `format` field without an argument"));
+                        return Err(refuse("`format` field without an argument"));
                     };
                     push_part(&mut parts, TextPart::Literal(std::mem::take(&mut literal)));
                     parts.push(TextPart::Expr(value.clone()));
@@ -1452,7 +1449,7 @@ impl<'s> Parser<'s> {
         let Some(format) = format else {
             return Err(unsupported(
                 operator,
-                "the operator `%` on anything but a literal format string",
+                "operator `%` on anything but a literal format string",
                 "compute the remainder in the guest",
             ));
         };
@@ -1473,16 +1470,16 @@ impl<'s> Parser<'s> {
                 Some('%') => literal.push('%'),
                 Some('s' | 'd' | 'i') => {
                     let Some(value) = values.next() else {
-                        return Err(refuse("a `%` format with too few values"));
+                        return Err(refuse("`%` format with too few values"));
                     };
                     push_part(&mut parts, TextPart::Literal(std::mem::take(&mut literal)));
                     parts.push(TextPart::Expr(value));
                 }
-                _ => return Err(refuse("a `%` conversion other than `%s` and `%d`")),
+                _ => return Err(refuse("`%` conversion other than `%s` and `%d`")),
             }
         }
         if values.next().is_some() {
-            return Err(refuse("a `%` format with too many values"));
+            return Err(refuse("`%` format with too many values"));
         }
         push_part(&mut parts, TextPart::Literal(literal));
         Ok(Expr {

@@ -149,42 +149,42 @@ fn comments_and_blank_lines_are_kept() {
 fn outside_the_subset_one_diagnostic_at_the_construct() {
     refused(
         "start_all()\nimport subprocess\n",
-        "2:8: unexpected `import subprocess` (host-side Python), which vmtest-min does not read; instead, vmtest-min reads json, re, time, os, shlex and typing only",
+        "2:8: unexpected `import subprocess` (outside the Python that vmtest-min reads); host-side Python cannot run here; the modules read are json, re, time, os, shlex and typing",
         "subprocess",
     );
     refused(
         "class A:\n    pass\n",
-        "1:1: unexpected a class definition, which vmtest-min does not read; instead, write `def` procedures",
+        "1:1: unexpected class definition (outside the Python that vmtest-min reads); write `def` procedures",
         "class",
     );
     refused(
         "x = [a for a in b]",
-        "1:8: unexpected a comprehension, which vmtest-min does not read; instead, write a `for` loop",
+        "1:8: unexpected comprehension (outside the Python that vmtest-min reads); write a `for` loop",
         "for",
     );
     refused(
         "f(lambda: 1)",
-        "1:3: unexpected a lambda, which vmtest-min does not read; instead, write a `def` procedure",
+        "1:3: unexpected lambda (outside the Python that vmtest-min reads); write a `def` procedure",
         "lambda",
     );
     refused(
         "x = {\"a\": 1}",
-        "1:5: unexpected a dict or set literal, which vmtest-min does not read; instead, build JSON in the guest and read it with `json(text)`",
+        "1:5: unexpected dict or set literal (outside the Python that vmtest-min reads); build JSON in the guest and read it with `json(text)`",
         "{",
     );
     refused(
         "x = a if b else c",
-        "1:7: unexpected a conditional expression (`a if c else b`), which vmtest-min does not read; instead, write an `if` statement that assigns a variable",
+        "1:7: unexpected conditional expression (`a if c else b`) (outside the Python that vmtest-min reads); write an `if` statement that assigns a variable",
         "if",
     );
     refused(
         "print(m.name)",
-        "1:7: unexpected the attribute `m.name`, which vmtest-min does not read; instead, attributes are not values; call a method, e.g. `m.succeed(\"hostname\")`",
+        "1:7: unexpected attribute `m.name` (outside the Python that vmtest-min reads); attributes are not values; call a method, e.g. `m.succeed(\"hostname\")`",
         "m.name",
     );
     refused(
         "x = shlex.quote(y)",
-        "1:5: unexpected `shlex.quote`, which vmtest-min does not read; instead, quote in the shell command itself, e.g. `'${x}'`",
+        "1:5: unexpected `shlex.quote` (outside the Python that vmtest-min reads); quote in the shell command itself, e.g. `'${x}'`",
         "shlex.quote",
     );
 }
