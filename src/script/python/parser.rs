@@ -13,7 +13,7 @@
 //! - `import json|re|time|os|shlex|typing` produce no statement; other imports
 //!   are host-side Python and refused;
 //! - `json.loads(s)` is `json(s)`, `time.sleep(n)` is `sleep(n)`, `time.time()` and
-//!   `time.monotonic()` are `time()`, `print(x)` is `log(x)`;
+//!   `time.monotonic()` are `time()`, `print(x)` and `m.log(x)` are `log(x)`;
 //! - `re.search(r, s[, flags])` is `s =~ r`; followed by `.group(n)` it is
 //!   `match(r, s)[n]`; `re.match` anchors the regex; `re.DOTALL`, `re.MULTILINE`
 //!   and `re.IGNORECASE` become inline flags;
@@ -975,6 +975,10 @@ impl<'s> Parser<'s> {
             {
                 let args = self.parse_args()?;
                 return self.brace_format(&format, args, target.span);
+            }
+            // `m.log(text)` logs as the global `log` does (no value has a `log`).
+            if name.name == "log" {
+                return self.parse_call(None, name, start);
             }
             return self.parse_call(Some(target), name, start);
         };

@@ -116,8 +116,8 @@ fn modules_map_to_builtins() {
         "assert out =~ \"(?s)a.b\"\nip = match(\"inet6 (\\\\S+)/\", out)[1]\n",
     );
     converts(
-        "assert re.match(\"x\", out)\nprint(out)\n",
-        "assert out =~ \"^(?:x)\"\nlog(out)\n",
+        "assert re.match(\"x\", out)\nprint(out)\nm.log(f\"{out}\")\n",
+        "assert out =~ \"^(?:x)\"\nlog(out)\nlog(\"${out}\")\n",
     );
 }
 
