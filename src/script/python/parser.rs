@@ -16,11 +16,16 @@
 //!   `time.monotonic()` are `time()`, `print(x)` and `m.log(x)` are `log(x)`;
 //! - `re.search(r, s[, flags])` is `s =~ r`; followed by `.group(n)` it is
 //!   `match(r, s)[n]`; `re.match` anchors the regex; `re.DOTALL`, `re.MULTILINE`
-//!   and `re.IGNORECASE` become inline flags;
+//!   and `re.IGNORECASE` become inline flags; `re.compile(r)` is the regex string,
+//!   whose `.search(s)` and `.match(s)` are read as above;
+//! - `shlex.quote(s)` is `"'" + s.replace("'", "'\"'\"'") + "'"`;
 //! - `"…".format(a, k=b)` and `"…" % (a, b)` on a literal are strings with holes;
 //! - `x += e` is `x = x + e`; `x is None` is `x == None`;
 //! - `raise Exception(msg)` is `assert False, msg`;
 //! - `with subtest(t):` and `with m.nested(t):` are subtests;
+//! - a call of a procedure defined earlier gets its arguments in parameter order,
+//!   defaults filled in;
+//! - `for a, b in pairs:` loops over `_a_b` and unpacks it into `a` and `b`;
 //! - `retry(f)` (`f` defined by `def` earlier, ending with `return e`) and
 //!   `retry(lambda _: e)` are `retry` blocks whose last statement asserts `e`;
 //! - type annotations are dropped; docstrings and `pass` produce nothing.
@@ -91,8 +96,9 @@ struct Parser<'s> {
     last: Span,
     /// Names bound by `import … as …`, to the module they stand for.
     modules: HashMap<String, &'static str>,
-    /// Procedures defined so far, for `retry(f)`.
-    procedures: HashMap<String, Procedure>,
+    /// Procedures defined so far, with their parameters' default values, for
+    /// `retry(f)` and for calls that leave out or name arguments.
+    procedures: HashMap<String, (Procedure, Vec<Option<Expr>>)>,
     /// Current expression nesting.
     depth: usize,
     /// Whether a lambda may stand here: only as the argument of `retry`.
@@ -310,22 +316,54 @@ impl<'s> Parser<'s> {
         })
     }
 
+    /// `for v in e:`; `for a, b in e:` loops over `_a_b` and binds `a = _a_b[0]`
+    /// and `b = _a_b[1]` first thing in the body.
     fn parse_for(&mut self) -> Result<Statement, Diagnostic> {
         let start = self.bump().span;
-        let var = self.expect_name()?;
-        if self.at_word(",") {
-            return Err(unsupported(
-                self.since(var.span),
-                "`for` loop over several names",
-                "loop over one name and index it: `for pair in pairs { … pair[0] … }`",
-            ));
+        let mut names = vec![self.expect_name()?];
+        while self.eat_word(",").is_some() && !self.at_word("in") {
+            names.push(self.expect_name()?);
         }
+        let targets = self.since(names[0].span);
         self.expect_word("in")?;
         let iterable = self.parse_testlist()?;
-        let body = self.parse_block()?;
+        let mut body = self.parse_block()?;
         if self.at_word("else") {
             return Err(self.refuse("`else` after a loop", "test a variable after the loop"));
         }
+        let var = if names.len() == 1 {
+            names.remove(0)
+        } else {
+            let tuple: Vec<&str> = names.iter().map(|n| n.name.as_str()).collect();
+            let var = Ident {
+                name: format!("_{}", tuple.join("_")),
+                span: targets,
+            };
+            let unpack = names.into_iter().enumerate().map(|(i, name)| {
+                let index = Expr {
+                    kind: ExprKind::Index {
+                        base: Box::new(Expr {
+                            kind: ExprKind::Name(var.clone()),
+                            span: targets,
+                        }),
+                        index: Box::new(Expr {
+                            kind: ExprKind::Int(i as i64),
+                            span: targets,
+                        }),
+                    },
+                    span: targets,
+                };
+                Statement {
+                    kind: StatementKind::Assign {
+                        targets: vec![name],
+                        value: index,
+                    },
+                    span: targets,
+                }
+            });
+            body.splice(0..0, unpack);
+            var
+        };
         Ok(Statement {
             kind: StatementKind::For {
                 var,
@@ -341,6 +379,7 @@ impl<'s> Parser<'s> {
         let name = self.expect_name()?;
         self.expect_word("(")?;
         let mut params = Vec::new();
+        let mut defaults = Vec::new();
         while self.eat_word(")").is_none() {
             if self.at_word("*") || self.at_word("**") || self.at_word("/") {
                 return Err(self.refuse(
@@ -352,11 +391,12 @@ impl<'s> Parser<'s> {
             if self.eat_word(":").is_some() {
                 self.parse_test()?;
             }
-            if self.at_word("=") {
-                return Err(self.refuse(
-                    "parameter default value",
-                    "pass every argument at each call",
-                ));
+            if self.eat_word("=").is_some() {
+                defaults.push(Some(self.parse_test()?));
+            } else if defaults.iter().any(Option::is_some) {
+                return Err(self.expected(&["`=` and a default value"]));
+            } else {
+                defaults.push(None);
             }
             if self.eat_word(",").is_none() {
                 self.expect_word(")")?;
@@ -369,7 +409,7 @@ impl<'s> Parser<'s> {
         let body = self.parse_block()?;
         let procedure = Procedure { name, params, body };
         self.procedures
-            .insert(procedure.name.name.clone(), procedure.clone());
+            .insert(procedure.name.name.clone(), (procedure.clone(), defaults));
         Ok(Statement {
             kind: StatementKind::Def(procedure),
             span: self.since(start),
@@ -660,7 +700,7 @@ impl<'s> Parser<'s> {
         };
         let mut body = match function.kind {
             ExprKind::Name(ref name) => match self.procedures.get(&name.name) {
-                Some(procedure) => procedure.body.clone(),
+                Some((procedure, _)) => procedure.body.clone(),
                 None => return Err(refuse(function.span)),
             },
             // A lambda's body, kept as a return by `parse_lambda`.
@@ -976,6 +1016,14 @@ impl<'s> Parser<'s> {
                 let args = self.parse_args()?;
                 return self.brace_format(&format, args, target.span);
             }
+            // A regex compiled with `re.compile` (a string here) searches a text.
+            if matches!(name.name.as_str(), "search" | "match") {
+                self.expect_word("(")?;
+                let text = self.parse_test()?;
+                self.eat_word(",");
+                self.expect_word(")")?;
+                return self.regex_use(start, name, target, text);
+            }
             // `m.log(text)` logs as the global `log` does (no value has a `log`).
             if name.name == "log" {
                 return self.parse_call(None, name, start);
@@ -992,6 +1040,8 @@ impl<'s> Parser<'s> {
             "time.sleep" => self.parse_call(None, function("sleep"), start),
             "time.time" | "time.monotonic" => self.parse_call(None, function("time"), start),
             "re.search" | "re.match" => self.parse_regex(start, name),
+            "re.compile" => self.parse_compile(),
+            "shlex.quote" => self.parse_quote(start),
             _ => Err(unsupported(
                 start.to(name.span),
                 &format!("`{qualified}`"),
@@ -1008,11 +1058,25 @@ impl<'s> Parser<'s> {
 
     /// `re.search(r, s[, flags])` or `re.match(…)`, and a `.group(n)` after it.
     fn parse_regex(&mut self, start: Span, function: Ident) -> Result<Expr, Diagnostic> {
-        let anchored = function.name == "match";
         self.expect_word("(")?;
-        let mut regex = self.parse_test()?;
+        let regex = self.parse_test()?;
         self.expect_word(",")?;
         let text = self.parse_test()?;
+        let flags = self.parse_flags()?;
+        let regex = with_flags(regex, &flags);
+        self.regex_use(start, function, regex, text)
+    }
+
+    /// `re.compile(r[, flags])`: the regex, as a string with its flags inline.
+    fn parse_compile(&mut self) -> Result<Expr, Diagnostic> {
+        self.expect_word("(")?;
+        let regex = self.parse_test()?;
+        let flags = self.parse_flags()?;
+        Ok(with_flags(regex, &flags))
+    }
+
+    /// The optional flags argument and the closing parenthesis of a `re` call.
+    fn parse_flags(&mut self) -> Result<String, Diagnostic> {
         let mut flags = String::new();
         if self.eat_word(",").is_some() && !self.at_word(")") {
             if self.at_word("flags") {
@@ -1028,71 +1092,101 @@ impl<'s> Parser<'s> {
             self.eat_word(",");
         }
         self.expect_word(")")?;
+        Ok(flags)
+    }
+
+    /// A regex `search` (or, for `function` `match`, an anchored one) of `text`,
+    /// just read: `text =~ regex`, or `match(regex, text)[n]` when `.group(n)`
+    /// follows.
+    fn regex_use(
+        &mut self,
+        start: Span,
+        function: Ident,
+        mut regex: Expr,
+        text: Expr,
+    ) -> Result<Expr, Diagnostic> {
         let span = self.since(start);
-        let mut prefix = String::new();
-        if !flags.is_empty() {
-            prefix = format!("(?{flags})");
-        }
-        if anchored {
-            prefix.push_str("^(?:");
-        }
-        if !prefix.is_empty() {
-            let mut parts = vec![TextPart::Literal(prefix)];
+        if function.name == "match" {
+            let mut parts = vec![TextPart::Literal("^(?:".into())];
             match regex.kind {
                 ExprKind::Str(text) => parts.extend(text.parts),
                 _ => parts.push(TextPart::Expr(regex.clone())),
             }
-            if anchored {
-                parts.push(TextPart::Literal(")".into()));
-            }
+            parts.push(TextPart::Literal(")".into()));
             regex = Expr {
                 kind: ExprKind::Str(Text { parts }),
                 span: regex.span,
             };
         }
-        // `.group(n)` right after the call reads a group; otherwise it is a test.
-        if self.at_word(".") && self.text(self.peek_nth(1)) == "group" {
-            self.bump();
-            let group = self.expect_name()?;
-            self.expect_word("(")?;
-            let index = if self.at_word(")") {
-                Expr {
-                    kind: ExprKind::Int(0),
-                    span: group.span,
-                }
-            } else {
-                self.parse_test()?
-            };
-            self.expect_word(")")?;
-            let call = Expr {
-                kind: ExprKind::Call(Call {
-                    target: None,
-                    name: Ident {
-                        name: "match".into(),
-                        span: function.span,
-                    },
-                    args: vec![regex, text],
-                    options: Vec::new(),
-                    check: None,
-                }),
-                span,
-            };
-            return Ok(Expr {
-                kind: ExprKind::Index {
-                    base: Box::new(call),
-                    index: Box::new(index),
-                },
-                span: self.since(start),
-            });
+        if !(self.at_word(".") && self.text(self.peek_nth(1)) == "group") {
+            return Ok(respan(Self::binary(BinaryOp::Matches, text, regex), span));
         }
-        Ok(Expr {
-            kind: ExprKind::Binary {
-                op: BinaryOp::Matches,
-                left: Box::new(text),
-                right: Box::new(regex),
-            },
+        self.bump();
+        let group = self.expect_name()?;
+        self.expect_word("(")?;
+        let index = if self.at_word(")") {
+            Expr {
+                kind: ExprKind::Int(0),
+                span: group.span,
+            }
+        } else {
+            self.parse_test()?
+        };
+        self.expect_word(")")?;
+        let call = Expr {
+            kind: ExprKind::Call(Call {
+                target: None,
+                name: Ident {
+                    name: "match".into(),
+                    span: function.span,
+                },
+                args: vec![regex, text],
+                options: Vec::new(),
+                check: None,
+            }),
             span,
+        };
+        Ok(Expr {
+            kind: ExprKind::Index {
+                base: Box::new(call),
+                index: Box::new(index),
+            },
+            span: self.since(start),
         })
+    }
+
+    /// `shlex.quote(s)`: `s` in single quotes, each `'` in it written `'"'"'`; the
+    /// shell reads it as `shlex.quote` would have it read.
+    fn parse_quote(&mut self, start: Span) -> Result<Expr, Diagnostic> {
+        self.expect_word("(")?;
+        let value = self.parse_test()?;
+        self.eat_word(",");
+        self.expect_word(")")?;
+        let span = self.since(start);
+        let string = |text: &str| Expr {
+            kind: ExprKind::Str(Text {
+                parts: vec![TextPart::Literal(text.into())],
+            }),
+            span,
+        };
+        let escaped = Expr {
+            kind: ExprKind::Call(Call {
+                target: Some(Box::new(value)),
+                name: Ident {
+                    name: "replace".into(),
+                    span,
+                },
+                args: vec![string("'"), string("'\"'\"'")],
+                options: Vec::new(),
+                check: None,
+            }),
+            span,
+        };
+        let quoted = Self::binary(BinaryOp::Add, string("'"), escaped);
+        Ok(respan(
+            Self::binary(BinaryOp::Add, quoted, string("'")),
+            span,
+        ))
     }
 
     /// `re.DOTALL`, `re.MULTILINE` or `re.IGNORECASE` (or their one-letter names):
@@ -1166,6 +1260,11 @@ impl<'s> Parser<'s> {
                 Arg::Positional(expr) => positional.push(expr),
                 Arg::Keyword(name, value) => options.push(CallOption { name, value }),
             }
+        }
+        if target.is_none()
+            && let Some((procedure, defaults)) = self.procedures.get(&name.name)
+        {
+            (positional, options) = bind_arguments(procedure, defaults, positional, options);
         }
         Ok(Expr {
             kind: ExprKind::Call(Call {
@@ -1314,8 +1413,8 @@ impl<'s> Parser<'s> {
     }
 
     /// Parses the expression of an f-string hole, `src[start.offset..end]`.
-    fn hole(&self, start: Pos, end: usize) -> Result<Expr, Diagnostic> {
-        let mut tokens = lexer::lex_expression(self.src, start, end)?;
+    fn hole(&mut self, start: Pos, end: usize) -> Result<Expr, Diagnostic> {
+        let tokens = lexer::lex_expression(self.src, start, end)?;
         if tokens.len() == 1 {
             return Err(Diagnostic::new(
                 start.to(start),
@@ -1325,24 +1424,22 @@ impl<'s> Parser<'s> {
                 },
             ));
         }
-        // The hole ends where its expression does.
-        let eof = tokens.len() - 1;
-        tokens[eof].kind = TokenKind::Eof;
-        let mut parser = Parser {
-            src: self.src,
-            tokens,
-            pos: 0,
-            last: start.to(start),
-            modules: self.modules.clone(),
-            procedures: HashMap::new(),
-            depth: self.depth,
-            lambda_allowed: false,
-        };
-        let expr = parser.parse_testlist()?;
-        if !parser.at(TokenKind::Eof) {
-            return Err(parser.expected(&["`}`"]));
-        }
-        Ok(expr)
+        // Parse the hole's tokens in place of the script's, then go back.
+        let outer = (
+            std::mem::replace(&mut self.tokens, tokens),
+            self.pos,
+            self.last,
+        );
+        self.pos = 0;
+        self.last = start.to(start);
+        let result = self
+            .parse_testlist()
+            .and_then(|expr| match self.at(TokenKind::Eof) {
+                true => Ok(expr),
+                false => Err(self.expected(&["`}`"])),
+            });
+        (self.tokens, self.pos, self.last) = outer;
+        result
     }
 
     /// `(…)`: a parenthesized expression, or a tuple (a list in the tree).
@@ -1496,6 +1593,60 @@ impl<'s> Parser<'s> {
 /// The name a lambda is kept under until `retry` takes it (not an identifier, so no
 /// script can call it).
 const LAMBDA: &str = "<lambda>";
+
+/// The arguments of a call of `procedure`, in parameter order: keyword arguments
+/// move to their parameter's place and left-out parameters take their defaults.
+/// If that leaves a parameter without a value, the call is kept as written, for
+/// the checker to report.
+fn bind_arguments(
+    procedure: &Procedure,
+    defaults: &[Option<Expr>],
+    positional: Vec<Expr>,
+    options: Vec<CallOption>,
+) -> (Vec<Expr>, Vec<CallOption>) {
+    let mut slots: Vec<Option<Expr>> = positional.iter().cloned().map(Some).collect();
+    slots.resize(slots.len().max(procedure.params.len()), None);
+    for option in &options {
+        match procedure
+            .params
+            .iter()
+            .position(|p| p.name == option.name.name)
+        {
+            Some(i) if slots[i].is_none() => slots[i] = Some(option.value.clone()),
+            _ => return (positional, options),
+        }
+    }
+    for (slot, default) in slots.iter_mut().zip(defaults) {
+        if slot.is_none() {
+            slot.clone_from(default);
+        }
+    }
+    match slots.into_iter().collect::<Option<Vec<Expr>>>() {
+        Some(args) => (args, Vec::new()),
+        None => (positional, options),
+    }
+}
+
+/// `regex` with the inline `flags` (such as `s` for `re.DOTALL`) in front.
+fn with_flags(regex: Expr, flags: &str) -> Expr {
+    if flags.is_empty() {
+        return regex;
+    }
+    let mut parts = vec![TextPart::Literal(format!("(?{flags})"))];
+    match regex.kind {
+        ExprKind::Str(text) => parts.extend(text.parts),
+        _ => parts.push(TextPart::Expr(regex.clone())),
+    }
+    Expr {
+        kind: ExprKind::Str(Text { parts }),
+        span: regex.span,
+    }
+}
+
+/// `expr`, spanning `span`.
+fn respan(expr: Expr, span: Span) -> Expr {
+    Expr { span, ..expr }
+}
 
 /// Appends `part`, merging adjacent literals and dropping empty ones.
 fn push_part(parts: &mut Vec<TextPart>, part: TextPart) {

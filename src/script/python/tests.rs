@@ -122,6 +122,26 @@ fn modules_map_to_builtins() {
 }
 
 #[test]
+fn compiled_regexes_quoting_and_procedure_arguments() {
+    converts(
+        "p = re.compile(r\"^a.$\", re.MULTILINE)\nassert p.search(out)\nv = p.match(out).group(0)\n",
+        "p = \"(?m)^a.$\"\nassert out =~ p\nv = match(\"^(?:${p})\", out)[0]\n",
+    );
+    converts(
+        "m.succeed(\"echo \" + shlex.quote(s))",
+        "m.succeed(\"echo \" + (\"'\" + s.replace(\"'\", \"'\\\"'\\\"'\") + \"'\"))\n",
+    );
+    converts(
+        "def f(m, scope, temporary=False, n=1):\n    return n\nf(a, \"x\", n=2)\nf(a, \"y\")\n",
+        "def f(m, scope, temporary, n) {\n    return n\n}\nf(a, \"x\", false, 2)\nf(a, \"y\", false, 1)\n",
+    );
+    converts(
+        "for client, desc in ((a, \"g\"), (b, \"i\")):\n    client.succeed(desc)\n",
+        "for _client_desc in [[a, \"g\"], [b, \"i\"]] {\n    client = _client_desc[0]\n    desc = _client_desc[1]\n    client.succeed(desc)\n}\n",
+    );
+}
+
+#[test]
 fn retry_takes_a_procedure_or_a_lambda() {
     converts(
         "def ready(_):\n    out = m.succeed(\"ls\")\n    return \"x\" in out\nretry(ready, timeout=30)\n",
@@ -183,9 +203,9 @@ fn outside_the_subset_one_diagnostic_at_the_construct() {
         "m.name",
     );
     refused(
-        "x = shlex.quote(y)",
-        "1:5: unexpected `shlex.quote` (outside the Python that vmtest-min reads); quote in the shell command itself, e.g. `'${x}'`",
-        "shlex.quote",
+        "x = json.dumps(y)",
+        "1:5: unexpected `json.dumps` (outside the Python that vmtest-min reads); read JSON with `json(text)`",
+        "json.dumps",
     );
 }
 
