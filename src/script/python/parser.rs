@@ -21,6 +21,8 @@
 //! - `shlex.quote(s)` is `"'" + s.replace("'", "'\"'\"'") + "'"`;
 //! - `"…".format(a, k=b)` and `"…" % (a, b)` on a literal are strings with holes;
 //! - `x += e` is `x = x + e`; `x is None` is `x == None`;
+//! - `x = a if c else b` is an `if` statement assigning `x` in both branches;
+//!   `x = [e for v in items if c]` is `x = []` and a `for` loop appending `[e]`;
 //! - `raise Exception(msg)` is `assert False, msg`;
 //! - `with subtest(t):` and `with m.nested(t):` are subtests;
 //! - a call of a procedure defined earlier gets its arguments in parameter order,
@@ -103,6 +105,34 @@ struct Parser<'s> {
     depth: usize,
     /// Whether a lambda may stand here: only as the argument of `retry`.
     lambda_allowed: bool,
+    /// Whether the expression being read is the whole value of an assignment to
+    /// one name, which may be a conditional expression or a comprehension.
+    whole_value: bool,
+    /// A conditional expression or comprehension read as that value, for the
+    /// assignment to turn into statements.
+    deferred: Option<Deferred>,
+}
+
+/// An expression the tree has no node for, which an assignment turns into
+/// statements.
+// At most one exists at a time, briefly; boxing the larger variant buys nothing.
+#[allow(clippy::large_enum_variant)]
+enum Deferred {
+    /// `value if condition else otherwise`: the value read is `value`, spanning
+    /// `span`.
+    Conditional {
+        span: Span,
+        condition: Expr,
+        otherwise: Expr,
+    },
+    /// `[element for var in iterable if filter]`, the list read spanning `span`.
+    Comprehension {
+        span: Span,
+        element: Expr,
+        var: Ident,
+        iterable: Expr,
+        filter: Option<Expr>,
+    },
 }
 
 impl<'s> Parser<'s> {
@@ -117,6 +147,8 @@ impl<'s> Parser<'s> {
             procedures: HashMap::new(),
             depth: 0,
             lambda_allowed: false,
+            whole_value: false,
+            deferred: None,
         }
     }
 
@@ -583,9 +615,17 @@ impl<'s> Parser<'s> {
         let first = self.parse_testlist()?;
         let kind = if self.eat_word("=").is_some() {
             let targets = self.targets(first)?;
-            let value = self.parse_testlist()?;
+            self.whole_value = targets.len() == 1;
+            let value = self.parse_testlist();
+            self.whole_value = false;
+            let value = value?;
             if self.at_word("=") {
                 return Err(self.refuse("chained assignment", "assign each name on its own line"));
+            }
+            if let Some(deferred) = self.deferred.take() {
+                let span = self.since(start);
+                out.extend(assign_deferred(deferred, &targets[0], value, span)?);
+                return Ok(());
             }
             StatementKind::Assign { targets, value }
         } else if let Some(op) = self.augmented_op() {
@@ -774,13 +814,21 @@ impl<'s> Parser<'s> {
         self.depth -= 1;
         let expr = result?;
         if self.at_word("if") {
-            return Err(self.refuse(
-                "conditional expression (`a if c else b`)",
-                "write an `if` statement that assigns a variable",
-            ));
-        }
-        if self.at_word("for") {
-            return Err(self.refuse("comprehension", "write a `for` loop"));
+            if !(self.whole_value && self.depth == 0 && self.deferred.is_none()) {
+                return Err(self.refuse(
+                    "conditional expression (`a if c else b`) other than a whole value assigned",
+                    "write an `if` statement that assigns a variable",
+                ));
+            }
+            self.bump();
+            let condition = self.parse_or()?;
+            self.expect_word("else")?;
+            let otherwise = self.parse_test()?;
+            self.deferred = Some(Deferred::Conditional {
+                span: expr.span,
+                condition,
+                otherwise,
+            });
         }
         Ok(expr)
     }
@@ -1227,6 +1275,9 @@ impl<'s> Parser<'s> {
                 args.push(Arg::Keyword(name, self.parse_test()?));
             } else {
                 args.push(Arg::Positional(self.parse_test()?));
+                if self.at_word("for") {
+                    return Err(self.refuse_comprehension());
+                }
             }
             self.lambda_allowed = false;
             if self.eat_word(",").is_none() {
@@ -1455,6 +1506,9 @@ impl<'s> Parser<'s> {
         if self.eat_word(")").is_some() {
             return Ok(first);
         }
+        if self.at_word("for") {
+            return Err(self.refuse_comprehension());
+        }
         let mut items = vec![first];
         while self.eat_word(",").is_some() {
             if self.at_word(")") {
@@ -1471,9 +1525,16 @@ impl<'s> Parser<'s> {
 
     fn parse_list(&mut self) -> Result<Expr, Diagnostic> {
         let start = self.bump().span;
+        let whole = self.whole_value && self.depth == 1 && self.deferred.is_none();
         let mut items = Vec::new();
         while self.eat_word("]").is_none() {
             items.push(self.parse_test()?);
+            if items.len() == 1 && self.at_word("for") {
+                if !whole {
+                    return Err(self.refuse_comprehension());
+                }
+                return self.parse_comprehension(start, items.remove(0));
+            }
             if self.eat_word(",").is_none() {
                 self.expect_word("]")?;
                 break;
@@ -1483,6 +1544,44 @@ impl<'s> Parser<'s> {
             kind: ExprKind::List(items),
             span: self.since(start),
         })
+    }
+
+    /// The rest of `[element for var in iterable if filter]`, from `for`: read
+    /// into [`Parser::deferred`]; the list read is empty.
+    fn parse_comprehension(&mut self, start: Span, element: Expr) -> Result<Expr, Diagnostic> {
+        self.bump();
+        let var = self.expect_name()?;
+        self.expect_word("in")?;
+        let iterable = self.parse_or()?;
+        let filter = match self.eat_word("if") {
+            Some(_) => Some(self.parse_or()?),
+            None => None,
+        };
+        if !self.at_word("]") {
+            return Err(self.refuse_comprehension());
+        }
+        self.bump();
+        let span = self.since(start);
+        self.deferred = Some(Deferred::Comprehension {
+            span,
+            element,
+            var,
+            iterable,
+            filter,
+        });
+        Ok(Expr {
+            kind: ExprKind::List(Vec::new()),
+            span,
+        })
+    }
+
+    /// The diagnostic for a comprehension that is not the whole value assigned to
+    /// a name, or has several `for` or `if` parts, at its `for`.
+    fn refuse_comprehension(&self) -> Diagnostic {
+        self.refuse(
+            "comprehension other than `x = [e for v in items if c]`",
+            "write a `for` loop that appends: `x = x + [e]`",
+        )
     }
 
     /// `"…{}…{name}…".format(args)` on a literal: a string with holes.
@@ -1593,6 +1692,86 @@ impl<'s> Parser<'s> {
 /// The name a lambda is kept under until `retry` takes it (not an identifier, so no
 /// script can call it).
 const LAMBDA: &str = "<lambda>";
+
+/// The statements an assignment of a [`Deferred`] value to `target` stands for:
+/// `if c { x = a } else { x = b }`, or `x = []` and a loop appending to `x`.
+/// `value` is what was read for the whole value; it must be the deferred
+/// expression itself, not a part of a larger one.
+fn assign_deferred(
+    deferred: Deferred,
+    target: &Ident,
+    value: Expr,
+    span: Span,
+) -> Result<Vec<Statement>, Diagnostic> {
+    let assign = |value: Expr| Statement {
+        span: value.span,
+        kind: StatementKind::Assign {
+            targets: vec![target.clone()],
+            value,
+        },
+    };
+    let name = Expr {
+        kind: ExprKind::Name(target.clone()),
+        span: target.span,
+    };
+    match deferred {
+        Deferred::Conditional {
+            span: read,
+            condition,
+            otherwise,
+        } if read == value.span => Ok(vec![Statement {
+            kind: StatementKind::If {
+                branches: vec![(condition, vec![assign(value)])],
+                otherwise: Some(vec![assign(otherwise)]),
+            },
+            span,
+        }]),
+        Deferred::Comprehension {
+            span: read,
+            element,
+            var,
+            iterable,
+            filter,
+        } if read == value.span => {
+            let element_span = element.span;
+            let item = Expr {
+                kind: ExprKind::List(vec![element]),
+                span: element_span,
+            };
+            let mut body = vec![assign(respan(
+                Parser::binary(BinaryOp::Add, name, item),
+                element_span,
+            ))];
+            if let Some(filter) = filter {
+                body = vec![Statement {
+                    span: filter.span,
+                    kind: StatementKind::If {
+                        branches: vec![(filter, body)],
+                        otherwise: None,
+                    },
+                }];
+            }
+            Ok(vec![
+                assign(value),
+                Statement {
+                    kind: StatementKind::For {
+                        var,
+                        iterable,
+                        body,
+                    },
+                    span,
+                },
+            ])
+        }
+        Deferred::Conditional { span, .. } | Deferred::Comprehension { span, .. } => {
+            Err(unsupported(
+                span,
+                "conditional expression or comprehension inside a larger value",
+                "assign it to a name on its own line first",
+            ))
+        }
+    }
+}
 
 /// The arguments of a call of `procedure`, in parameter order: keyword arguments
 /// move to their parameter's place and left-out parameters take their defaults.
