@@ -17,7 +17,8 @@
 //! - `re.search(r, s[, flags])` is `s =~ r`; followed by `.group(n)` it is
 //!   `match(r, s)[n]`; `re.match` anchors the regex; `re.DOTALL`, `re.MULTILINE`
 //!   and `re.IGNORECASE` become inline flags; `re.compile(r)` is the regex string,
-//!   whose `.search(s)` and `.match(s)` are read as above;
+//!   whose `.search(s)` and `.match(s)` are read as above; assigned to a name, a
+//!   search is `match(r, s)` (`None`, or the groups: `m.group(n)` is `m[n]`);
 //! - `shlex.quote(s)` is `"'" + s.replace("'", "'\"'\"'") + "'"`;
 //! - `"…".format(a, k=b)` and `"…" % (a, b)` on a literal are strings with holes;
 //! - `x += e` is `x = x + e`; `x is None` is `x == None`;
@@ -622,6 +623,7 @@ impl<'s> Parser<'s> {
             if self.at_word("=") {
                 return Err(self.refuse("chained assignment", "assign each name on its own line"));
             }
+            let value = regex_value(value);
             if let Some(deferred) = self.deferred.take() {
                 let span = self.since(start);
                 out.extend(assign_deferred(deferred, &targets[0], value, span)?);
@@ -1072,6 +1074,17 @@ impl<'s> Parser<'s> {
                 self.expect_word(")")?;
                 return self.regex_use(start, name, target, text);
             }
+            // The groups of a match (see `regex_value`): `m.group(n)` is `m[n]`.
+            if name.name == "group" {
+                let index = self.parse_group_index(&name)?;
+                return Ok(Expr {
+                    kind: ExprKind::Index {
+                        base: Box::new(target),
+                        index: Box::new(index),
+                    },
+                    span: self.since(start),
+                });
+            }
             // `m.log(text)` logs as the global `log` does (no value has a `log`).
             if name.name == "log" {
                 return self.parse_call(None, name, start);
@@ -1171,16 +1184,7 @@ impl<'s> Parser<'s> {
         }
         self.bump();
         let group = self.expect_name()?;
-        self.expect_word("(")?;
-        let index = if self.at_word(")") {
-            Expr {
-                kind: ExprKind::Int(0),
-                span: group.span,
-            }
-        } else {
-            self.parse_test()?
-        };
-        self.expect_word(")")?;
+        let index = self.parse_group_index(&group)?;
         let call = Expr {
             kind: ExprKind::Call(Call {
                 target: None,
@@ -1201,6 +1205,27 @@ impl<'s> Parser<'s> {
             },
             span: self.since(start),
         })
+    }
+
+    /// The `(n)` of `.group(n)` (`group` is the name read): `n`, or 0 for `()`.
+    fn parse_group_index(&mut self, group: &Ident) -> Result<Expr, Diagnostic> {
+        self.expect_word("(")?;
+        if self.eat_word(")").is_some() {
+            return Ok(Expr {
+                kind: ExprKind::Int(0),
+                span: group.span,
+            });
+        }
+        let index = self.parse_test()?;
+        if matches!(index.kind, ExprKind::Str(_)) {
+            return Err(unsupported(
+                index.span,
+                "named regex group",
+                "number the group: `.group(1)`",
+            ));
+        }
+        self.expect_word(")")?;
+        Ok(index)
     }
 
     /// `shlex.quote(s)`: `s` in single quotes, each `'` in it written `'"'"'`; the
@@ -1803,6 +1828,33 @@ fn bind_arguments(
     match slots.into_iter().collect::<Option<Vec<Expr>>>() {
         Some(args) => (args, Vec::new()),
         None => (positional, options),
+    }
+}
+
+/// A value assigned: a regex search (`text =~ regex`, which only `re.search` and
+/// its kin produce from Python) becomes `match(regex, text)`, which, like
+/// Python's match object, is `None` or holds the groups (`m.group(n)` is
+/// `m[n]`); any other value is kept.
+fn regex_value(value: Expr) -> Expr {
+    match value.kind {
+        ExprKind::Binary {
+            op: BinaryOp::Matches,
+            left,
+            right,
+        } => Expr {
+            kind: ExprKind::Call(Call {
+                target: None,
+                name: Ident {
+                    name: "match".into(),
+                    span: value.span,
+                },
+                args: vec![*right, *left],
+                options: Vec::new(),
+                check: None,
+            }),
+            span: value.span,
+        },
+        _ => value,
     }
 }
 

@@ -124,8 +124,8 @@ fn modules_map_to_builtins() {
 #[test]
 fn compiled_regexes_quoting_and_procedure_arguments() {
     converts(
-        "p = re.compile(r\"^a.$\", re.MULTILINE)\nassert p.search(out)\nv = p.match(out).group(0)\n",
-        "p = \"(?m)^a.$\"\nassert out =~ p\nv = match(\"^(?:${p})\", out)[0]\n",
+        "p = re.compile(r\"^a.$\", re.MULTILINE)\nassert p.search(out)\nv = p.match(out).group(0)\nm = p.search(out)\nv = m.group(1)\n",
+        "p = \"(?m)^a.$\"\nassert out =~ p\nv = match(\"^(?:${p})\", out)[0]\nm = match(p, out)\nv = m[1]\n",
     );
     converts(
         "m.succeed(\"echo \" + shlex.quote(s))",
