@@ -4,7 +4,9 @@
 //! in braces, calls in the Python-like `name(args, option=value)` form (which
 //! `.cmds` accepts too), strings in double quotes with `${…}` holes (multi-line
 //! ones in `"""…"""`), four spaces a level. Operands get parentheses only where
-//! precedence needs them.
+//! precedence needs them. A `${…}` hole may hold only `'…'` strings without line
+//! breaks or quotes; a string whose holes need more is written as a concatenation,
+//! `"a " + str(x) + " b"`, which has the same value.
 //!
 //! Comments come from the source: each is printed before the first statement that
 //! ends after it, at that statement's indentation, and a comment that ended a
@@ -25,6 +27,7 @@ pub(crate) fn to_cmds(script: &Script, src: &str, comments: &[Comment]) -> Strin
         next_comment: 0,
         out: String::new(),
         last_line: None,
+        in_hole: false,
     };
     printer.block(&script.statements, 0, usize::MAX);
     printer.comments_before(usize::MAX, 0);
@@ -40,6 +43,8 @@ struct Printer<'s> {
     out: String,
     /// The source line where the last printed item ended, for blank lines.
     last_line: Option<usize>,
+    /// Whether a `${…}` hole is being printed (its strings are `'…'`).
+    in_hole: bool,
 }
 
 impl Printer<'_> {
@@ -282,8 +287,33 @@ impl Printer<'_> {
         }
     }
 
-    /// A string: `"…"`, or `"""…"""` when it spans lines.
+    /// A string: `"…"`, or `"""…"""` when it spans lines; `'…'` inside a hole; a
+    /// concatenation when its holes cannot be written as holes.
     fn text(&mut self, text: &Text) {
+        if self.in_hole {
+            // `hole_safe` made sure that this is one literal without `'`.
+            let literal = text.as_literal().unwrap_or_default();
+            let _ = write!(self.out, "'{literal}'");
+            return;
+        }
+        if !writes_as_holes(text) {
+            for (i, part) in text.parts.iter().enumerate() {
+                if i > 0 {
+                    self.out.push_str(" + ");
+                }
+                match part {
+                    TextPart::Literal(literal) => self.text(&Text {
+                        parts: vec![TextPart::Literal(literal.clone())],
+                    }),
+                    TextPart::Expr(expr) => {
+                        self.out.push_str("str(");
+                        self.expr(expr, 0);
+                        self.out.push(')');
+                    }
+                }
+            }
+            return;
+        }
         // A shell script over several lines reads best as it was written.
         let multiline = text.parts.iter().any(|part| match part {
             TextPart::Literal(literal) => literal.trim_end_matches('\n').contains('\n'),
@@ -296,7 +326,9 @@ impl Printer<'_> {
                 TextPart::Literal(literal) => escape(&mut self.out, literal, multiline),
                 TextPart::Expr(expr) => {
                     self.out.push_str("${");
+                    self.in_hole = true;
                     self.expr(expr, 0);
+                    self.in_hole = false;
                     self.out.push('}');
                 }
             }
@@ -311,6 +343,7 @@ const PRIMARY: u8 = 8;
 /// How tightly `expr` binds: higher binds tighter.
 fn precedence(expr: &Expr) -> u8 {
     match &expr.kind {
+        ExprKind::Str(text) if !writes_as_holes(text) && text.parts.len() > 1 => 5,
         ExprKind::Binary { op, .. } => match op {
             BinaryOp::Or => 1,
             BinaryOp::And => 2,
@@ -325,6 +358,41 @@ fn precedence(expr: &Expr) -> u8 {
             op: UnaryOp::Neg, ..
         } => 7,
         _ => PRIMARY,
+    }
+}
+
+/// Whether every hole of `text` can be written `${…}`: its strings are one-line
+/// literals without `'`, which `'…'` can hold.
+fn writes_as_holes(text: &Text) -> bool {
+    text.parts.iter().all(|part| match part {
+        TextPart::Literal(_) => true,
+        TextPart::Expr(expr) => hole_safe(expr),
+    })
+}
+
+/// Whether `expr` can stand in a `${…}` hole (see [`writes_as_holes`]).
+fn hole_safe(expr: &Expr) -> bool {
+    let all = |items: &[Expr]| items.iter().all(hole_safe);
+    match &expr.kind {
+        ExprKind::Str(text) => text
+            .as_literal()
+            .is_some_and(|s| !s.contains('\'') && !s.contains(char::is_control)),
+        ExprKind::Int(_) | ExprKind::Float(_) | ExprKind::Bool(_) | ExprKind::None => true,
+        ExprKind::Name(_) => true,
+        ExprKind::List(items) => all(items),
+        ExprKind::Index { base, index } => hole_safe(base) && hole_safe(index),
+        ExprKind::Slice { base, start, end } => {
+            hole_safe(base)
+                && start.as_deref().is_none_or(hole_safe)
+                && end.as_deref().is_none_or(hole_safe)
+        }
+        ExprKind::Unary { operand, .. } => hole_safe(operand),
+        ExprKind::Binary { left, right, .. } => hole_safe(left) && hole_safe(right),
+        ExprKind::Call(call) => {
+            call.target.as_deref().is_none_or(hole_safe)
+                && all(&call.args)
+                && call.options.iter().all(|o| hole_safe(&o.value))
+        }
     }
 }
 
