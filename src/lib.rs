@@ -13,6 +13,7 @@ pub mod exit;
 pub mod input;
 pub mod interact;
 pub mod interp;
+pub(crate) mod json;
 pub mod logger;
 pub mod machine;
 pub mod methods;

@@ -12,7 +12,7 @@ use crate::logger::{Logger, Outcome, eprint_line};
 use crate::methods;
 use crate::repl;
 use crate::report;
-use crate::script::ast::legacy::Script;
+use crate::script::ast::Script;
 use crate::script::check::CheckContext;
 use crate::script::signature::Signature;
 use crate::signals;

@@ -14,7 +14,7 @@ mod waits;
 use crate::backend::{Backend, Vm};
 use crate::error::Error;
 use crate::logger::Outcome as LogOutcome;
-use crate::script::signature::{OptionSpec, Receiver, Signature, ValueKind};
+use crate::script::signature::{OptionSpec, Receiver, Signature, ValueKind, lookup};
 use basic::*;
 use std::time::Duration;
 use units::*;
@@ -52,6 +52,9 @@ pub struct Invocation<'a> {
     pub options: Vec<(String, Value)>,
     /// The statement's output check, which waits fold into their condition.
     pub condition: Option<Condition<'a>>,
+    /// The exit status of the one command a method ran, for methods whose
+    /// signature has `returns_status` (`rc, out = m.execute …`); they set it.
+    pub status: Option<i32>,
 }
 
 impl Invocation<'_> {
@@ -185,6 +188,7 @@ const fn global(
         variadic: false,
         options: &[],
         returns_text: false,
+        returns_status: false,
         summary,
     }
 }
@@ -277,11 +281,14 @@ pub static METHODS: &[Method] = &[
         run: wait_for_shutdown,
     },
     Method {
-        signature: command(
-            "execute",
-            &["command"],
-            "run a command; its status does not matter",
-        ),
+        signature: Signature {
+            returns_status: true,
+            ..command(
+                "execute",
+                &["command"],
+                "run a command; its status does not matter (`rc, out = …` takes both)",
+            )
+        },
         run: execute,
     },
     Method {
@@ -451,16 +458,7 @@ pub fn signatures() -> Vec<Signature> {
     METHODS.iter().map(|method| method.signature).collect()
 }
 
-/// The method named `name`, preferring the one called on a machine when
-/// `on_machine` (`sleep` exists both ways), the global one otherwise.
-pub fn find(name: &str, on_machine: bool) -> Option<&'static Method> {
-    let receiver = if on_machine {
-        Receiver::Machine
-    } else {
-        Receiver::Global
-    };
-    let named = || METHODS.iter().filter(|m| m.signature.name == name);
-    named()
-        .find(|m| m.signature.receiver == receiver)
-        .or_else(|| named().next())
+/// The method a call of `name` on `receiver` means (see [`lookup`]).
+pub fn find(name: &str, receiver: Receiver) -> Option<&'static Method> {
+    lookup(METHODS, |method| &method.signature, name, receiver)
 }

@@ -47,8 +47,6 @@
 
 use crate::script::span::Span;
 
-pub mod legacy;
-
 /// A whole parsed script.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Script {

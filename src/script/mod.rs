@@ -7,7 +7,10 @@
 //! - [`parser`]: tokens to the [`ast`], by recursive descent;
 //! - [`python`]: the Python front-end, NixOS `testScript`s to the same [`ast`];
 //! - [`ast`]: the syntax tree, plain data with spans;
-//! - [`signature`]: what each method accepts, as the checker needs it;
+//! - [`signature`]: what each method accepts, as the checker needs it, and the one
+//!   lookup rule for methods;
+//! - [`value`]: run-time values, with Python's semantics, and their static kinds;
+//! - [`builtins`]: the builtin functions and the methods of values, one table each;
 //! - [`check`]: validation against the test's machines and methods, before any VM boots;
 //! - [`suggest`]: "did you mean …?" for misspelt names;
 //! - [`diag`]: script errors ([`diag::Diagnostic`]) and their rustc-style rendering.
@@ -16,6 +19,7 @@
 //! the signatures, and the interpreter walks the tree this module returns.
 
 pub mod ast;
+pub(crate) mod builtins;
 pub mod check;
 pub mod diag;
 pub mod lexer;
@@ -24,8 +28,9 @@ pub(crate) mod python;
 pub mod signature;
 pub mod span;
 pub mod suggest;
+pub(crate) mod value;
 
-use crate::script::ast::legacy::Script;
+use crate::script::ast::Script;
 use crate::script::check::{CheckContext, Checker};
 use crate::script::diag::Diagnostic;
 
@@ -80,6 +85,7 @@ mod tests {
         variadic: true,
         options: &[],
         returns_text: true,
+        returns_status: false,
         summary: "",
     }];
 
