@@ -1,5 +1,5 @@
-//! The script language: everything between a `.cmds` file's text and a checked
-//! syntax tree the interpreter can run.
+//! The script language: everything between a script's text (`.cmds` or Python)
+//! and a checked syntax tree the interpreter can run.
 //!
 //! This subsystem owns:
 //! - [`span`]: source positions ([`span::Span`]);
@@ -36,13 +36,18 @@ use crate::script::diag::Diagnostic;
 
 /// Parses and checks the script `src`, read from `file`.
 ///
-/// On failure returns the parse error alone, or every problem the checker found,
-/// in source order. Diagnostics do not carry the file name: render them with
-/// `diagnostic.render(file, src, color)`. `file` is taken so that callers name the
-/// script once; it does not change the result.
+/// `file` chooses the front-end: Python for `*.py` and for extensionless files
+/// that read as Python ([`python::is_python`]), `.cmds` otherwise. Both give the
+/// same tree, whose spans point into `src`. On failure returns the parse error
+/// alone, or every problem the checker found, in source order. Diagnostics do not
+/// carry the file name: render them with `diagnostic.render(file, src, color)`.
 pub fn load(file: &str, src: &str, ctx: &CheckContext) -> Result<Script, Vec<Diagnostic>> {
-    let _ = file;
-    let script = parser::parse(src).map_err(|diagnostic| vec![diagnostic])?;
+    let script = if python::is_python(std::path::Path::new(file), src) {
+        python::parse(src).map(|parsed| parsed.script)
+    } else {
+        parser::parse(src)
+    }
+    .map_err(|diagnostic| vec![diagnostic])?;
     let diagnostics = Checker::new(ctx).check(&script);
     if diagnostics.is_empty() {
         Ok(script)

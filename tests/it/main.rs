@@ -5,7 +5,7 @@ pub mod fake_vm;
 mod fake_vm_selftest;
 mod interactive;
 mod python;
-mod real;
+pub(crate) mod real;
 pub mod support;
 mod tidy;
 mod xml_log;

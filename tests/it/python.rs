@@ -1,6 +1,8 @@
 //! The Python front-end through the binary: `vmtest-min convert`, and `.py`
 //! scripts accepted by `check` and `run` (issue 8, parts 2 and 3).
 
+use crate::real::start_script;
+use crate::support::Test;
 use std::fs;
 use std::process::Command;
 
@@ -90,4 +92,117 @@ fn convert_takes_python_only() {
         stderr.contains("does not look like a Python test script"),
         "{stderr}"
     );
+}
+
+/// `test` with its script `name` holding `src`, passed on the command line
+/// (after `--`, which ends the start scripts).
+fn with_script(test: Test, name: &str, src: &str) -> Test {
+    fs::write(test.dir().join(name), src).expect("write script");
+    test.arg("--").arg(name)
+}
+
+#[test]
+fn check_reads_a_py_file_and_points_at_python_positions() {
+    let out = with_script(
+        Test::new().fake("server", &[]),
+        "test.py",
+        "start_all()\nwith subtest(\"web\"):\n    server.succed(\"true\")\n",
+    )
+    .check();
+    out.code(2)
+        .stderr_has("unknown method `succed`")
+        .stderr_has("--> test.py:3:12");
+}
+
+#[test]
+fn the_nix_wrappers_test_script_is_read_as_python_by_its_content() {
+    let test = Test::new()
+        .fake("machine", &[])
+        .env("testScript", "test-script");
+    fs::write(
+        test.dir().join("test-script"),
+        "import json\nstart_all()\nwith subtest(\"a\"):\n    out = machine.succeed(\"echo {}\")\n    assert json.loads(out) == json.loads(\"{}\")\n",
+    )
+    .expect("write script");
+    test.check().code(0).stderr_has("test-script: ok");
+}
+
+#[test]
+fn a_converted_script_passes_check() {
+    let src = "start_all()\nfor port in [80, 443]:\n    server.wait_for_open_port(port)\nrc, out = server.execute(\"true\")\nassert rc == 0, f\"status {rc}\"\n";
+    let (code, cmds, stderr) = convert("test.py", src);
+    assert_eq!((code, stderr.as_str()), (0, ""));
+    with_script(Test::new().fake("server", &[]), "test.cmds", &cmds)
+        .check()
+        .code(0);
+}
+
+/// A Python script exercising the mapped constructs on the real guest; every
+/// assertion holds under the NixOS driver too.
+const PASSING: &str = r#"import json
+import re
+
+start_all()
+
+
+def hostname(m):
+    return m.succeed("hostname").strip()
+
+
+with subtest("commands, strings and values"):
+    name = hostname(machine)
+    assert name == "machine", f"hostname is {name}"
+    out = machine.succeed('printf "%s\n" a "b c"')
+    assert out.splitlines() == ["a", "b c"]
+    assert "\?" == "\\?" and r"\d" == "\\d"
+    rc, out = machine.execute("echo err; exit 3")
+    assert rc == 3 and out.strip() == "err"
+    data = json.loads(machine.succeed("echo '{\"ports\": [80, 443]}'"))
+    assert data["ports"][1] == 443
+    assert re.search(r"^b c$", "a\nb c", re.MULTILINE)
+    version = re.search(r"v(\d+)", "release v12").group(1)
+    assert int(version) + 1 == 13
+    assert "x={}".format(1) + " %s" % "y" == "x=1 y"
+
+for i in range(3):
+    machine.succeed(f"touch /tmp/f{i}")
+files = [f for f in machine.succeed("ls /tmp").split() if f.startswith("f")]
+assert len(files) == 3, f"files: {files}"
+
+machine.succeed("(sleep 2; touch /tmp/ready) >/dev/null 2>&1 &")
+
+
+def ready(_):
+    status, _ = machine.execute("test -e /tmp/ready")
+    return status == 0
+
+
+retry(ready, timeout=60)
+machine.shutdown()
+"#;
+
+#[test]
+fn a_python_script_passes_on_the_real_guest_as_under_the_nixos_driver() {
+    let test = Test::new().start_script(&start_script("machine"));
+    let out = with_script(test, "test.py", PASSING).run();
+    out.code(0)
+        .stderr_has("subtest: commands, strings and values")
+        .clean();
+    out.xml_elements();
+}
+
+#[test]
+fn a_failing_python_assert_fails_the_run_at_its_python_line() {
+    let test = Test::new().start_script(&start_script("machine"));
+    let out = with_script(
+        test,
+        "test.py",
+        "start_all()\nout = machine.succeed(\"echo hello\")\nassert \"bye\" in out, f\"got {out.strip()}\"\nmachine.succeed(\"touch /tmp/never\")\n",
+    )
+    .run();
+    out.code(1)
+        .stderr_has("got hello")
+        .stderr_has("test.py:3:1")
+        .stderr_lacks("touch /tmp/never")
+        .clean();
 }

@@ -808,6 +808,7 @@ impl<'s> Parser<'s> {
             return Err(Diagnostic::new(
                 self.peek().span,
                 DiagKind::NestingTooDeep {
+                    what: "expressions",
                     limit: NESTING_LIMIT,
                 },
             ));
