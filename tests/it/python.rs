@@ -181,28 +181,43 @@ retry(ready, timeout=60)
 machine.shutdown()
 "#;
 
-#[test]
-fn a_python_script_passes_on_the_real_guest_as_under_the_nixos_driver() {
-    let test = Test::new().start_script(&start_script("machine"));
-    let out = with_script(test, "test.py", PASSING).run();
-    out.code(0)
-        .stderr_has("subtest: commands, strings and values")
-        .clean();
-    out.xml_elements();
+/// Runs the Python script `src` on the real guest twice: as `test.py`, and as
+/// the `.cmds` that `convert` makes of it; returns both runs.
+fn on_the_guest(src: &str) -> [crate::support::Output; 2] {
+    let (code, cmds, stderr) = convert("test.py", src);
+    assert_eq!((code, stderr.as_str()), (0, ""));
+    let run = |name: &str, text: &str| {
+        with_script(
+            Test::new().start_script(&start_script("machine")),
+            name,
+            text,
+        )
+        .run()
+    };
+    [run("test.py", src), run("test.cmds", &cmds)]
 }
 
 #[test]
-fn a_failing_python_assert_fails_the_run_at_its_python_line() {
-    let test = Test::new().start_script(&start_script("machine"));
-    let out = with_script(
-        test,
-        "test.py",
-        "start_all()\nout = machine.succeed(\"echo hello\")\nassert \"bye\" in out, f\"got {out.strip()}\"\nmachine.succeed(\"touch /tmp/never\")\n",
-    )
-    .run();
-    out.code(1)
-        .stderr_has("got hello")
-        .stderr_has("test.py:3:1")
-        .stderr_lacks("touch /tmp/never")
-        .clean();
+fn a_python_script_and_its_conversion_pass_on_the_real_guest() {
+    for out in on_the_guest(PASSING) {
+        out.code(0)
+            .stderr_has("subtest: commands, strings and values")
+            .clean();
+        out.xml_elements();
+    }
+}
+
+#[test]
+fn a_failing_python_assert_fails_both_runs_at_its_line() {
+    let [py, cmds] = on_the_guest(
+        "start_all()\nout = machine.succeed(\"echo hello\")\n# the greeting\nassert \"bye\" in out, f\"got {out.strip()}\"\nmachine.succeed(\"touch /tmp/never\")\n",
+    );
+    py.stderr_has("test.py:4:1");
+    cmds.stderr_has("test.cmds:4:1");
+    for out in [py, cmds] {
+        out.code(1)
+            .stderr_has("got hello")
+            .stderr_lacks("touch /tmp/never")
+            .clean();
+    }
 }
