@@ -5,7 +5,7 @@
 //! - [`span`]: source positions ([`span::Span`]);
 //! - [`lexer`]: characters to tokens, strings and heredocs included;
 //! - [`parser`]: tokens to the [`ast`], by recursive descent;
-//! - [`python`]: the Python front-end, NixOS `testScript`s to the same [`ast`];
+//! - `python`: the Python front-end, NixOS `testScript`s to the same [`ast`];
 //! - [`ast`]: the syntax tree, plain data with spans;
 //! - [`signature`]: what each method accepts, as the checker needs it, and the one
 //!   lookup rule for methods;
@@ -37,7 +37,7 @@ use crate::script::diag::Diagnostic;
 /// Parses and checks the script `src`, read from `file`.
 ///
 /// `file` chooses the front-end: Python for `*.py` and for extensionless files
-/// that read as Python ([`python::is_python`]), `.cmds` otherwise. Both give the
+/// that read as Python (`python::is_python`), `.cmds` otherwise. Both give the
 /// same tree, whose spans point into `src`. On failure returns the parse error
 /// alone, or every problem the checker found, in source order. Diagnostics do not
 /// carry the file name: render them with `diagnostic.render(file, src, color)`.

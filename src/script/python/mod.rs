@@ -5,7 +5,7 @@
 //! - [`lexer`]: Python's tokens, indentation and string literals (f-strings too);
 //! - [`parser`]: the subset of Python test scripts use, mapped to
 //!   [`crate::script::ast`] nodes;
-//! - [`print`]: the tree back to `.cmds` text, for `vmtest-min convert`.
+//! - [`print`](mod@print): the tree back to `.cmds` text, for `vmtest-min convert`.
 //!
 //! The checker, the interpreter and the log never learn that a statement came from
 //! Python; they see the nodes and the spans, which point into the Python source,

@@ -225,7 +225,7 @@ impl<'s> Parser<'s> {
         }
     }
 
-    /// "expected …, found <the next token>".
+    /// "expected …, found" and the next token.
     fn expected(&self, what: &[&str]) -> Diagnostic {
         let token = self.peek();
         let text = self.text(token);
