@@ -1039,11 +1039,17 @@ impl<'s> Parser<'s> {
                 self.bump();
                 let name = self.expect_name()?;
                 if !self.at_word("(") {
-                    return Err(unsupported(
-                        expr.span.to(name.span),
-                        &format!("attribute `{}`", &self.src[expr.span.to(name.span).range()]),
-                        "attributes are not values; call a method, e.g. `m.succeed(\"hostname\")`",
-                    ));
+                    let span = expr.span.to(name.span);
+                    let text = &self.src[span.range()];
+                    // Standing alone, a method without `()` does nothing in Python.
+                    let alone = matches!(self.peek().kind, TokenKind::Newline | TokenKind::Eof);
+                    let instead = match alone {
+                        true => format!("to call the method, write `{text}()`"),
+                        false => "attributes are not values; call a method, e.g. \
+                                  `m.succeed(\"hostname\")`"
+                            .to_string(),
+                    };
+                    return Err(unsupported(span, &format!("attribute `{text}`"), &instead));
                 }
                 expr = self.parse_method(expr, name)?;
             } else {

@@ -220,6 +220,11 @@ fn outside_the_subset_one_diagnostic_at_the_construct() {
         "m.name",
     );
     refused(
+        "machine.start\n",
+        "1:1: unexpected attribute `machine.start` (outside the Python that vmtest-min reads); to call the method, write `machine.start()`",
+        "machine.start",
+    );
+    refused(
         "x = json.dumps(y)",
         "1:5: unexpected `json.dumps` (outside the Python that vmtest-min reads); read JSON with `json(text)`",
         "json.dumps",
