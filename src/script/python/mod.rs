@@ -69,10 +69,27 @@ pub(crate) fn is_python(path: &Path, src: &str) -> bool {
             || line == "}"
             || line == "start_all"
             || line.starts_with("subtest \"")
-            || line.contains("<<");
+            || ["<<", "=~", "!~", " contains \"", " !contains \""]
+                .iter()
+                .any(|form| line.contains(form))
+            || bare_call(line);
         score += i32::from(python) - i32::from(cmds);
     }
     score > 0
+}
+
+/// Whether `line` calls a method `.cmds`-style, without parentheses:
+/// `[x = ]m.method "arg"` or `m.method 'arg'`.
+fn bare_call(line: &str) -> bool {
+    let call = line.split_once(" = ").map_or(line, |(_, value)| value);
+    let Some((callee, rest)) = call.split_once(' ') else {
+        return false;
+    };
+    callee.contains('.')
+        && callee
+            .chars()
+            .all(|c| c == '.' || lexer::is_name_continue(c))
+        && rest.starts_with(['"', '\''])
 }
 
 #[cfg(test)]

@@ -255,4 +255,6 @@ fn the_front_end_is_chosen_by_extension_then_content() {
     assert!(is_python(Path::new("test-script"), py));
     assert!(!is_python(Path::new("test-script"), cmds));
     assert!(!is_python(Path::new("test-script"), "m.succeed(\"a\")\n"));
+    let mixed = "start_all()\nm.succeed(\"a\") =~ \"b\"\nx = m.succeed 'c'\n";
+    assert!(!is_python(Path::new("test-script"), mixed));
 }
