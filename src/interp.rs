@@ -582,7 +582,7 @@ impl<'a> Interpreter<'a> {
                     ),
                 )
             })?;
-            options.push((spec.name.to_string(), converted));
+            options.push((spec, converted));
         }
         let check = match &call.check {
             Some(check) => Some(self.output_check(check)?),

@@ -5,7 +5,7 @@
 //! condition that already holds costs one round trip and one that becomes true soon
 //! is noticed soon. Each try is bounded inside the guest by the time left.
 
-use super::{GUEST_GRACE, Invocation, MethodResult};
+use super::{ADDR, GUEST_GRACE, Invocation, MethodResult};
 use crate::cancel::Deadline;
 use crate::error::{Error, one_line};
 use crate::shell::{Outcome, shell_quote};
@@ -142,7 +142,7 @@ pub(super) fn wait_for_closed_port(call: &mut Invocation<'_>) -> MethodResult {
 /// Polls `nc -z ADDR PORT` in the guest (ADDR: the `addr` option, `localhost`).
 fn wait_for_port(call: &mut Invocation<'_>, open: bool) -> MethodResult {
     let port = call.number(0);
-    let addr = call.text_option("addr").unwrap_or("localhost").to_string();
+    let addr = call.text_option(&ADDR).unwrap_or("localhost").to_string();
     let command = format!("nc -z {} {port}", shell_quote(&addr));
     let state = if open { "open" } else { "closed" };
     let what = format!("TCP port {port} on {addr} to be {state}");

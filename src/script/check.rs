@@ -1855,4 +1855,306 @@ error: `start` returns no text to capture
             }
         }
     }
+
+    #[test]
+    fn kinds_of_method_targets() {
+        check(
+            "x = server.succeed(\"a\").strip()\nserver.strip()\nx.wait_for_unit(\"a\")\nx.strp()",
+            "\
+error: a machine has no method `strip`
+ --> test.cmds:2:8
+  |
+2 | server.strip()
+  |        ^^^^^
+error: a string has no method `wait_for_unit`
+ --> test.cmds:3:3
+  |
+3 | x.wait_for_unit(\"a\")
+  |   ^^^^^^^^^^^^^
+error: a string has no method `strp`
+ --> test.cmds:4:3
+  |
+4 | x.strp()
+  |   ^^^^ did you mean `strip`?
+",
+        );
+    }
+
+    #[test]
+    fn loops_need_lists() {
+        check(
+            "for x in 5 {\n}\nfor m in machines {\n  m.upper()\n}",
+            "\
+error: cannot loop over a number
+ --> test.cmds:1:10
+  |
+1 | for x in 5 {
+  |          ^
+error: a machine has no method `upper`
+ --> test.cmds:4:5
+  |
+4 |   m.upper()
+  |     ^^^^^
+",
+        );
+    }
+
+    #[test]
+    fn operators_need_fitting_kinds() {
+        check(
+            "x = \"a\" + 1\ny = -\"a\"\nz = 1 < \"a\"\nw = server[0]\nv = 5 in 6",
+            "\
+error: `+` cannot take a string and a number
+ --> test.cmds:1:5
+  |
+1 | x = \"a\" + 1
+  |     ^^^^^^^
+error: `-` cannot take a string
+ --> test.cmds:2:5
+  |
+2 | y = -\"a\"
+  |     ^^^^
+error: `<` cannot take a number and a string
+ --> test.cmds:3:5
+  |
+3 | z = 1 < \"a\"
+  |     ^^^^^^^
+error: cannot index a machine
+ --> test.cmds:4:5
+  |
+4 | w = server[0]
+  |     ^^^^^^
+error: `in` cannot take a number and a number
+ --> test.cmds:5:5
+  |
+5 | v = 5 in 6
+  |     ^^^^^^
+",
+        );
+    }
+
+    #[test]
+    fn builtin_functions() {
+        check(
+            "len(1, 2)\nlne(\"x\")\nint(\"1\", base=2)\nx = \"a\".startswith(5)",
+            "\
+error: `len` takes 1 argument, found 2
+ --> test.cmds:1:8
+  |
+1 | len(1, 2)
+  |        ^
+error: unknown function `lne`
+ --> test.cmds:2:1
+  |
+2 | lne(\"x\")
+  | ^^^ did you mean `len`?
+error: unknown option `base` for `int`
+ --> test.cmds:3:10
+  |
+3 | int(\"1\", base=2)
+  |          ^^^^
+error: `startswith` takes a string, found a number
+ --> test.cmds:4:20
+  |
+4 | x = \"a\".startswith(5)
+  |                    ^
+",
+        );
+    }
+
+    #[test]
+    fn literal_regexes_in_expressions() {
+        check(
+            "match(\"(\", \"x\")\nx = \"a\" =~ \"[\"",
+            "\
+error: invalid regex `(`: found open group without closing ')'
+ --> test.cmds:1:7
+  |
+1 | match(\"(\", \"x\")
+  |       ^^^
+error: invalid regex `[`: found unclosed character class
+ --> test.cmds:2:12
+  |
+2 | x = \"a\" =~ \"[\"
+  |            ^^^
+",
+        );
+    }
+
+    #[test]
+    fn control_flow_in_its_place() {
+        check(
+            "break\nwhile true {\n  continue\n}\nreturn 5",
+            "\
+error: `break` outside a loop
+ --> test.cmds:1:1
+  |
+1 | break
+  | ^^^^^
+error: the condition of this `while` never changes
+ --> test.cmds:2:7
+  |
+2 | while true {
+  |       ^^^^ assign one of its variables in the body, call a method in the condition, or `break`
+error: `return` outside a procedure
+ --> test.cmds:5:1
+  |
+5 | return 5
+  | ^^^^^^^^
+",
+        );
+    }
+
+    #[test]
+    fn procedures_at_the_top_level_once() {
+        check(
+            "if true {\n  def f() {\n  }\n}\ndef g(a, a) {\n}\ndef len() {\n}",
+            "\
+error: procedures are defined at the top level only
+ --> test.cmds:2:3
+  |
+2 |   def f() {
+  |   ^^^^^^^^^
+error: `a` is already defined
+ --> test.cmds:5:10
+  |
+5 | def g(a, a) {
+  |          ^
+error: `len` is already defined
+ --> test.cmds:7:5
+  |
+7 | def len() {
+  |     ^^^
+",
+        );
+    }
+
+    #[test]
+    fn recursion_is_refused() {
+        check(
+            "def a() {\n  b()\n}\ndef b() {\n  a()\n}\ndef c() {\n  c()\n}",
+            "\
+error: recursive call: `a` calls `b` calls `a`
+ --> test.cmds:5:3
+  |
+5 |   a()
+  |   ^ recursion is not allowed: write a loop
+error: recursive call: `c` calls `c`
+ --> test.cmds:8:3
+  |
+8 |   c()
+  |   ^ recursion is not allowed: write a loop
+",
+        );
+    }
+
+    #[test]
+    fn procedure_arity() {
+        check(
+            "def f(m, port) {\n  m.wait_for_open_port(port)\n}\nf(server)\nf(server, 80, 1)\nf(server, 80, timeout=5)",
+            "\
+error: `f` takes 2 arguments, found 1
+ --> test.cmds:4:1
+  |
+4 | f(server)
+  | ^^^^^^^^^
+error: `f` takes 2 arguments, found 3
+ --> test.cmds:5:15
+  |
+5 | f(server, 80, 1)
+  |               ^
+error: unknown option `timeout` for `f`
+ --> test.cmds:6:15
+  |
+6 | f(server, 80, timeout=5)
+  |               ^^^^^^^
+",
+        );
+    }
+
+    #[test]
+    fn while_conditions_that_never_change() {
+        check(
+            "n = 0\nwhile n < 3 {\n  log \"x\"\n}\nwhile n < 3 {\n  n = n + 1\n}",
+            "\
+error: the condition of this `while` never changes
+ --> test.cmds:2:7
+  |
+2 | while n < 3 {
+  |       ^^^^^ assign one of its variables in the body, call a method in the condition, or `break`
+",
+        );
+    }
+
+    #[test]
+    fn unpacking_and_reserved_names() {
+        check(
+            "rc, out = server.succeed \"x\"\na, b = \"xy\"\nrc, out = server.execute \"x\"\nserver = 1\nmachines = []",
+            "\
+error: `succeed` gives no exit status to unpack
+ --> test.cmds:1:11
+  |
+1 | rc, out = server.succeed \"x\"
+  |           ^^^^^^^^^^^^^^^^^^ `rc, out = m.execute(…)` gives both
+error: cannot unpack a string into several names
+ --> test.cmds:2:8
+  |
+2 | a, b = \"xy\"
+  |        ^^^^
+error: cannot assign to `server`, which is a machine
+ --> test.cmds:4:1
+  |
+4 | server = 1
+  | ^^^^^^ choose another name
+error: cannot assign to `machines`, which is the list of machines
+ --> test.cmds:5:1
+  |
+5 | machines = []
+  | ^^^^^^^^ choose another name
+",
+        );
+    }
+
+    #[test]
+    fn retry_timeouts() {
+        check(
+            "retry timeout=\"5\" {\n}\nretry timeout=-1 {\n}",
+            "\
+error: option `timeout` of `retry` must be a non-negative number of seconds, found a string
+ --> test.cmds:1:15
+  |
+1 | retry timeout=\"5\" {
+  |               ^^^ write the number without quotes
+error: option `timeout` of `retry` must be a non-negative number of seconds, found `-1`
+ --> test.cmds:3:15
+  |
+3 | retry timeout=-1 {
+  |               ^^
+",
+        );
+    }
+
+    #[test]
+    fn procedure_scopes() {
+        check(
+            "def f(x) {\n  y = x\n}\nlog(y)\nlog \"${ot}\"\nout = \"a\"\nlog \"${ot}\"",
+            "\
+error: undefined variable `y`
+ --> test.cmds:4:5
+  |
+4 | log(y)
+  |     ^ define it earlier with `y = …`, or write `$y` to leave it to the shell
+error: undefined variable `ot`
+ --> test.cmds:5:8
+  |
+5 | log \"${ot}\"
+  |        ^^ define it earlier with `ot = …`, or write `$ot` to leave it to the shell
+error: undefined variable `ot`
+ --> test.cmds:7:8
+  |
+7 | log \"${ot}\"
+  |        ^^ did you mean `out`?
+",
+        );
+    }
 }

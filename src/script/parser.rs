@@ -94,6 +94,8 @@ struct Parser<'s> {
     depth: usize,
     /// Whether this parser reads the hole of a string (for its error messages).
     hole: Option<bool>,
+    /// Where the last call with shell-style arguments starts and ends.
+    last_shell_call: Option<Span>,
 }
 
 /// Whether `kind` starts a shell-style argument after a callee name.
@@ -114,6 +116,7 @@ impl<'s> Parser<'s> {
             last: Span::default(),
             depth: 0,
             hole: None,
+            last_shell_call: None,
         }
     }
 
@@ -427,14 +430,14 @@ impl<'s> Parser<'s> {
         }
         self.expect(TokenKind::Equals)?;
         let value = self.parse_expr()?;
-        let value = self.attach_check(value)?;
+        let value = self.attach_check(value, true)?;
         Ok(StatementKind::Assign { targets, value })
     }
 
     /// An expression standing as a statement: a checked call, an assert (a
     /// comparison), a bare command name (`start_all`), or the expression itself.
     fn expression_statement(&mut self, expr: Expr) -> Result<StatementKind, Diagnostic> {
-        let expr = self.attach_check(expr)?;
+        let expr = self.attach_check(expr, false)?;
         Ok(match expr.kind {
             ExprKind::Binary { op, .. } if op.is_comparison() => StatementKind::Assert {
                 condition: expr,
@@ -455,8 +458,10 @@ impl<'s> Parser<'s> {
     }
 
     /// Turns `call CHECK operand` into the call with that check, and reads the
-    /// options that may follow the check.
-    fn attach_check(&mut self, expr: Expr) -> Result<Expr, Diagnostic> {
+    /// options that may follow the check. In an assignment (`shell_only`), only a
+    /// call with shell-style arguments takes a check (`x = m.succeed "a" == "b"`),
+    /// so that `ok = len(x) == 3` stays a comparison.
+    fn attach_check(&mut self, expr: Expr, shell_only: bool) -> Result<Expr, Diagnostic> {
         let ExprKind::Binary { op, left, right } = expr.kind else {
             return Ok(expr);
         };
@@ -466,7 +471,8 @@ impl<'s> Parser<'s> {
                 span: expr.span,
             });
         };
-        if !op.is_check() || call.check.is_some() {
+        let shell = self.last_shell_call == Some(left.span);
+        if !op.is_check() || call.check.is_some() || (shell_only && !shell) {
             let left = Box::new(Expr {
                 kind: ExprKind::Call(call),
                 span: left.span,
@@ -904,6 +910,9 @@ impl<'s> Parser<'s> {
             false
         };
         let span = start.to(self.last);
+        if shell {
+            self.last_shell_call = Some(span);
+        }
         Ok((
             Expr {
                 kind: ExprKind::Call(call),
@@ -2100,6 +2109,11 @@ error: invalid escape `\\q`
             "(call (call m.succeed \"a\").strip (== \"b\"))",
         );
         check("x = a == \"b\"", "(assign x (== a \"b\"))");
+        check("ok = len(x) == 3", "(assign ok (== (call len x) 3))");
+        check(
+            "ok = m.succeed(\"a\") == \"b\"",
+            "(assign ok (== (call m.succeed \"a\") \"b\"))",
+        );
         check(
             "assert m.succeed(\"a\") == \"b\"",
             "(assert (== (call m.succeed \"a\") \"b\"))",
