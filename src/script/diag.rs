@@ -84,6 +84,8 @@ pub enum DiagKind {
     UnquotedArgument {
         /// The word.
         word: String,
+        /// The method or function it follows, such as `succeed`.
+        callee: String,
     },
     /// `timeout = 60` outside parentheses (options are written `timeout=60`).
     SpaceAroundOptionEquals {
@@ -435,8 +437,8 @@ impl DiagKind {
             }
             InvalidNumber { .. } => Some("numbers are written like `5` or `0.5`".into()),
             UnexpectedToken { .. } => None,
-            UnquotedArgument { word } => Some(format!(
-                "quote it: `\"{word}\"`; to use a variable, write `\"${{{word}}}\"`"
+            UnquotedArgument { word, callee } => Some(format!(
+                "quote it: `\"{word}\"`; to pass a value, use parentheses: `{callee}({word})`"
             )),
             SpaceAroundOptionEquals { option } => Some(format!("write `{option}=…` without spaces")),
             UnclosedDelimiter { open } => {
@@ -529,7 +531,7 @@ impl Display for DiagKind {
                     write!(f, "expected {}, found {found}", or_list(expected))
                 }
             }
-            UnquotedArgument { word } => write!(
+            UnquotedArgument { word, .. } => write!(
                 f,
                 "arguments must be quoted strings or numbers, found `{word}`"
             ),

@@ -844,8 +844,10 @@ impl<'s> Parser<'s> {
             } else if next == TokenKind::LBracket {
                 expr = self.parse_index(expr)?;
             } else {
-                if matches!(expr.kind, ExprKind::Call(_) | ExprKind::Name(_)) {
-                    self.refuse_bare_word()?;
+                match &expr.kind {
+                    ExprKind::Call(call) => self.refuse_bare_word(&call.name.name)?,
+                    ExprKind::Name(name) => self.refuse_bare_word(&name.name)?,
+                    _ => {}
                 }
                 return Ok(expr);
             }
@@ -871,7 +873,7 @@ impl<'s> Parser<'s> {
     }
 
     /// A word after a callee is a forgotten pair of quotes: `m.succeed echo hi`.
-    fn refuse_bare_word(&mut self) -> Result<(), Diagnostic> {
+    fn refuse_bare_word(&mut self, callee: &str) -> Result<(), Diagnostic> {
         let token = self.peek();
         let word = token.lexeme(self.src);
         if token.kind == TokenKind::Identifier && !KEYWORDS.contains(&word) && word != "contains" {
@@ -879,6 +881,7 @@ impl<'s> Parser<'s> {
                 token.span,
                 DiagKind::UnquotedArgument {
                     word: word.to_string(),
+                    callee: callee.to_string(),
                 },
             ));
         }
@@ -936,7 +939,7 @@ impl<'s> Parser<'s> {
                 self.note("string");
                 self.note("number");
                 self.note("option");
-                return self.refuse_bare_word();
+                return self.refuse_bare_word(&call.name.name);
             }
         }
     }
@@ -1819,7 +1822,7 @@ error: arguments must be quoted strings or numbers, found `start_all`
  --> test.cmds:1:11
   |
 1 | start_all start_all
-  |           ^^^^^^^^^ quote it: `\"start_all\"`; to use a variable, write `\"${start_all}\"`
+  |           ^^^^^^^^^ quote it: `\"start_all\"`; to pass a value, use parentheses: `start_all(start_all)`
 ",
         );
     }
@@ -1833,7 +1836,7 @@ error: arguments must be quoted strings or numbers, found `echo`
  --> test.cmds:1:17
   |
 1 | machine.succeed echo hello
-  |                 ^^^^ quote it: `\"echo\"`; to use a variable, write `\"${echo}\"`
+  |                 ^^^^ quote it: `\"echo\"`; to pass a value, use parentheses: `succeed(echo)`
 ",
         );
     }
@@ -1921,7 +1924,7 @@ error: arguments must be quoted strings or numbers, found `m`
  --> test.cmds:2:11
   |
 2 |   m.start m.crash
-  |           ^ quote it: `\"m\"`; to use a variable, write `\"${m}\"`
+  |           ^ quote it: `\"m\"`; to pass a value, use parentheses: `start(m)`
 ",
         );
     }

@@ -2,6 +2,7 @@
 //! conditions, procedures, `retry`, exit-status capture and JSON (issue 8).
 
 use crate::support::Test;
+use std::io::Write;
 
 #[test]
 fn asserts_pass_and_a_failed_one_shows_both_sides() {
@@ -220,4 +221,33 @@ break
         .stderr_has("error: `break` outside a loop")
         .stderr_has("nothing was started")
         .clean();
+}
+
+#[test]
+fn the_prompt_takes_blocks_and_forgets_rejected_procedures() {
+    let input = r#"def f() {
+    srver.start
+}
+f()
+def g(m) { return m.succeed("echo from ${m}") }
+for m in machines {
+    log(g(m))
+}
+n = 2
+n * 21
+"#;
+    let (reader, mut writer) = std::io::pipe().expect("pipe");
+    writer.write_all(input.as_bytes()).expect("write input");
+    drop(writer);
+    let out = Test::new()
+        .fake("machine", &[])
+        .arg("-I")
+        .stdin(reader)
+        .run();
+    out.code(0)
+        .stderr_has("unknown machine `srver`")
+        .stderr_has("unknown function `f`")
+        .stderr_has("from machine")
+        .clean();
+    assert!(out.stdout.contains("42\n"), "stdout: {}", out.stdout);
 }
