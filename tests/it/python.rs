@@ -68,17 +68,16 @@ subtest "status page" {
 fn convert_refuses_a_construct_at_its_python_line_and_column() {
     let (code, stdout, stderr) = convert(
         "test.py",
-        "start_all()\nwith subtest(\"x\"):\n    names = [m.name for m in machines]\n",
+        "start_all()\nwith subtest(\"x\"):\n    check = lambda: 1\n",
     );
     assert_eq!((code, stdout.as_str()), (2, ""));
     assert_eq!(
         stderr,
-        "error: unexpected attribute `m.name` (outside the Python that vmtest-min reads); \
-attributes are not values; call a method, e.g. `m.succeed(\"hostname\")`
- --> test.py:3:14
+        "error: unexpected lambda (outside the Python that vmtest-min reads); write a `def` procedure
+ --> test.py:3:13
   |
-3 |     names = [m.name for m in machines]
-  |              ^^^^^^
+3 |     check = lambda: 1
+  |             ^^^^^^
 vmtest-min: `test.py` was not converted
 "
     );

@@ -20,6 +20,8 @@
 //!   whose `.search(s)` and `.match(s)` are read as above; assigned to a name, a
 //!   search is `match(r, s)` (`None`, or the groups: `m.group(n)` is `m[n]`);
 //! - `shlex.quote(s)` is `"'" + s.replace("'", "'\"'\"'") + "'"`;
+//!   `os.path.basename(p)` is `p.split("/")[-1]`; `m.name` is `str(m)`, which
+//!   for a machine is its name;
 //! - `"…".format(a, k=b)` and `"…" % (a, b)` on a literal are strings with holes;
 //! - `x += e` is `x = x + e`; `x is None` is `x == None`;
 //! - `x = a if c else b` is an `if` statement assigning `x` in both branches;
@@ -1038,6 +1040,28 @@ impl<'s> Parser<'s> {
             } else if self.at_word(".") {
                 self.bump();
                 let name = self.expect_name()?;
+                // A machine's `name`: `str(m)` is the machine's name.
+                if name.name == "name" && !self.at_word("(") && !self.is_module(&expr) {
+                    let span = expr.span.to(name.span);
+                    expr = Expr {
+                        kind: ExprKind::Call(Call {
+                            target: None,
+                            name: Ident {
+                                name: "str".into(),
+                                span: name.span,
+                            },
+                            args: vec![expr],
+                            options: Vec::new(),
+                            check: None,
+                        }),
+                        span,
+                    };
+                    continue;
+                }
+                // `os.path.basename(p)`: the part after the last `/`.
+                if name.name == "path" && self.is_module(&expr) && self.at_word(".") {
+                    return self.parse_basename(expr.span);
+                }
                 if !self.at_word("(") {
                     let span = expr.span.to(name.span);
                     let text = &self.src[span.range()];
@@ -1056,6 +1080,65 @@ impl<'s> Parser<'s> {
                 return Ok(expr);
             }
         }
+    }
+
+    /// Whether `expr` names the module `os` (the only one with a dotted path the
+    /// front-end reads, `os.path`).
+    fn is_module(&self, expr: &Expr) -> bool {
+        matches!(&expr.kind, ExprKind::Name(ident) if self.modules.get(&ident.name) == Some(&"os"))
+    }
+
+    /// `os.path.basename(p)`, from the `.` after `os.path`: `p.split("/")[-1]`.
+    fn parse_basename(&mut self, start: Span) -> Result<Expr, Diagnostic> {
+        self.bump();
+        let function = self.expect_name()?;
+        if function.name != "basename" {
+            return Err(unsupported(
+                self.since(start),
+                &format!("`os.path.{}`", function.name),
+                "work with paths in the guest's shell",
+            ));
+        }
+        self.expect_word("(")?;
+        let path = self.parse_test()?;
+        self.eat_word(",");
+        self.expect_word(")")?;
+        let span = self.since(start);
+        let split = Expr {
+            kind: ExprKind::Call(Call {
+                target: Some(Box::new(path)),
+                name: Ident {
+                    name: "split".into(),
+                    span: function.span,
+                },
+                args: vec![Expr {
+                    kind: ExprKind::Str(Text {
+                        parts: vec![TextPart::Literal("/".into())],
+                    }),
+                    span,
+                }],
+                options: Vec::new(),
+                check: None,
+            }),
+            span,
+        };
+        let last = Expr {
+            kind: ExprKind::Unary {
+                op: UnaryOp::Neg,
+                operand: Box::new(Expr {
+                    kind: ExprKind::Int(1),
+                    span,
+                }),
+            },
+            span,
+        };
+        Ok(Expr {
+            kind: ExprKind::Index {
+                base: Box::new(split),
+                index: Box::new(last),
+            },
+            span,
+        })
     }
 
     /// `target.name(…)`, with the module functions and string formatting mapped.

@@ -169,6 +169,14 @@ fn conditional_and_comprehension_values_become_statements() {
 }
 
 #[test]
+fn machine_names_and_path_names() {
+    converts(
+        "c.succeed(f\"curl http://{server.name}:631/\")\nn = os.path.basename(file)\n",
+        "c.succeed(\"curl http://${str(server)}:631/\")\nn = file.split(\"/\")[-1]\n",
+    );
+}
+
+#[test]
 fn retry_takes_a_procedure_or_a_lambda() {
     converts(
         "def ready(_):\n    out = m.succeed(\"ls\")\n    return \"x\" in out\nretry(ready, timeout=30)\n",
@@ -215,9 +223,9 @@ fn outside_the_subset_one_diagnostic_at_the_construct() {
         "{",
     );
     refused(
-        "print(m.name)",
-        "1:7: unexpected attribute `m.name` (outside the Python that vmtest-min reads); attributes are not values; call a method, e.g. `m.succeed(\"hostname\")`",
-        "m.name",
+        "print(m.id)",
+        "1:7: unexpected attribute `m.id` (outside the Python that vmtest-min reads); attributes are not values; call a method, e.g. `m.succeed(\"hostname\")`",
+        "m.id",
     );
     refused(
         "machine.start\n",
