@@ -500,7 +500,7 @@ pub(crate) struct Decoded {
 /// formed up to escapes and f-string holes).
 pub(crate) fn decode(src: &str, span: Span) -> Result<Decoded, Diagnostic> {
     let text = &src[span.range()];
-    let (prefix_len, quote, triple) = string_start(text).unwrap_or((0, '"', false));
+    let (prefix_len, _, triple) = string_start(text).unwrap_or((0, '"', false));
     let mut prefix = Prefix::default();
     for c in text[..prefix_len].chars() {
         match c.to_ascii_lowercase() {
@@ -513,7 +513,6 @@ pub(crate) fn decode(src: &str, span: Span) -> Result<Decoded, Diagnostic> {
     let quotes = if triple { 3 } else { 1 };
     let mut cursor = Cursor::new(src, Pos::start_of(span), span.end() - quotes);
     cursor.bump_n(prefix_len + quotes);
-    let _ = quote;
     let mut pieces: Vec<Piece> = Vec::new();
     let mut literal = String::new();
     while let Some(c) = cursor.peek() {
