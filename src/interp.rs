@@ -175,6 +175,8 @@ impl<'a> Interpreter<'a> {
                 }
             }
             StatementKind::While { condition, body } => loop {
+                // The condition's calls fail at the `while`, not at the body's last line.
+                self.statement = statement.span;
                 self.backend
                     .cancel()
                     .check()
@@ -750,5 +752,179 @@ impl OutputCheck {
 
     fn describe(&self) -> String {
         format!("{} {:?}", self.op.as_str(), self.operand)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cancel::Cancel;
+    use crate::color::Palette;
+    use crate::logger::Logger;
+    use crate::script::check::CheckContext;
+    use std::sync::Arc;
+
+    /// A backend without machines: scripts may compute, log and sleep.
+    struct NoMachines {
+        logger: Arc<Logger>,
+        cancel: Cancel,
+    }
+
+    impl Backend for NoMachines {
+        fn vm(&mut self, name: &str) -> Result<&mut dyn crate::backend::Vm, Error> {
+            Err(Error::Machine {
+                machine: name.to_string(),
+                message: "no machines in unit tests".to_string(),
+            })
+        }
+        fn start_all(&mut self) -> Result<(), Error> {
+            Ok(())
+        }
+        fn join_all(&mut self) -> Result<(), Error> {
+            Ok(())
+        }
+        fn logger(&self) -> Arc<Logger> {
+            self.logger.clone()
+        }
+        fn cancel(&self) -> &Cancel {
+            &self.cancel
+        }
+    }
+
+    /// Checks and runs `src`; on failure returns `line:column: error`, then the
+    /// `line:column` of each call that led there, then the details.
+    fn run(src: &str) -> Result<(), String> {
+        let signatures = methods::signatures();
+        let ctx = CheckContext {
+            machines: &[],
+            signatures: &signatures,
+        };
+        let script = match crate::script::load("test.cmds", src, &ctx) {
+            Ok(script) => script,
+            Err(diagnostics) => {
+                let rendered: Vec<String> = diagnostics
+                    .iter()
+                    .map(|d| d.render("test.cmds", src, false))
+                    .collect();
+                panic!("{src:?} does not check:\n{}", rendered.join(""))
+            }
+        };
+        let mut backend = NoMachines {
+            logger: Arc::new(Logger::new(Palette::new(false), None, false)),
+            cancel: Cancel::new(Duration::from_secs(60)),
+        };
+        let mut interpreter = Interpreter::new(&mut backend, Vec::new());
+        interpreter.run(&script.statements).map_err(|failure| {
+            let at = |span: Span| format!("{}:{}", span.line + 1, span.column + 1);
+            let mut lines = vec![format!("{}: {}", at(failure.span), failure.error)];
+            lines.extend(
+                failure
+                    .calls
+                    .iter()
+                    .map(|call| format!("called at {}", at(*call))),
+            );
+            lines.extend(failure.error.details());
+            lines.join("\n")
+        })
+    }
+
+    #[track_caller]
+    fn passes(src: &str) {
+        if let Err(e) = run(src) {
+            panic!("{src:?} failed:\n{e}");
+        }
+    }
+
+    #[track_caller]
+    fn fails(src: &str, expected: &str) {
+        assert_eq!(run(src), Err(expected.to_string()));
+    }
+
+    #[test]
+    fn values_and_operators() {
+        passes("x = 1 + 2 * 3\nassert x == 7\nassert 7 / 2 == 3.5\nassert -x == 0 - 7");
+        passes("s = \"a\" + str(1) + \"${1 + 1}\"\nassert s == \"a12\"\nassert s[-1] == \"2\"");
+        passes("l = [1, 2] + [3]\nassert l[1:] == [2, 3] and len(l) == 3 and 2 in l");
+        passes("assert not (1 > 2) and (\"b\" not in \"abc\") == false");
+        passes("assert (None or \"x\") == \"x\" and (0 and 1) == 0");
+        passes("assert \"abc\" =~ \"^a.c$\" and \"abc\" !~ \"z\" and \"abc\" contains \"b\"");
+        passes("assert int(\" 42\\n\") == 42 and float(\"1.5\") == 1.5 and str(True) == \"True\"");
+    }
+
+    #[test]
+    fn strings_json_and_regex_groups() {
+        passes("assert \" a b \".strip().split() == [\"a\", \"b\"]");
+        passes("assert \",\".join([\"a\", \"b\"]).upper() == \"A,B\"");
+        passes(
+            "j = json(\"{\\\"a\\\": [1, {\\\"b\\\": null}]}\")\nassert j[\"a\"][1][\"b\"] == None",
+        );
+        passes("g = match('(\\d+)-(\\d+)?', \"at 12-\")\nassert g == [\"12-\", \"12\", None]");
+        passes("assert match('z', \"abc\") == None");
+    }
+
+    #[test]
+    fn loops_and_conditions() {
+        passes(
+            "n = 0\nfor i in range(10) {\n  if i == 2 { continue }\n  if i == 5 { break }\n  n = n + i\n}\nassert n == 0 + 1 + 3 + 4",
+        );
+        passes("s = \"\"\nfor c in \"abc\" { s = c + s }\nassert s == \"cba\"");
+        passes(
+            "k = []\nfor key in json(\"{\\\"x\\\": 1, \\\"y\\\": 2}\") { k = k + [key] }\nassert k == [\"x\", \"y\"]",
+        );
+        passes("n = 0\nwhile n < 5 { n = n + 1 }\nassert n == 5");
+        passes(
+            "if false { assert false } else if true { x = 1 } else { assert false }\nassert x == 1",
+        );
+        passes("a, b = [1, \"two\"]\nassert b == \"two\"");
+    }
+
+    #[test]
+    fn procedures() {
+        passes("def add(a, b) {\n  return a + b\n}\nassert add(1, 2) == 3");
+        passes("x = 1\ndef f() {\n  x = 5\n  return x\n}\nassert f() == 5 and x == 1");
+        passes(
+            "def f() {\n  for i in [1, 2] {\n    if i == 2 { return i }\n  }\n}\nassert f() == 2",
+        );
+        passes("def f() {\n  log \"x\"\n}\nassert f() == None");
+    }
+
+    #[test]
+    fn failures_point_at_what_failed() {
+        fails(
+            "x = \"4\"\nassert x == \"3\"",
+            "2:1: assertion failed: `==` does not hold\nleft:  '4'\nright: '3'",
+        );
+        fails(
+            "assert 1 > 2, \"too ${'small'}\"",
+            "1:1: assertion failed: too small\nleft:  1\nright: 2",
+        );
+        fails("assert []", "1:1: assertion failed");
+        fails(
+            "l = [1]\ny = 1 + l[3]",
+            "2:9: index 3 is out of range for a list of 1",
+        );
+        fails(
+            "n = int(\"x\")",
+            "1:5: `int` cannot read 'x' as a whole number",
+        );
+        fails("a, b = [1]", "1:8: cannot unpack [1] into 2 names");
+        fails(
+            "def inner(v) {\n  log \"before\"\n  assert v == 1\n}\ndef outer() {\n  inner(2)\n}\nouter()",
+            "3:3: assertion failed: `==` does not hold\ncalled at 8:1\ncalled at 6:3\nleft:  2\nright: 1",
+        );
+        fails(
+            "if true {\n  x = 1\n}\nif false {\n  y = 1\n}\nlog(str(y))",
+            "7:9: variable `y` has no value here: it is set on a path that did not run",
+        );
+    }
+
+    #[test]
+    fn retry_until_the_block_passes_or_time_runs_out() {
+        passes("n = 0\nretry timeout=10 {\n  n = n + 1\n  assert n == 3\n}\nassert n == 3");
+        let failure = run("retry timeout=0 {\n  assert 1 == 2\n}").unwrap_err();
+        assert_eq!(
+            failure,
+            "2:3: retry gave up after 0 s (1 attempts); last failure: assertion failed: `==` does not hold\nleft:  1\nright: 2"
+        );
     }
 }

@@ -1818,7 +1818,10 @@ error: `start` returns no text to capture
             "server", "machine", ".", "succeed", "start", "sleep", "x", " ", "\t", "\n", "\r",
             "\"", "'", "\"\"\"", "\\", "$", "${", "${x}", "{", "}", "(", ")", ",", ";", "=", "=~",
             "!", "~", "contains", "#", "5", "-", "0.5", ".5", "<<", "EOF", "'EOF'", "\nEOF\n",
-            "  EOF", "subtest", "timeout", "é", "\\x", "\\u{", "41",
+            "  EOF", "subtest", "timeout", "é", "\\x", "\\u{", "41", "[", "]", ":", "+", "*", "/",
+            "<", ">=", "if", "else", "for", "in", "while", "def", "return", "break", "assert",
+            "retry", "not", "and", "${x + 1}", "len", "json", "(", ",", "machines", ".strip()",
+            "[0]", "true", "None",
         ];
         let machines = machines(&["server"]);
         let signatures = crate::methods::signatures();

@@ -656,11 +656,14 @@ impl<'s> Parser<'s> {
 
     fn parse_or(&mut self) -> Result<Expr, Diagnostic> {
         let mut left = self.parse_and()?;
+        let mut links = 0;
         loop {
             self.skip_bracketed_newlines();
             if !self.accept_word_operator("or") {
+                self.depth -= links;
                 return Ok(left);
             }
+            self.link(&mut links)?;
             self.skip_bracketed_newlines();
             let right = self.parse_and()?;
             left = Self::binary(BinaryOp::Or, left, right);
@@ -669,11 +672,14 @@ impl<'s> Parser<'s> {
 
     fn parse_and(&mut self) -> Result<Expr, Diagnostic> {
         let mut left = self.parse_not()?;
+        let mut links = 0;
         loop {
             self.skip_bracketed_newlines();
             if !self.accept_word_operator("and") {
+                self.depth -= links;
                 return Ok(left);
             }
+            self.link(&mut links)?;
             self.skip_bracketed_newlines();
             let right = self.parse_not()?;
             left = Self::binary(BinaryOp::And, left, right);
@@ -694,6 +700,24 @@ impl<'s> Parser<'s> {
             });
         }
         self.parse_comparison()
+    }
+
+    /// Counts one more link of an operator or postfix chain (`a + b + c`,
+    /// `x.a().b()`), which deepens the tree as nesting does; `links` is undone by
+    /// the caller when the chain ends.
+    fn link(&mut self, links: &mut usize) -> Result<(), Diagnostic> {
+        *links += 1;
+        self.depth += 1;
+        if self.depth > MAX_EXPRESSION_DEPTH {
+            return Err(Diagnostic::new(
+                self.last,
+                DiagKind::NestingTooDeep {
+                    what: "expressions",
+                    limit: MAX_EXPRESSION_DEPTH,
+                },
+            ));
+        }
+        Ok(())
     }
 
     /// Runs `f` one expression level deeper (for the depth cap).
@@ -759,6 +783,7 @@ impl<'s> Parser<'s> {
 
     fn parse_sum(&mut self) -> Result<Expr, Diagnostic> {
         let mut left = self.parse_product()?;
+        let mut links = 0;
         loop {
             self.skip_bracketed_newlines();
             let op = if self.accept_operator(TokenKind::Plus) {
@@ -766,8 +791,10 @@ impl<'s> Parser<'s> {
             } else if self.accept_operator(TokenKind::Minus) {
                 BinaryOp::Sub
             } else {
+                self.depth -= links;
                 return Ok(left);
             };
+            self.link(&mut links)?;
             self.skip_bracketed_newlines();
             let right = self.parse_product()?;
             left = Self::binary(op, left, right);
@@ -776,6 +803,7 @@ impl<'s> Parser<'s> {
 
     fn parse_product(&mut self) -> Result<Expr, Diagnostic> {
         let mut left = self.parse_unary()?;
+        let mut links = 0;
         loop {
             self.skip_bracketed_newlines();
             let op = if self.accept_operator(TokenKind::Star) {
@@ -783,8 +811,10 @@ impl<'s> Parser<'s> {
             } else if self.accept_operator(TokenKind::Slash) {
                 BinaryOp::Div
             } else {
+                self.depth -= links;
                 return Ok(left);
             };
+            self.link(&mut links)?;
             self.skip_bracketed_newlines();
             let right = self.parse_unary()?;
             left = Self::binary(op, left, right);
@@ -816,9 +846,10 @@ impl<'s> Parser<'s> {
     /// A primary followed by `.name[args]`, `(args)` (after a name) and `[…]`.
     fn parse_postfix(&mut self) -> Result<Expr, Diagnostic> {
         let mut expr = self.parse_primary()?;
+        let mut links = 0;
         loop {
             let next = self.peek().kind;
-            if next == TokenKind::Dot {
+            let shell = if next == TokenKind::Dot {
                 self.advance();
                 if !self.next_is(TokenKind::Identifier) {
                     return Err(self.unexpected());
@@ -827,30 +858,29 @@ impl<'s> Parser<'s> {
                 let name = self.ident(name);
                 let (call, shell) = self.parse_call(Some(expr), name)?;
                 expr = call;
-                if shell {
-                    return Ok(expr);
-                }
-            } else if matches!(expr.kind, ExprKind::Name(_))
+                shell
+            } else if let ExprKind::Name(name) = &expr.kind
                 && (next == TokenKind::LParen || self.starts_shell_arguments())
             {
-                let ExprKind::Name(name) = expr.kind else {
-                    unreachable!("matched just above")
-                };
-                let (call, shell) = self.parse_call(None, name)?;
+                let (call, shell) = self.parse_call(None, name.clone())?;
                 expr = call;
-                if shell {
-                    return Ok(expr);
-                }
+                shell
             } else if next == TokenKind::LBracket {
                 expr = self.parse_index(expr)?;
+                false
             } else {
                 match &expr.kind {
                     ExprKind::Call(call) => self.refuse_bare_word(&call.name.name)?,
                     ExprKind::Name(name) => self.refuse_bare_word(&name.name)?,
                     _ => {}
                 }
+                true
+            };
+            if shell {
+                self.depth -= links;
                 return Ok(expr);
             }
+            self.link(&mut links)?;
         }
     }
 
@@ -2239,9 +2269,25 @@ error: invalid interpolation: expected string, number, operator or `}`, found `:
         );
         incomplete("for m in machines {\n");
         incomplete("x = [1,\n");
-        let deep = format!("x = {}1{}", "(".repeat(70), ")".repeat(70));
-        let e = parse(&deep).unwrap_err();
-        assert_eq!(e.to_string(), "expressions nested more than 64 deep");
+        for deep in [
+            format!("x = {}1{}", "(".repeat(70), ")".repeat(70)),
+            format!("x = 1{}", " + 1".repeat(70)),
+            format!("x = y{}", ".strip()".repeat(70)),
+            format!("x = y{}", "[0]".repeat(70)),
+            format!("x = {}y", "not ".repeat(70)),
+            format!("x = \"${{{}1{}}}\"", "(".repeat(70), ")".repeat(70)),
+        ] {
+            let e = parse(&deep).unwrap_err();
+            assert_eq!(
+                e.to_string(),
+                "expressions nested more than 64 deep",
+                "{deep}"
+            );
+        }
+        check(
+            &format!("x = 1{}", " + 1".repeat(60)),
+            &format!("(assign x {}1{})", "(+ ".repeat(60), " 1)".repeat(60)),
+        );
     }
 
     #[test]
