@@ -18,7 +18,8 @@
 //!   `match(r, s)[n]`; `re.match` anchors the regex; `re.DOTALL`, `re.MULTILINE`
 //!   and `re.IGNORECASE` become inline flags; `re.compile(r)` is the regex string,
 //!   whose `.search(s)` and `.match(s)` are read as above; assigned to a name, a
-//!   search is `match(r, s)` (`None`, or the groups: `m.group(n)` is `m[n]`);
+//!   search is `match(r, s)` (`None`, or the groups: `m.group(n)` is `m[n]`,
+//!   and a named group of a regex written in the script is read by number);
 //! - `shlex.quote(s)` is `"'" + s.replace("'", "'\"'\"'") + "'"`;
 //!   `os.path.basename(p)` is `p.split("/")[-1]`; `m.name` is `str(m)`, which
 //!   for a machine is its name;
@@ -114,6 +115,9 @@ struct Parser<'s> {
     /// A conditional expression or comprehension read as that value, for the
     /// assignment to turn into statements.
     deferred: Option<Deferred>,
+    /// The named groups of the regexes and matches bound to names, by group
+    /// number, so that `m.group("name")` can be `m[n]`.
+    groups: HashMap<String, Vec<Option<String>>>,
 }
 
 /// An expression the tree has no node for, which an assignment turns into
@@ -152,6 +156,7 @@ impl<'s> Parser<'s> {
             lambda_allowed: false,
             whole_value: false,
             deferred: None,
+            groups: HashMap::new(),
         }
     }
 
@@ -626,6 +631,18 @@ impl<'s> Parser<'s> {
                 return Err(self.refuse("chained assignment", "assign each name on its own line"));
             }
             let value = regex_value(value);
+            if let [target] = targets.as_slice() {
+                let groups = match &value.kind {
+                    ExprKind::Call(call) if call.name.name == "match" && call.target.is_none() => {
+                        call.args
+                            .first()
+                            .map(|r| self.groups_of(r))
+                            .unwrap_or_default()
+                    }
+                    _ => self.groups_of(&value),
+                };
+                self.groups.insert(target.name.clone(), groups);
+            }
             if let Some(deferred) = self.deferred.take() {
                 let span = self.since(start);
                 out.extend(assign_deferred(deferred, &targets[0], value, span)?);
@@ -1166,7 +1183,8 @@ impl<'s> Parser<'s> {
             }
             // The groups of a match (see `regex_value`): `m.group(n)` is `m[n]`.
             if name.name == "group" {
-                let index = self.parse_group_index(&name)?;
+                let groups = self.groups_of(&target);
+                let index = self.parse_group_index(&name, &groups)?;
                 return Ok(Expr {
                     kind: ExprKind::Index {
                         base: Box::new(target),
@@ -1274,7 +1292,8 @@ impl<'s> Parser<'s> {
         }
         self.bump();
         let group = self.expect_name()?;
-        let index = self.parse_group_index(&group)?;
+        let groups = self.groups_of(&regex);
+        let index = self.parse_group_index(&group, &groups)?;
         let call = Expr {
             kind: ExprKind::Call(Call {
                 target: None,
@@ -1297,8 +1316,13 @@ impl<'s> Parser<'s> {
         })
     }
 
-    /// The `(n)` of `.group(n)` (`group` is the name read): `n`, or 0 for `()`.
-    fn parse_group_index(&mut self, group: &Ident) -> Result<Expr, Diagnostic> {
+    /// The `(n)` of `.group(n)` (`group` is the name read): `n`, or 0 for `()`; a
+    /// group name becomes its number among `groups`, the groups of the regex.
+    fn parse_group_index(
+        &mut self,
+        group: &Ident,
+        groups: &[Option<String>],
+    ) -> Result<Expr, Diagnostic> {
         self.expect_word("(")?;
         if self.eat_word(")").is_some() {
             return Ok(Expr {
@@ -1306,16 +1330,32 @@ impl<'s> Parser<'s> {
                 span: group.span,
             });
         }
-        let index = self.parse_test()?;
-        if matches!(index.kind, ExprKind::Str(_)) {
-            return Err(unsupported(
-                index.span,
-                "named regex group",
-                "number the group: `.group(1)`",
-            ));
+        let mut index = self.parse_test()?;
+        if let ExprKind::Str(text) = &index.kind {
+            let name = text.as_literal();
+            let Some(number) = groups.iter().position(|g| g.is_some() && *g == name) else {
+                return Err(unsupported(
+                    index.span,
+                    "name of a group of a regex not written in this script",
+                    "number the group: `.group(1)`",
+                ));
+            };
+            index.kind = ExprKind::Int(number as i64 + 1);
         }
         self.expect_word(")")?;
         Ok(index)
+    }
+
+    /// The groups of `regex`, a literal or a name bound to a regex or a match.
+    fn groups_of(&self, regex: &Expr) -> Vec<Option<String>> {
+        match &regex.kind {
+            ExprKind::Name(name) => self.groups.get(&name.name).cloned().unwrap_or_default(),
+            ExprKind::Str(text) => text
+                .as_literal()
+                .map(|r| named_groups(&r))
+                .unwrap_or_default(),
+            _ => Vec::new(),
+        }
     }
 
     /// `shlex.quote(s)`: `s` in single quotes, each `'` in it written `'"'"'`; the
@@ -1946,6 +1986,42 @@ fn regex_value(value: Expr) -> Expr {
         },
         _ => value,
     }
+}
+
+/// The capturing groups of the regex `regex` in order, each with its name if it
+/// has one (`(?P<name>…)` or `(?<name>…)`).
+fn named_groups(regex: &str) -> Vec<Option<String>> {
+    let mut groups = Vec::new();
+    let mut chars = regex.chars().peekable();
+    let mut class = false;
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                chars.next();
+            }
+            '[' => class = true,
+            ']' => class = false,
+            '(' if !class => {
+                if chars.peek() != Some(&'?') {
+                    groups.push(None);
+                    continue;
+                }
+                chars.next();
+                if chars.peek() == Some(&'P') {
+                    chars.next();
+                }
+                if chars.peek() == Some(&'<') {
+                    chars.next();
+                    let name: String = chars.by_ref().take_while(|c| *c != '>').collect();
+                    if !name.starts_with(['=', '!']) {
+                        groups.push(Some(name));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    groups
 }
 
 /// `regex` with the inline `flags` (such as `s` for `re.DOTALL`) in front.
