@@ -125,19 +125,26 @@ struct Parser<'s> {
 // At most one exists at a time, briefly; boxing the larger variant buys nothing.
 #[allow(clippy::large_enum_variant)]
 enum Deferred {
-    /// `value if condition else otherwise`: the value read is `value`, spanning
-    /// `span`.
+    /// `value if condition else otherwise`; the value read is `value`.
     Conditional {
+        /// Where `value` is written.
         span: Span,
+        /// The test.
         condition: Expr,
+        /// The value when the test fails.
         otherwise: Expr,
     },
-    /// `[element for var in iterable if filter]`, the list read spanning `span`.
+    /// `[element for var in iterable if filter]`; the value read is `[]`.
     Comprehension {
+        /// Where the whole comprehension is written.
         span: Span,
+        /// Each item of the list.
         element: Expr,
+        /// The loop variable.
         var: Ident,
+        /// What is looped over.
         iterable: Expr,
+        /// The `if` part, if any.
         filter: Option<Expr>,
     },
 }
