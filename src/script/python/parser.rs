@@ -10,8 +10,9 @@
 //! methods read a token if it is next, `expect_*` methods read a token or fail
 //! with "expected …, found …". The mappings that are not one-to-one:
 //!
-//! - `import json|re|time|os|shlex|typing` produce no statement; other imports
-//!   are host-side Python and refused;
+//! - `import json|re|time|os|shlex|typing|datetime` produce no statement; other
+//!   imports are host-side Python and refused;
+//! - `datetime.timedelta(seconds=30, minutes=1)` is its length in seconds;
 //! - `json.loads(s)` is `json(s)`, `time.sleep(n)` is `sleep(n)`, `time.time()` and
 //!   `time.monotonic()` are `time()`, `print(x)` and `m.log(x)` are `log(x)`;
 //! - `re.search(r, s[, flags])` is `s =~ r`; followed by `.group(n)` it is
@@ -58,7 +59,7 @@ const KEYWORDS: &[&str] = &[
 ];
 
 /// The modules a script may import, and what they are for.
-const MODULES: &[&str] = &["json", "re", "time", "os", "shlex", "typing"];
+const MODULES: &[&str] = &["json", "re", "time", "os", "shlex", "typing", "datetime"];
 
 /// A parsed script and its comments.
 #[derive(Debug, Clone, PartialEq)]
@@ -602,7 +603,8 @@ impl<'s> Parser<'s> {
                 return Err(unsupported(
                     self.since(name_start),
                     &format!("`import {module}`"),
-                    "host-side Python cannot run here; the modules read are json, re, time, os, shlex and typing",
+                    "host-side Python cannot run here; the modules read are json, re, time, os, shlex, \
+                     typing and datetime",
                 ));
             };
             if self.eat_word("as").is_some() {
@@ -1217,6 +1219,7 @@ impl<'s> Parser<'s> {
             "time.time" | "time.monotonic" => self.parse_call(None, function("time"), start),
             "re.search" | "re.match" => self.parse_regex(start, name),
             "re.compile" => self.parse_compile(),
+            "datetime.timedelta" => self.parse_timedelta(start),
             "shlex.quote" => self.parse_quote(start),
             _ => Err(unsupported(
                 start.to(name.span),
@@ -1363,6 +1366,57 @@ impl<'s> Parser<'s> {
                 .unwrap_or_default(),
             _ => Vec::new(),
         }
+    }
+
+    /// `datetime.timedelta(days, seconds=…, minutes=…, …)`: its length in seconds,
+    /// as durations are given in `.cmds`.
+    fn parse_timedelta(&mut self, start: Span) -> Result<Expr, Diagnostic> {
+        const UNITS: &[(&str, f64)] = &[
+            ("days", 86400.0),
+            ("seconds", 1.0),
+            ("microseconds", 1e-6),
+            ("milliseconds", 1e-3),
+            ("minutes", 60.0),
+            ("hours", 3600.0),
+            ("weeks", 604800.0),
+        ];
+        let args = self.parse_args()?;
+        let span = self.since(start);
+        let mut total: Option<Expr> = None;
+        for (i, arg) in args.into_iter().enumerate() {
+            let (unit, value) = match arg {
+                Arg::Positional(value) => (UNITS.get(i), value),
+                Arg::Keyword(name, value) => (UNITS.iter().find(|u| u.0 == name.name), value),
+            };
+            let Some(&(_, factor)) = unit else {
+                return Err(unsupported(
+                    span,
+                    "`timedelta` argument other than days, seconds, minutes, …",
+                    "give the duration in seconds",
+                ));
+            };
+            let term = if factor == 1.0 {
+                value
+            } else {
+                let factor = Expr {
+                    kind: match factor.fract() == 0.0 {
+                        true => ExprKind::Int(factor as i64),
+                        false => ExprKind::Float(factor),
+                    },
+                    span,
+                };
+                Self::binary(BinaryOp::Mul, value, factor)
+            };
+            total = Some(match total {
+                None => term,
+                Some(sum) => Self::binary(BinaryOp::Add, sum, term),
+            });
+        }
+        let zero = Expr {
+            kind: ExprKind::Int(0),
+            span,
+        };
+        Ok(respan(total.unwrap_or(zero), span))
     }
 
     /// `shlex.quote(s)`: `s` in single quotes, each `'` in it written `'"'"'`; the

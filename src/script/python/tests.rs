@@ -169,6 +169,14 @@ fn conditional_and_comprehension_values_become_statements() {
 }
 
 #[test]
+fn durations_are_seconds() {
+    converts(
+        "import datetime as dt\nm.wait_for_unit(\"x\", timeout=dt.timedelta(seconds=30))\nm.sleep(datetime.timedelta(minutes=2, seconds=5))\n",
+        "m.wait_for_unit(\"x\", timeout=30)\nm.sleep(2 * 60 + 5)\n",
+    );
+}
+
+#[test]
 fn named_groups_are_read_by_number() {
     converts(
         "p = re.compile(r\"(a)(?:b)(?P<path>[/a-z(]+)\")\nm = p.search(out)\nx = m.group('path')\ny = re.search(r\"(?P<v>\\d+)\", out).group(\"v\")\n",
@@ -217,7 +225,7 @@ fn comments_and_blank_lines_are_kept() {
 fn outside_the_subset_one_diagnostic_at_the_construct() {
     refused(
         "start_all()\nimport subprocess\n",
-        "2:8: unexpected `import subprocess` (outside the Python that vmtest-min reads); host-side Python cannot run here; the modules read are json, re, time, os, shlex and typing",
+        "2:8: unexpected `import subprocess` (outside the Python that vmtest-min reads); host-side Python cannot run here; the modules read are json, re, time, os, shlex, typing and datetime",
         "subprocess",
     );
     refused(
