@@ -424,9 +424,19 @@ impl<'s> Lexer<'s> {
             _ => "'",
         };
         let unterminated = || Diagnostic::new(opening, DiagKind::UnterminatedString { delimiter });
+        let format = self.cursor.since(start)[..prefix]
+            .chars()
+            .any(|c| c.eq_ignore_ascii_case(&'f'));
         loop {
             match self.cursor.peek() {
                 None => return Err(unterminated()),
+                Some('{') if format && self.cursor.peek_nth(1) == Some('{') => {
+                    self.cursor.bump_n(2);
+                }
+                Some('{') if format => {
+                    self.cursor.bump();
+                    self.hole()?;
+                }
                 Some('\\') => {
                     self.cursor.bump();
                     if self.cursor.bump().is_none() {
@@ -437,6 +447,38 @@ impl<'s> Lexer<'s> {
                 Some(c) if c == quote && (!triple || self.cursor.rest().starts_with(delimiter)) => {
                     self.cursor.bump_n(delimiter.len());
                     return Ok(());
+                }
+                Some(_) => {
+                    self.cursor.bump();
+                }
+            }
+        }
+    }
+}
+
+impl Lexer<'_> {
+    /// Reads an f-string hole after its `{`, through its `}`. As in Python 3.12,
+    /// strings inside may use the f-string's own quotes: `f"{d["k"]}"`.
+    fn hole(&mut self) -> Result<(), Diagnostic> {
+        let mut depth = 0usize;
+        loop {
+            match self.cursor.peek() {
+                // The caller reports the unterminated f-string.
+                None => return Ok(()),
+                Some('}') if depth == 0 => {
+                    self.cursor.bump();
+                    return Ok(());
+                }
+                Some('(' | '[' | '{') => {
+                    depth += 1;
+                    self.cursor.bump();
+                }
+                Some(')' | ']' | '}') => {
+                    depth = depth.saturating_sub(1);
+                    self.cursor.bump();
+                }
+                _ if string_start(self.cursor.rest()).is_some_and(|(prefix, ..)| prefix == 0) => {
+                    self.string()?
                 }
                 Some(_) => {
                     self.cursor.bump();
@@ -797,6 +839,7 @@ mod tests {
         value("'''a\n  b'''", "a\n  b");
         value(r#"f"{x} and {y.strip()}""#, "{x} and {y.strip()}");
         value(r#"f"{{literal}} {d['k']}""#, "{literal} {d['k']}");
+        value(r#"f"{d["k"]} {f(")")}""#, r#"{d["k"]} {f(")")}"#);
         value(r#"f"%{{http_code}}""#, "%{http_code}");
         value(r#"rf"\d{n}""#, "\\d{n}");
         value(r#""""#, "");
