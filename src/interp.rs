@@ -13,7 +13,7 @@
 //! methods that return nothing give `None`. Procedures are hoisted: [`Interpreter::run`]
 //! registers every `def` of the statements before running them. A procedure runs
 //! in its own frame: it reads its parameters, its own variables, then the
-//! top-level ones; what it assigns stays local.
+//! top-level ones as they are when it runs; what it assigns stays local.
 
 use crate::backend::Backend;
 use crate::cancel::{Deadline, seconds};
@@ -377,7 +377,9 @@ impl<'a> Interpreter<'a> {
         }
         Err(StepError::value(
             ident.span,
-            format!("variable `{name}` has no value here: it is set on a path that did not run"),
+            format!(
+                "variable `{name}` has no value here: it is not set yet, or set on a path that did not run"
+            ),
         ))
     }
 
@@ -882,6 +884,7 @@ mod tests {
     fn procedures() {
         passes("def add(a, b) {\n  return a + b\n}\nassert add(1, 2) == 3");
         passes("x = 1\ndef f() {\n  x = 5\n  return x\n}\nassert f() == 5 and x == 1");
+        passes("def f() {\n  return port + 1\n}\nport = 80\nassert f() == 81");
         passes(
             "def f() {\n  for i in [1, 2] {\n    if i == 2 { return i }\n  }\n}\nassert f() == 2",
         );
@@ -913,8 +916,12 @@ mod tests {
             "3:3: assertion failed: `==` does not hold\ncalled at 8:1\ncalled at 6:3\nleft:  2\nright: 1",
         );
         fails(
+            "def f() {\n  return late\n}\nf()\nlate = 1",
+            "2:10: variable `late` has no value here: it is not set yet, or set on a path that did not run\ncalled at 4:1",
+        );
+        fails(
             "if true {\n  x = 1\n}\nif false {\n  y = 1\n}\nlog(str(y))",
-            "7:9: variable `y` has no value here: it is set on a path that did not run",
+            "7:9: variable `y` has no value here: it is not set yet, or set on a path that did not run",
         );
     }
 

@@ -16,8 +16,9 @@
 //! Names: top-level variables are one flat, textual-order namespace: a block sees
 //! what was defined before it, and what it defines stays visible afterwards.
 //! Procedures are hoisted: a call may come before the `def`. A procedure sees its
-//! parameters, its own assignments, the machines, and the top-level variables
-//! defined before the `def`. A statement's own targets are defined after its value
+//! parameters, its own assignments, the machines, and every top-level variable of
+//! the script (its body is checked after the top level); one not set yet when the
+//! procedure runs fails that step. A statement's own targets are defined after its value
 //! is checked (`x = "${x}"` is an error when `x` is new), and even when the
 //! statement has other errors, so one mistake does not cascade into "undefined
 //! variable" reports. The [`Checker`] keeps names and procedures across
@@ -127,6 +128,13 @@ impl<'a> Checker<'a> {
         }
         for statement in &script.statements {
             self.statement(statement);
+        }
+        // Bodies last, so that they see every top-level variable, as Python
+        // functions read globals when they run.
+        for statement in &script.statements {
+            if let StatementKind::Def(procedure) = &statement.kind {
+                self.definition(procedure);
+            }
         }
         self.recursion(&defined);
         let mut out = std::mem::take(&mut self.out);
@@ -323,7 +331,11 @@ impl<'a> Checker<'a> {
                     self.error(statement.span, DiagKind::OutsideLoop { keyword });
                 }
             }
-            StatementKind::Def(procedure) => self.definition(statement.span, procedure),
+            StatementKind::Def(_) => {
+                if self.blocks > 0 || self.procedure.is_some() {
+                    self.error(statement.span, DiagKind::NestedProcedure);
+                }
+            }
             StatementKind::Return(value) => {
                 if self.procedure.is_none() {
                     self.error(statement.span, DiagKind::ReturnOutsideProcedure);
@@ -436,12 +448,8 @@ impl<'a> Checker<'a> {
         );
     }
 
-    /// Checks a `def`'s body in the procedure's own scope.
-    fn definition(&mut self, span: Span, procedure: &Procedure) {
-        if self.blocks > 0 || self.procedure.is_some() {
-            self.error(span, DiagKind::NestedProcedure);
-            return;
-        }
+    /// Checks a top-level `def`'s body in the procedure's own scope.
+    fn definition(&mut self, procedure: &Procedure) {
         let mut locals = BTreeMap::new();
         for param in &procedure.params {
             if locals.insert(param.name.clone(), Kind::Any).is_some() {

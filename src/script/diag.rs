@@ -97,6 +97,13 @@ pub enum DiagKind {
         /// The opening delimiter: `(` or `{`.
         open: char,
     },
+    /// `a < b < c`: Python chains comparisons, the language does not.
+    ChainedComparison {
+        /// The first operator.
+        first: &'static str,
+        /// The operator that follows it.
+        second: &'static str,
+    },
     /// Blocks or expressions nested deeper than the limit.
     NestingTooDeep {
         /// "blocks" or "expressions".
@@ -450,6 +457,9 @@ impl DiagKind {
                 Some(format!("the input ends before the matching `{close}`"))
             }
             NestingTooDeep { .. } => None,
+            ChainedComparison { first, second } => {
+                Some(format!("write `a {first} b and b {second} c`"))
+            }
             UnknownFunction { suggestion, .. } | NoSuchMethod { suggestion, .. } => {
                 did_you_mean(suggestion)
             }
@@ -539,6 +549,9 @@ impl Display for DiagKind {
                 write!(f, "spaces around `=` in option `{option}`")
             }
             UnclosedDelimiter { open } => write!(f, "unclosed `{open}`"),
+            ChainedComparison { first, second } => {
+                write!(f, "comparisons do not chain: `{first}` then `{second}`")
+            }
             NestingTooDeep { what, limit } => write!(f, "{what} nested more than {limit} deep"),
             UnknownFunction { name, .. } => write!(f, "unknown function `{name}`"),
             NoSuchMethod { kind, method, .. } => write!(f, "{kind} has no method `{method}`"),

@@ -778,7 +778,24 @@ impl<'s> Parser<'s> {
         };
         self.skip_bracketed_newlines();
         let right = self.parse_sum()?;
-        Ok(Self::binary(op, left, right))
+        let expr = Self::binary(op, left, right);
+        let next = self.next;
+        if let Some(second) = self.accept_comparison() {
+            let operator = self.tokens[next..self.next]
+                .iter()
+                .fold(None, |span: Option<Span>, token| {
+                    Some(span.map_or(token.span, |span| span.to(token.span)))
+                })
+                .unwrap_or(self.last);
+            return Err(Diagnostic::new(
+                operator,
+                DiagKind::ChainedComparison {
+                    first: op.as_str(),
+                    second: second.as_str(),
+                },
+            ));
+        }
+        Ok(expr)
     }
 
     fn parse_sum(&mut self) -> Result<Expr, Diagnostic> {
@@ -2265,6 +2282,26 @@ error: invalid interpolation: expected string, number, operator or `}`, found `:
   |
 2 | echo ${HOME:-/}
   |            ^ to keep `${` as written, use a raw heredoc: `<<'EOF'`
+",
+        );
+        error(
+            "assert 1 < x < 3",
+            "\
+error: comparisons do not chain: `<` then `<`
+ --> test.cmds:1:14
+  |
+1 | assert 1 < x < 3
+  |              ^ write `a < b and b < c`
+",
+        );
+        error(
+            "assert a == b not in c",
+            "\
+error: comparisons do not chain: `==` then `not in`
+ --> test.cmds:1:15
+  |
+1 | assert a == b not in c
+  |               ^^^^^^ write `a == b and b not in c`
 ",
         );
         incomplete("for m in machines {\n");

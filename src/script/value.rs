@@ -392,7 +392,7 @@ fn operand_error(op: &str, a: &Value, b: &Value) -> String {
 }
 
 /// A float as Python prints it: `1.0`, `0.5`, `1e+20`, `inf`, `nan`.
-pub(crate) fn float_text(f: f64) -> String {
+fn float_text(f: f64) -> String {
     if f.is_nan() {
         return "nan".to_string();
     }

@@ -251,3 +251,18 @@ n * 21
         .clean();
     assert!(out.stdout.contains("42\n"), "stdout: {}", out.stdout);
 }
+
+#[test]
+fn a_loop_that_never_ends_stops_at_the_global_timeout() {
+    let out = Test::new()
+        .fake("machine", &[])
+        .arg("--global-timeout")
+        .arg("3")
+        .script("n = 0\nwhile machine.succeed(\"echo go\") == \"go\" {\n    n = n + 1\n}\n")
+        .run();
+    out.code(4)
+        .stderr_has("global timeout of 3 s reached")
+        .stderr_has("test.cmds:2:1")
+        .clean();
+    out.within(std::time::Duration::from_secs(30));
+}
