@@ -8,7 +8,7 @@
 //! expression or statement that raised it. An error inside a procedure also
 //! records each call that led there, so the report can show both places.
 //!
-//! Values follow [`crate::script::value`]. The value of a method that returns text
+//! Values follow `script::value`. The value of a method that returns text
 //! is its output with trailing newlines dropped, as in shell command substitution;
 //! methods that return nothing give `None`. Procedures are hoisted: [`Interpreter::run`]
 //! registers every `def` of the statements before running them. A procedure runs

@@ -25,9 +25,9 @@
 //! [`Checker::check`] calls, so an interactive prompt can check one statement at a
 //! time.
 //!
-//! Kinds ([`Kind`]) are what is known for sure: a literal's, a builtin's result, a
+//! Kinds (`Kind`) are what is known for sure: a literal's, a builtin's result, a
 //! method's text; `Any` otherwise, which is never an error. Method lookup (which
-//! signature a name means on which receiver) is [`crate::script::signature::lookup`],
+//! signature a name means on which receiver) is `signature::lookup`,
 //! shared with the interpreter. Every lookup is a hash or tree lookup or a scan of
 //! one call's options, so checking is linear in the script's size; suggestions are
 //! computed only for errors.
