@@ -457,10 +457,11 @@ impl<'a> Interpreter<'a> {
                     let args = self.args(call)?;
                     let value = (function.run)(&args).map_err(|m| StepError::value(span, m))?;
                     (value, None)
-                } else {
-                    let method = methods::find(name, Receiver::Global)
-                        .expect("the checker knows every function");
+                } else if let Some(method) = methods::find(name, Receiver::Global) {
                     return self.method(method, None, call, want_status);
+                } else {
+                    // A variable alone as a statement (the checker allows no other).
+                    (self.lookup(&call.name)?, None)
                 }
             }
             Some(target) => match self.eval(target)? {
@@ -861,6 +862,7 @@ mod tests {
             "if false { assert false } else if true { x = 1 } else { assert false }\nassert x == 1",
         );
         passes("a, b = [1, \"two\"]\nassert b == \"two\"");
+        passes("a = 1\na");
     }
 
     #[test]

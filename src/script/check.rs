@@ -735,24 +735,33 @@ impl<'a> Checker<'a> {
                 self.signature(call, span, signature, kinds);
                 (Callee::Method(signature), text_kind(signature))
             }
-            None => {
-                let names = self
-                    .procedures
-                    .keys()
-                    .map(String::as_str)
-                    .chain(FUNCTIONS.iter().map(|f| f.name))
-                    .chain(self.signatures.iter().map(|s| s.name));
-                let suggestion = nearest(name, names).map(str::to_string);
-                self.error(
-                    call.name.span,
-                    DiagKind::UnknownFunction {
-                        name: name.clone(),
-                        suggestion,
-                    },
-                );
-                (Callee::Other, Kind::Any)
-            }
+            None if call.args.is_empty() && call.options.is_empty() => match self.variable(name) {
+                // A variable alone as a statement (`x` at the prompt shows it).
+                Some(kind) => (Callee::Other, kind),
+                None => self.unknown_function(call),
+            },
+            None => self.unknown_function(call),
         }
+    }
+
+    /// Reports a call of a name that is nothing callable.
+    fn unknown_function(&mut self, call: &Call) -> (Callee<'a>, Kind) {
+        let name = &call.name.name;
+        let names = self
+            .procedures
+            .keys()
+            .map(String::as_str)
+            .chain(FUNCTIONS.iter().map(|f| f.name))
+            .chain(self.signatures.iter().map(|s| s.name));
+        let suggestion = nearest(name, names).map(str::to_string);
+        self.error(
+            call.name.span,
+            DiagKind::UnknownFunction {
+                name: name.clone(),
+                suggestion,
+            },
+        );
+        (Callee::Other, Kind::Any)
     }
 
     /// `target.name(args)`: a machine method or a value method.
