@@ -8,7 +8,7 @@
 //! expression or statement that raised it. An error inside a procedure also
 //! records each call that led there, so the report can show both places.
 //!
-//! Values follow [`crate::script::value`]. The value of a method that returns text
+//! Values follow `script::value`. The value of a method that returns text
 //! is its output with trailing newlines dropped, as in shell command substitution;
 //! methods that return nothing give `None`. Procedures are hoisted: [`Interpreter::run`]
 //! registers every `def` of the statements before running them. A procedure runs
@@ -233,15 +233,10 @@ impl<'a> Interpreter<'a> {
     ) -> Result<Flow, StepError> {
         let limit = match timeout {
             Some(timeout) => {
-                let value = self.eval(timeout)?;
-                match to_arg(&value, ValueKind::Seconds) {
-                    Ok(Arg::Number(limit)) => limit,
-                    Ok(Arg::Text(_)) | Err(_) => {
-                        return Err(StepError::value(
-                            timeout.span,
-                            format!("`retry` takes seconds, found {}", value.repr()),
-                        ));
-                    }
+                let what = "option `timeout` of `retry`";
+                match self.method_arg(timeout, ValueKind::Seconds, what)? {
+                    Arg::Number(limit) => limit,
+                    Arg::Text(_) => unreachable!("seconds convert to a number"),
                 }
             }
             None => DEFAULT_TIMEOUT,
@@ -462,10 +457,11 @@ impl<'a> Interpreter<'a> {
                     let args = self.args(call)?;
                     let value = (function.run)(&args).map_err(|m| StepError::value(span, m))?;
                     (value, None)
-                } else {
-                    let method = methods::find(name, Receiver::Global)
-                        .expect("the checker knows every function");
+                } else if let Some(method) = methods::find(name, Receiver::Global) {
                     return self.method(method, None, call, want_status);
+                } else {
+                    // A variable alone as a statement (the checker allows no other).
+                    (self.lookup(&call.name)?, None)
                 }
             }
             Some(target) => match self.eval(target)? {
@@ -554,39 +550,18 @@ impl<'a> Interpreter<'a> {
         let signature = &method.signature;
         let mut args = Vec::with_capacity(call.args.len());
         for (i, arg) in call.args.iter().enumerate() {
-            let value = self.eval(arg)?;
             let param = signature.params.get(i).or(signature.params.last());
-            let converted = to_arg(&value, signature.param_kind).map_err(|expected| {
-                StepError::value(
-                    arg.span,
-                    format!(
-                        "argument `{}` of `{}` must be {expected}, found {}",
-                        param.copied().unwrap_or("argument"),
-                        signature.name,
-                        value.repr()
-                    ),
-                )
-            })?;
-            args.push(converted);
+            let param = param.copied().unwrap_or("argument");
+            let what = format!("argument `{param}` of `{}`", signature.name);
+            args.push(self.method_arg(arg, signature.param_kind, &what)?);
         }
         let mut options = Vec::with_capacity(call.options.len());
         for option in &call.options {
-            let value = self.eval(&option.value)?;
             let spec = signature
                 .option(&option.name.name)
                 .expect("the checker knows every option");
-            let converted = to_arg(&value, spec.kind).map_err(|expected| {
-                StepError::value(
-                    option.value.span,
-                    format!(
-                        "option `{}` of `{}` must be {expected}, found {}",
-                        spec.name,
-                        signature.name,
-                        value.repr()
-                    ),
-                )
-            })?;
-            options.push((spec, converted));
+            let what = format!("option `{}` of `{}`", spec.name, signature.name);
+            options.push((spec, self.method_arg(&option.value, spec.kind, &what)?));
         }
         let check = match &call.check {
             Some(check) => Some(self.output_check(check)?),
@@ -626,6 +601,15 @@ impl<'a> Interpreter<'a> {
         }
         let value = Value::Str(output.trim_end_matches('\n').to_string());
         Ok((value, status))
+    }
+
+    /// Evaluates `expr` as a method argument of `kind`; `what` names its slot.
+    fn method_arg(&mut self, expr: &Expr, kind: ValueKind, what: &str) -> Result<Arg, StepError> {
+        let value = self.eval(expr)?;
+        to_arg(&value, kind).map_err(|expected| {
+            let message = format!("{what} must be {expected}, found {}", value.repr());
+            StepError::value(expr.span, message)
+        })
     }
 
     /// A call's output check, its operand evaluated (and its regex compiled).
@@ -878,6 +862,7 @@ mod tests {
             "if false { assert false } else if true { x = 1 } else { assert false }\nassert x == 1",
         );
         passes("a, b = [1, \"two\"]\nassert b == \"two\"");
+        passes("a = 1\na");
     }
 
     #[test]
@@ -911,6 +896,10 @@ mod tests {
             "1:5: `int` cannot read 'x' as a whole number",
         );
         fails("a, b = [1]", "1:8: cannot unpack [1] into 2 names");
+        fails(
+            "sleep(json(\"-1\"))",
+            "1:7: argument `seconds` of `sleep` must be a non-negative number of seconds, found -1",
+        );
         fails(
             "def inner(v) {\n  log \"before\"\n  assert v == 1\n}\ndef outer() {\n  inner(2)\n}\nouter()",
             "3:3: assertion failed: `==` does not hold\ncalled at 8:1\ncalled at 6:3\nleft:  2\nright: 1",

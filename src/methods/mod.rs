@@ -468,7 +468,7 @@ pub fn signatures() -> Vec<Signature> {
     METHODS.iter().map(|method| method.signature).collect()
 }
 
-/// The method a call of `name` on `receiver` means (see [`lookup`]).
+/// The method a call of `name` on `receiver` means (see `signature::lookup`).
 pub fn find(name: &str, receiver: Receiver) -> Option<&'static Method> {
     lookup(METHODS, |method| &method.signature, name, receiver)
 }

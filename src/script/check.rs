@@ -25,9 +25,9 @@
 //! [`Checker::check`] calls, so an interactive prompt can check one statement at a
 //! time.
 //!
-//! Kinds ([`Kind`]) are what is known for sure: a literal's, a builtin's result, a
+//! Kinds (`Kind`) are what is known for sure: a literal's, a builtin's result, a
 //! method's text; `Any` otherwise, which is never an error. Method lookup (which
-//! signature a name means on which receiver) is [`crate::script::signature::lookup`],
+//! signature a name means on which receiver) is `signature::lookup`,
 //! shared with the interpreter. Every lookup is a hash or tree lookup or a scan of
 //! one call's options, so checking is linear in the script's size; suggestions are
 //! computed only for errors.
@@ -735,24 +735,33 @@ impl<'a> Checker<'a> {
                 self.signature(call, span, signature, kinds);
                 (Callee::Method(signature), text_kind(signature))
             }
-            None => {
-                let names = self
-                    .procedures
-                    .keys()
-                    .map(String::as_str)
-                    .chain(FUNCTIONS.iter().map(|f| f.name))
-                    .chain(self.signatures.iter().map(|s| s.name));
-                let suggestion = nearest(name, names).map(str::to_string);
-                self.error(
-                    call.name.span,
-                    DiagKind::UnknownFunction {
-                        name: name.clone(),
-                        suggestion,
-                    },
-                );
-                (Callee::Other, Kind::Any)
-            }
+            None if call.args.is_empty() && call.options.is_empty() => match self.variable(name) {
+                // A variable alone as a statement (`x` at the prompt shows it).
+                Some(kind) => (Callee::Other, kind),
+                None => self.unknown_function(call),
+            },
+            None => self.unknown_function(call),
         }
+    }
+
+    /// Reports a call of a name that is nothing callable.
+    fn unknown_function(&mut self, call: &Call) -> (Callee<'a>, Kind) {
+        let name = &call.name.name;
+        let names = self
+            .procedures
+            .keys()
+            .map(String::as_str)
+            .chain(FUNCTIONS.iter().map(|f| f.name))
+            .chain(self.signatures.iter().map(|s| s.name));
+        let suggestion = nearest(name, names).map(str::to_string);
+        self.error(
+            call.name.span,
+            DiagKind::UnknownFunction {
+                name: name.clone(),
+                suggestion,
+            },
+        );
+        (Callee::Other, Kind::Any)
     }
 
     /// `target.name(args)`: a machine method or a value method.

@@ -6,10 +6,12 @@
 //! points at the exact character that broke the token, and it never panics: every
 //! slice is taken at a position the cursor reached by whole characters.
 //!
-//! Strings are checked here, so that bad escapes and broken `${…}` show up as lexical
-//! errors. The same functions (`cook_string`, `cook_raw`, `cook_heredoc`) turn a
-//! string token into [`TextPart`]s for the parser; running them twice is cheaper than
-//! storing decoded strings in every token.
+//! Strings are checked here, so that bad escapes and unclosed `${…}` show up as
+//! lexical errors. The same functions (`cook_string`, `cook_raw`, `cook_heredoc`)
+//! turn a string token into `Piece`s for the parser; running them twice is cheaper
+//! than storing decoded strings in every token. A `${…}` hole is only delimited here
+//! (up to the first `}` outside brackets and `'…'`; no `"` or line break inside); the
+//! parser lexes and parses its inside with `lex_span`, so spans stay exact.
 //!
 //! Heredocs work as in the shell. `<<EOF` (or `<<'EOF'`) is a [`TokenKind::HeredocStart`]
 //! token and queues a body; after the next newline token, each queued body is read as
@@ -31,7 +33,8 @@ pub enum TokenKind {
     Newline,
     /// `;`, which ends a statement like a newline.
     Semicolon,
-    /// `[A-Za-z_][A-Za-z0-9_-]*`: a machine, method, option or variable name.
+    /// `[A-Za-z_][A-Za-z0-9_-]*`: a name, a keyword, or a word operator (`and`, `in`,
+    /// `contains`, …).
     Identifier,
     /// `5`, `0.5` (a minus sign is its own token).
     Number,

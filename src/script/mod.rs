@@ -9,8 +9,8 @@
 //! - [`ast`]: the syntax tree, plain data with spans;
 //! - [`signature`]: what each method accepts, as the checker needs it, and the one
 //!   lookup rule for methods;
-//! - [`value`]: run-time values, with Python's semantics, and their static kinds;
-//! - [`builtins`]: the builtin functions and the methods of values, one table each;
+//! - `value`: run-time values, with Python's semantics, and their static kinds;
+//! - `builtins`: the builtin functions and the methods of values, one table each;
 //! - [`check`]: validation against the test's machines and methods, before any VM boots;
 //! - [`suggest`]: "did you mean …?" for misspelt names;
 //! - [`diag`]: script errors ([`diag::Diagnostic`]) and their rustc-style rendering.

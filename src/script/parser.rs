@@ -628,19 +628,18 @@ impl<'s> Parser<'s> {
 
     /// Any expression.
     fn parse_expr(&mut self) -> Result<Expr, Diagnostic> {
-        self.depth += 1;
-        if self.depth > MAX_EXPRESSION_DEPTH {
-            return Err(Diagnostic::new(
-                self.peek().span,
-                DiagKind::NestingTooDeep {
-                    what: "expressions",
-                    limit: MAX_EXPRESSION_DEPTH,
-                },
-            ));
-        }
-        let result = self.parse_or();
-        self.depth -= 1;
-        result
+        self.nested(Self::parse_or)
+    }
+
+    /// The error for an expression nested deeper than [`MAX_EXPRESSION_DEPTH`].
+    fn too_deep(span: Span) -> Diagnostic {
+        Diagnostic::new(
+            span,
+            DiagKind::NestingTooDeep {
+                what: "expressions",
+                limit: MAX_EXPRESSION_DEPTH,
+            },
+        )
     }
 
     fn binary(op: BinaryOp, left: Expr, right: Expr) -> Expr {
@@ -709,13 +708,7 @@ impl<'s> Parser<'s> {
         *links += 1;
         self.depth += 1;
         if self.depth > MAX_EXPRESSION_DEPTH {
-            return Err(Diagnostic::new(
-                self.last,
-                DiagKind::NestingTooDeep {
-                    what: "expressions",
-                    limit: MAX_EXPRESSION_DEPTH,
-                },
-            ));
+            return Err(Self::too_deep(self.last));
         }
         Ok(())
     }
@@ -727,13 +720,7 @@ impl<'s> Parser<'s> {
     ) -> Result<Expr, Diagnostic> {
         self.depth += 1;
         if self.depth > MAX_EXPRESSION_DEPTH {
-            return Err(Diagnostic::new(
-                self.peek().span,
-                DiagKind::NestingTooDeep {
-                    what: "expressions",
-                    limit: MAX_EXPRESSION_DEPTH,
-                },
-            ));
+            return Err(Self::too_deep(self.peek().span));
         }
         let result = f(self);
         self.depth -= 1;

@@ -235,6 +235,8 @@ for m in machines {
 }
 n = 2
 n * 21
+answer = "forty-two"
+answer
 "#;
     let (reader, mut writer) = std::io::pipe().expect("pipe");
     writer.write_all(input.as_bytes()).expect("write input");
@@ -249,7 +251,11 @@ n * 21
         .stderr_has("unknown function `f`")
         .stderr_has("from machine")
         .clean();
-    assert!(out.stdout.contains("42\n"), "stdout: {}", out.stdout);
+    assert!(
+        out.stdout.contains("42\nforty-two\n"),
+        "stdout: {}",
+        out.stdout
+    );
 }
 
 #[test]
