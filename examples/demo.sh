@@ -7,6 +7,7 @@
 #   examples/demo.sh two-machines    # two machines on vlan 1
 #   examples/demo.sh service         # waiting for a service
 #   examples/demo.sh failing         # what a failure looks like (exits 1)
+#   examples/demo.sh language        # values, asserts, loops, procedures, retry
 set -euo pipefail
 cd "$(dirname "$0")/.."
 example=${1:-hello}
@@ -23,7 +24,7 @@ tests/guest/build.sh guest
 
 cargo build --release --quiet
 case $example in
-    two-machines)
+    two-machines | language)
         exec target/release/vmtest-min run --vlans 1 \
             --start-scripts guest/run-client-vm guest/run-server-vm -- "$script" ;;
     *)

@@ -19,6 +19,7 @@ vmtest-min: run NixOS-style QEMU VM tests from a small command language
 Usage:
   vmtest-min run [OPTIONS] [SCRIPT]     run a test script (default: $testScript)
   vmtest-min check [OPTIONS] SCRIPT     parse and check a script; boots nothing
+  vmtest-min convert SCRIPT.py          print a Python test script as .cmds
   vmtest-min -h | --help                show this help
   vmtest-min -V | --version             show the version
 
@@ -53,6 +54,8 @@ pub(crate) enum Command {
     Run(Args),
     /// Check a script only.
     Check(Args),
+    /// Print a Python script as `.cmds`.
+    Convert(PathBuf),
     /// Print help.
     Help,
     /// Print the version.
@@ -102,9 +105,9 @@ pub(crate) struct Args {
 pub enum UsageError {
     /// lexopt's own errors: an unknown option, a missing or non-UTF-8 value.
     Parse(lexopt::Error),
-    /// No `run` or `check`.
+    /// No `run`, `check` or `convert`.
     MissingCommand,
-    /// A command other than `run` or `check`.
+    /// A command other than `run`, `check` or `convert`.
     UnknownCommand {
         /// What was given.
         name: String,
@@ -132,6 +135,13 @@ pub enum UsageError {
     },
     /// `check` without a script.
     CheckWithoutScript,
+    /// `convert` without a script.
+    ConvertWithoutScript,
+    /// `convert` of a file that is not a Python test script.
+    NotPython {
+        /// The file.
+        file: String,
+    },
     /// `run` without a script, not interactive.
     NoScript,
 }
@@ -141,7 +151,10 @@ impl fmt::Display for UsageError {
         match self {
             UsageError::Parse(error) => write!(f, "{error}"),
             UsageError::MissingCommand => {
-                write!(f, "missing command: `run` or `check` (see --help)")
+                write!(
+                    f,
+                    "missing command: `run`, `check` or `convert` (see --help)"
+                )
             }
             UsageError::UnknownCommand { name, suggestion } => {
                 write!(f, "unknown command `{name}`")?;
@@ -166,6 +179,11 @@ impl fmt::Display for UsageError {
                 "invalid value `{value}` for --color: expected auto, always or never"
             ),
             UsageError::CheckWithoutScript => write!(f, "`check` needs a SCRIPT"),
+            UsageError::ConvertWithoutScript => write!(f, "`convert` needs a SCRIPT"),
+            UsageError::NotPython { file } => write!(
+                f,
+                "`{file}` does not look like a Python test script; name it `*.py` to convert it"
+            ),
             UsageError::NoScript => write!(
                 f,
                 "no test script: pass SCRIPT, set testScript, or use --interactive"
@@ -205,10 +223,11 @@ pub(crate) fn parse(argv: Vec<OsString>, env: EnvLookup<'_>) -> Result<Command, 
     let is_run = match subcommand.as_str() {
         "run" => true,
         "check" => false,
+        "convert" => return parse_convert(parser),
         other => {
             return Err(UsageError::UnknownCommand {
                 name: other.to_string(),
-                suggestion: crate::script::suggest::nearest(other, ["run", "check"]),
+                suggestion: crate::script::suggest::nearest(other, ["run", "check", "convert"]),
             });
         }
     };
@@ -277,6 +296,21 @@ pub(crate) fn parse(argv: Vec<OsString>, env: EnvLookup<'_>) -> Result<Command, 
         }
         Ok(Command::Check(args))
     }
+}
+
+/// The rest of `convert`'s command line: exactly one script.
+fn parse_convert(mut parser: lexopt::Parser) -> Result<Command, UsageError> {
+    let mut script = None;
+    while let Some(arg) = parser.next()? {
+        match arg {
+            Short('h') | Long("help") => return Ok(Command::Help),
+            Value(value) if script.is_none() => script = Some(PathBuf::from(value)),
+            other => return Err(other.unexpected().into()),
+        }
+    }
+    script
+        .map(Command::Convert)
+        .ok_or(UsageError::ConvertWithoutScript)
 }
 
 /// The arguments before the command line is read: environment defaults and
@@ -459,7 +493,10 @@ mod tests {
     #[test]
     fn usage_errors_are_clear() {
         let error = |argv: &[&str]| parse_with(argv, &[]).unwrap_err();
-        assert_eq!(error(&[]), "missing command: `run` or `check` (see --help)");
+        assert_eq!(
+            error(&[]),
+            "missing command: `run`, `check` or `convert` (see --help)"
+        );
         assert_eq!(
             error(&["rnu"]),
             "unknown command `rnu`; did you mean `run`?"
@@ -481,6 +518,12 @@ mod tests {
             parse_with(&["run"], &[("vlans", "1 x")]).unwrap_err(),
             "invalid vlan `x`: expected a number from 1 to 255 \
              (from the environment variable `vlans`)"
+        );
+        assert_eq!(error(&["convert"]), "`convert` needs a SCRIPT");
+        assert!(error(&["convert", "a.py", "b.py"]).contains("b.py"));
+        assert_eq!(
+            parse_with(&["convert", "t.py"], &[]),
+            Ok(Command::Convert(PathBuf::from("t.py")))
         );
         assert!(error(&["run", "a.cmds", "b.cmds"]).contains("b.cmds"));
     }

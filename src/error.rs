@@ -164,6 +164,22 @@ pub enum Error {
         /// What does not hold.
         message: String,
     },
+    /// A script's `assert` (or a check of a value) does not hold.
+    AssertFailed {
+        /// The assert's message, if it has one.
+        message: Option<String>,
+        /// For a comparison: the operator and both sides, as Python's `repr` shows them.
+        comparison: Option<(String, String, String)>,
+    },
+    /// A `retry` block still failed when its time ran out.
+    RetryGaveUp {
+        /// Its timeout, in seconds.
+        seconds: f64,
+        /// How many times the block ran.
+        attempts: usize,
+        /// The last failure.
+        last: Box<Error>,
+    },
     /// A value built at run time (an interpolated regex) is invalid.
     InvalidValue {
         /// What is wrong.
@@ -201,6 +217,8 @@ impl Error {
             | Error::NotRunning { .. }
             | Error::ShellUnusable { .. }
             | Error::Assertion { .. }
+            | Error::AssertFailed { .. }
+            | Error::RetryGaveUp { .. }
             | Error::InvalidValue { .. } => Status::TestFailed,
             Error::Io { .. }
             | Error::MachineDied { .. }
@@ -229,6 +247,7 @@ impl Error {
             | Error::OutputLost { machine, .. }
             | Error::NotRunning { machine, .. } => Some(machine),
             Error::CheckFailed { machine, .. } => machine.as_deref(),
+            Error::RetryGaveUp { last, .. } => last.machine(),
             _ => None,
         }
     }
@@ -271,6 +290,14 @@ impl Error {
                 push_tail(&mut lines, serial_tail);
             }
             Error::GuestPanic { serial_tail, .. } => push_tail(&mut lines, serial_tail),
+            Error::AssertFailed {
+                comparison: Some((_, left, right)),
+                ..
+            } => {
+                lines.push(format!("left:  {}", terminal_safe(left)));
+                lines.push(format!("right: {}", terminal_safe(right)));
+            }
+            Error::RetryGaveUp { last, .. } => lines.extend(last.details()),
             _ => {}
         }
         lines
@@ -392,6 +419,22 @@ impl fmt::Display for Error {
             }
             Error::Vlan { vlan, message } => write!(f, "vlan {vlan}: {message}"),
             Error::InvalidValue { message } => write!(f, "{message}"),
+            Error::AssertFailed {
+                message,
+                comparison,
+            } => match (message, comparison) {
+                (Some(message), _) => write!(f, "assertion failed: {}", terminal_safe(message)),
+                (None, Some((op, _, _))) => write!(f, "assertion failed: `{op}` does not hold"),
+                (None, None) => write!(f, "assertion failed"),
+            },
+            Error::RetryGaveUp {
+                seconds,
+                attempts,
+                last,
+            } => write!(
+                f,
+                "retry gave up after {seconds} s ({attempts} attempts); last failure: {last}"
+            ),
             Error::Interrupted { signal } => write!(f, "interrupted by {}", signal_name(*signal)),
             Error::GlobalTimeout { seconds } => {
                 write!(f, "global timeout of {seconds} s reached; test terminating")

@@ -14,6 +14,7 @@ mod exit;
 mod input;
 mod interact;
 pub mod interp;
+mod json;
 mod logger;
 pub mod machine;
 pub mod methods;

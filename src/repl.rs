@@ -13,6 +13,7 @@ use crate::interp::Interpreter;
 use crate::logger::{Logger, eprint_line};
 use crate::methods::METHODS;
 use crate::report;
+use crate::script::builtins;
 use crate::script::check::{CheckContext, Checker};
 use crate::script::parser;
 use crate::script::signature::Receiver;
@@ -80,8 +81,11 @@ pub(crate) fn session(
                 continue;
             }
         };
+        // A rejected chunk defines nothing: its names and procedures are forgotten.
+        let before = checker.clone();
         let diagnostics = checker.check(&script);
         if !diagnostics.is_empty() {
+            checker = before;
             for diagnostic in &diagnostics {
                 eprint!("{}", diagnostic.render(FILE, &pending, palette.enabled()));
             }
@@ -147,6 +151,13 @@ fn print_help(machines: &[String]) {
         "checks: =~ !~ == != contains !contains; capture: name = call; subtest \"t\" { … }"
             .to_string(),
     );
+    lines.push(
+        "also: assert, if/else, for, while, def, retry { … }; see `man vmtest-min`".to_string(),
+    );
+    let functions: Vec<&str> = builtins::FUNCTIONS.iter().map(|f| f.name).collect();
+    lines.push(format!("functions: {}", functions.join(" ")));
+    let methods: Vec<&str> = builtins::VALUE_METHODS.iter().map(|m| m.name).collect();
+    lines.push(format!("string methods: {}", methods.join(" ")));
     lines.push("exit, quit or Ctrl-D leaves; Ctrl-C stops the current statement".to_string());
     for line in lines {
         eprint_line(&line);

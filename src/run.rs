@@ -43,6 +43,7 @@ pub fn main(argv: Vec<OsString>, env: EnvLookup<'_>) -> Result<Status, Error> {
         ))),
         Command::Check(args) => check_command(&args),
         Command::Run(args) => run_command(&args),
+        Command::Convert(path) => convert_command(&path),
     }
 }
 
@@ -115,6 +116,23 @@ fn check_command(args: &Args) -> Result<Status, Error> {
         }
     ));
     Ok(Status::Passed)
+}
+
+/// `vmtest-min convert`: prints the Python script at `path` as `.cmds` on stdout.
+fn convert_command(path: &std::path::Path) -> Result<Status, Error> {
+    let source = setup::read_script(path)?;
+    let file = path.display().to_string();
+    if !crate::script::python::is_python(path, &source) {
+        return Err(UsageError::NotPython { file }.into());
+    }
+    match crate::script::python::convert(&source) {
+        Ok(cmds) => Ok(print_quietly(&cmds)),
+        Err(diagnostic) => {
+            let color = Palette::new(crate::color::ColorChoice::Auto.resolve()).enabled();
+            eprint!("{}", diagnostic.render(&file, &source, color));
+            Err(Error::ScriptRejected { file, count: 1 })
+        }
+    }
 }
 
 /// `vmtest-min run`: checks everything, boots on demand, executes the script (or

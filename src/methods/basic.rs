@@ -75,6 +75,7 @@ pub(super) fn execute(call: &mut Invocation<'_>) -> MethodResult {
     call.backend
         .logger()
         .log(call.machine, &format!("(exit status {})", outcome.status));
+    call.status = Some(outcome.status);
     Ok(Some(outcome.output))
 }
 

@@ -13,7 +13,7 @@ mod waits;
 
 use crate::backend::{Backend, Vm};
 use crate::error::Error;
-use crate::script::signature::{OptionSpec, Receiver, Signature, ValueKind};
+use crate::script::signature::{OptionSpec, Receiver, Signature, ValueKind, lookup};
 use basic::*;
 use std::time::Duration;
 use units::*;
@@ -45,10 +45,13 @@ pub struct Invocation<'a> {
     pub machine: Option<&'a str>,
     /// Positional arguments, evaluated.
     pub args: Vec<Value>,
-    /// Options, evaluated.
-    pub options: Vec<(String, Value)>,
+    /// Options, evaluated, each with the spec it was given for.
+    pub options: Vec<(&'static OptionSpec, Value)>,
     /// The statement's output check, which waits fold into their condition.
     pub condition: Option<Condition<'a>>,
+    /// The exit status of the one command a method ran, for methods whose
+    /// signature has `returns_status` (`rc, out = m.execute …`); they set it.
+    pub status: Option<i32>,
 }
 
 impl Invocation<'_> {
@@ -80,21 +83,25 @@ impl Invocation<'_> {
         }
     }
 
-    /// The text option `name`, if given.
-    pub(crate) fn text_option(&self, name: &str) -> Option<&str> {
-        self.options.iter().find_map(|(option, value)| match value {
-            Value::Text(text) if option == name => Some(text.as_str()),
-            _ => None,
-        })
+    /// The value of the option `spec`, if given.
+    fn option(&self, spec: &OptionSpec) -> Option<&Value> {
+        self.options
+            .iter()
+            .find(|(given, _)| given.name == spec.name)
+            .map(|(_, value)| value)
     }
 
-    fn seconds(&self, name: &str, default: f64) -> Duration {
-        let value = self
-            .options
-            .iter()
-            .find(|(option, _)| option == name)
-            .map(|(_, value)| value);
-        let seconds = match value {
+    /// The text option `spec`, if given.
+    pub(crate) fn text_option(&self, spec: &OptionSpec) -> Option<&str> {
+        match self.option(spec) {
+            Some(Value::Text(text)) => Some(text),
+            _ => None,
+        }
+    }
+
+    /// The seconds option `spec`, or `default`.
+    fn seconds(&self, spec: &OptionSpec, default: f64) -> Duration {
+        let seconds = match self.option(spec) {
             Some(Value::Number(seconds)) => *seconds,
             _ => default,
         };
@@ -106,7 +113,7 @@ impl Invocation<'_> {
     /// usable, and `fail` sees a non-zero status, as in the NixOS driver); without,
     /// only the host waits at most [`DEFAULT_TIMEOUT`].
     pub(crate) fn command_limits(&self) -> (Duration, Option<Duration>) {
-        let given = self.options.iter().any(|(name, _)| name == "timeout");
+        let given = self.option(&TIMEOUT).is_some();
         let timeout = self.timeout();
         match given {
             true => (timeout.saturating_add(GUEST_GRACE), Some(timeout)),
@@ -115,7 +122,7 @@ impl Invocation<'_> {
     }
 
     pub(crate) fn timeout(&self) -> Duration {
-        self.seconds("timeout", DEFAULT_TIMEOUT)
+        self.seconds(&TIMEOUT, DEFAULT_TIMEOUT)
     }
 
     pub(crate) fn satisfies(&self, output: &str) -> Result<bool, Error> {
@@ -147,21 +154,27 @@ pub struct Method {
     pub run: fn(&mut Invocation<'_>) -> MethodResult,
 }
 
-const TIMEOUT_OPTION: OptionSpec = OptionSpec {
+/// `timeout=seconds`: how long a command or wait may take.
+pub(crate) const TIMEOUT: OptionSpec = OptionSpec {
     name: "timeout",
     kind: ValueKind::Seconds,
 };
 
-const fn text_option(name: &'static str) -> OptionSpec {
-    OptionSpec {
-        name,
-        kind: ValueKind::Text,
-    }
-}
+/// `addr=host`: where a port wait connects (default `localhost`).
+pub(crate) const ADDR: OptionSpec = OptionSpec {
+    name: "addr",
+    kind: ValueKind::Text,
+};
 
-const TIMEOUT: &[OptionSpec] = &[TIMEOUT_OPTION];
-const PORT_OPTIONS: &[OptionSpec] = &[text_option("addr"), TIMEOUT_OPTION];
-const STATE_OPTIONS: &[OptionSpec] = &[text_option("state"), TIMEOUT_OPTION];
+/// `state=…`: the unit state `require_unit_state` wants (default `active`).
+pub(crate) const STATE: OptionSpec = OptionSpec {
+    name: "state",
+    kind: ValueKind::Text,
+};
+
+const TIMEOUT_ONLY: &[OptionSpec] = &[TIMEOUT];
+const PORT_OPTIONS: &[OptionSpec] = &[ADDR, TIMEOUT];
+const STATE_OPTIONS: &[OptionSpec] = &[STATE, TIMEOUT];
 
 const fn global(
     name: &'static str,
@@ -176,6 +189,7 @@ const fn global(
         variadic: false,
         options: &[],
         returns_text: false,
+        returns_status: false,
         summary,
     }
 }
@@ -193,7 +207,7 @@ const fn command(
     summary: &'static str,
 ) -> Signature {
     Signature {
-        options: TIMEOUT,
+        options: TIMEOUT_ONLY,
         returns_text: true,
         ..on_machine(name, summary)
     }
@@ -262,17 +276,20 @@ pub static METHODS: &[Method] = &[
     },
     Method {
         signature: Signature {
-            options: TIMEOUT,
+            options: TIMEOUT_ONLY,
             ..on_machine("wait_for_shutdown", "wait until QEMU exits on its own")
         },
         run: wait_for_shutdown,
     },
     Method {
-        signature: command(
-            "execute",
-            &["command"],
-            "run a command; its status does not matter",
-        ),
+        signature: Signature {
+            returns_status: true,
+            ..command(
+                "execute",
+                &["command"],
+                "run a command; its status does not matter (`rc, out = …` takes both)",
+            )
+        },
         run: execute,
     },
     Method {
@@ -442,16 +459,7 @@ pub fn signatures() -> Vec<Signature> {
     METHODS.iter().map(|method| method.signature).collect()
 }
 
-/// The method named `name`, preferring the one called on a machine when
-/// `on_machine` (`sleep` exists both ways), the global one otherwise.
-pub fn find(name: &str, on_machine: bool) -> Option<&'static Method> {
-    let receiver = if on_machine {
-        Receiver::Machine
-    } else {
-        Receiver::Global
-    };
-    let named = || METHODS.iter().filter(|m| m.signature.name == name);
-    named()
-        .find(|m| m.signature.receiver == receiver)
-        .or_else(|| named().next())
+/// The method a call of `name` on `receiver` means (see `signature::lookup`).
+pub fn find(name: &str, receiver: Receiver) -> Option<&'static Method> {
+    lookup(METHODS, |method| &method.signature, name, receiver)
 }

@@ -5,7 +5,7 @@
 //! shell script in the guest.
 
 use super::waits::poll;
-use super::{Invocation, MethodResult};
+use super::{Invocation, MethodResult, STATE};
 use crate::command::{Status, quote as shell_quote};
 use crate::error::{Error, one_line};
 
@@ -140,7 +140,7 @@ pub(super) fn get_unit_property(call: &mut Invocation<'_>) -> MethodResult {
 
 pub(super) fn require_unit_state(call: &mut Invocation<'_>) -> MethodResult {
     let unit = call.text(0).to_string();
-    let wanted = call.text_option("state").unwrap_or("active").to_string();
+    let wanted = call.text_option(&STATE).unwrap_or("active").to_string();
     let machine = call.machine.unwrap_or_default().to_string();
     call.nested(
         &format!("checking that unit {unit} is in state {wanted}"),

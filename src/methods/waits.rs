@@ -8,7 +8,7 @@
 //! deadline and watches QEMU meanwhile. When the status is right but the output
 //! check is not, the host asks again after [`RETRY_PAUSE`].
 
-use super::{GUEST_GRACE, Invocation, MethodResult};
+use super::{ADDR, GUEST_GRACE, Invocation, MethodResult};
 use crate::cancel::Deadline;
 use crate::command::{Outcome, Request, Status, quote as shell_quote};
 use crate::error::{Error, one_line};
@@ -152,7 +152,7 @@ pub(super) fn wait_for_closed_port(call: &mut Invocation<'_>) -> MethodResult {
 /// Polls `nc -z ADDR PORT` in the guest (ADDR: the `addr` option, `localhost`).
 fn wait_for_port(call: &mut Invocation<'_>, open: bool) -> MethodResult {
     let port = call.number(0);
-    let addr = call.text_option("addr").unwrap_or("localhost").to_string();
+    let addr = call.text_option(&ADDR).unwrap_or("localhost").to_string();
     let command = format!("nc -z {} {port}", shell_quote(&addr));
     let state = if open { "open" } else { "closed" };
     let what = format!("TCP port {port} on {addr} to be {state}");

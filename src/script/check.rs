@@ -2,28 +2,51 @@
 //! test, before any VM boots.
 //!
 //! It reports every problem it finds, not just the first, in source order: unknown
-//! methods, machines and options (with the nearest name as a suggestion), calls on
-//! the wrong receiver, argument counts and kinds, duplicate options, regexes that
-//! regex-lite rejects, variables used before they are defined, and captures or checks
-//! of methods that return no text. After a clean check the interpreter may rely on
-//! all of this (for instance, that a `Text` parameter holds an `Arg::Text`).
+//! names (variables, machines, methods, functions, options; with the nearest name as
+//! a suggestion), calls on the wrong receiver, argument counts and kinds, duplicate
+//! options, literal regexes that regex-lite rejects, kind errors where the kind is
+//! known before the run (`.strip()` on a machine, a loop over a number, `"a" + 1`),
+//! `break`/`continue` outside a loop, `return` outside a procedure, procedures
+//! defined inside blocks or twice, recursion (direct or through other procedures),
+//! a `while` whose condition nothing can change, and captures or checks of methods
+//! that return no text. After a clean check the interpreter may rely on all of
+//! this; what only the run can tell (an index out of range, `int("x")`) fails the
+//! step that computes it.
 //!
-//! Variables are one flat, textual-order namespace: a subtest's body sees what was
-//! defined before it, and what it defines stays visible afterwards. The [`Checker`]
-//! keeps the set across [`Checker::check`] calls, so an interactive prompt can check
-//! one statement at a time. A statement's own capture is defined after its texts are
-//! checked (`x = m.succeed "${x}"` is an error), and even when the statement has
-//! other errors, so one mistake does not cascade into "undefined variable" reports.
+//! Names: top-level variables are one flat, textual-order namespace: a block sees
+//! what was defined before it, and what it defines stays visible afterwards.
+//! Procedures are hoisted: a call may come before the `def`. A procedure sees its
+//! parameters, its own assignments, the machines, and every top-level variable of
+//! the script (its body is checked after the top level); one not set yet when the
+//! procedure runs fails that step. A statement's own targets are defined after its value
+//! is checked (`x = "${x}"` is an error when `x` is new), and even when the
+//! statement has other errors, so one mistake does not cascade into "undefined
+//! variable" reports. The [`Checker`] keeps names and procedures across
+//! [`Checker::check`] calls, so an interactive prompt can check one statement at a
+//! time.
 //!
-//! Every lookup is a hash or tree lookup or a scan of one call's options, so checking
-//! is linear in the script's size; suggestions are computed only for errors.
+//! Kinds (`Kind`) are what is known for sure: a literal's, a builtin's result, a
+//! method's text; `Any` otherwise, which is never an error. Method lookup (which
+//! signature a name means on which receiver) is `signature::lookup`,
+//! shared with the interpreter. Every lookup is a hash or tree lookup or a scan of
+//! one call's options, so checking is linear in the script's size; suggestions are
+//! computed only for errors.
 
-use crate::script::ast::{Arg, Call, CallStatement, CheckOp, Script, Statement, Text, TextPart};
+use crate::script::ast::{
+    BinaryOp, Call, Expr, ExprKind, Ident, Procedure, Script, Statement, StatementKind, TextPart,
+    UnaryOp,
+};
+use crate::script::builtins::{self, FUNCTIONS, Takes, VALUE_METHODS};
 use crate::script::diag::{DiagKind, Diagnostic};
 use crate::script::lexer::{is_ident_continue, is_ident_start};
-use crate::script::signature::{Receiver, Signature, ValueKind};
+use crate::script::signature::{Receiver, Signature, ValueKind, lookup};
+use crate::script::span::Span;
 use crate::script::suggest::nearest;
-use std::collections::{BTreeSet, HashMap};
+use crate::script::value::Kind;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// The name of the builtin list of every machine.
+pub(crate) const MACHINES: &str = "machines";
 
 /// What a script is checked against.
 #[derive(Debug, Clone, Copy)]
@@ -34,13 +57,33 @@ pub struct CheckContext<'a> {
     pub signatures: &'a [Signature],
 }
 
-/// Validates scripts statement by statement, remembering the variables defined so far.
+/// What the checker knows of a procedure.
+#[derive(Debug, Clone)]
+struct ProcedureInfo {
+    /// How many parameters it takes.
+    params: usize,
+    /// The procedures its body calls, with the span of each call.
+    calls: Vec<(String, Span)>,
+}
+
+/// Validates scripts statement by statement, remembering names and procedures.
 #[derive(Debug, Clone)]
 pub struct Checker<'a> {
     machines: &'a [String],
     signatures: &'a [Signature],
-    methods: HashMap<&'static str, &'a Signature>,
-    variables: BTreeSet<String>,
+    /// Top-level variables and their kinds.
+    globals: BTreeMap<String, Kind>,
+    /// Every procedure defined so far.
+    procedures: BTreeMap<String, ProcedureInfo>,
+    /// While checking a procedure's body: its name and its variables.
+    procedure: Option<(String, BTreeMap<String, Kind>)>,
+    /// How many loops enclose the statement being checked (within its procedure
+    /// or `retry` body).
+    loops: usize,
+    /// How many blocks enclose the statement being checked.
+    blocks: usize,
+    /// The problems found so far.
+    out: Vec<Diagnostic>,
 }
 
 /// Where a value sits in a call, for messages.
@@ -50,195 +93,840 @@ enum Slot<'x> {
     Option(&'x str),
 }
 
+/// What a call's name turned out to mean.
+enum Callee<'s> {
+    /// A method of the table (on a machine or global).
+    Method(&'s Signature),
+    /// Anything else: a builtin, a value method, a procedure, or an unknown name.
+    Other,
+}
+
 impl<'a> Checker<'a> {
     /// A checker for `ctx`, with no variables defined yet.
     pub fn new(ctx: &CheckContext<'a>) -> Checker<'a> {
-        let mut methods = HashMap::with_capacity(ctx.signatures.len());
-        for signature in ctx.signatures {
-            methods.entry(signature.name).or_insert(signature);
-        }
         Checker {
             machines: ctx.machines,
             signatures: ctx.signatures,
-            methods,
-            variables: BTreeSet::new(),
+            globals: BTreeMap::new(),
+            procedures: BTreeMap::new(),
+            procedure: None,
+            loops: 0,
+            blocks: 0,
+            out: Vec::new(),
         }
     }
 
-    /// Checks `script` and returns every problem found, in source order. Variables
-    /// the script defines stay defined for later calls.
+    /// Checks `script` and returns every problem found, in source order. Names
+    /// and procedures the script defines stay defined for later calls.
     pub fn check(&mut self, script: &Script) -> Vec<Diagnostic> {
-        let mut out = Vec::new();
+        let mut defined = Vec::new();
         for statement in &script.statements {
-            self.statement(statement, &mut out);
+            if let StatementKind::Def(procedure) = &statement.kind {
+                self.declare(procedure);
+                defined.push(procedure.name.name.clone());
+            }
         }
+        for statement in &script.statements {
+            self.statement(statement);
+        }
+        // Bodies last, so that they see every top-level variable, as Python
+        // functions read globals when they run.
+        for statement in &script.statements {
+            if let StatementKind::Def(procedure) = &statement.kind {
+                self.definition(procedure);
+            }
+        }
+        self.recursion(&defined);
+        let mut out = std::mem::take(&mut self.out);
         out.sort_by_key(|diagnostic| diagnostic.span.offset);
+        out.dedup();
         out
     }
 
-    /// Marks `name` as defined, as if a statement had assigned it.
+    /// Marks `name` as a defined variable, as if a statement had assigned it.
     pub fn define(&mut self, name: &str) {
-        self.variables.insert(name.to_string());
+        self.bind(name, Kind::Any);
     }
 
     /// Whether a variable called `name` has been defined.
     pub fn is_defined(&self, name: &str) -> bool {
-        self.variables.contains(name)
+        self.variable(name).is_some()
     }
 
-    fn statement(&mut self, statement: &Statement, out: &mut Vec<Diagnostic>) {
-        match statement {
-            Statement::Call(call) => self.call_statement(call, out),
-            Statement::Assign { name, value, .. } => {
-                self.text(value, out);
-                self.define(&name.name);
-            }
-            Statement::Subtest { name, body, .. } => {
-                self.text(name, out);
-                for statement in body {
-                    self.statement(statement, out);
-                }
-            }
+    fn error(&mut self, span: Span, kind: DiagKind) {
+        self.out.push(Diagnostic::new(span, kind));
+    }
+
+    // Names.
+
+    /// The kind of the variable `name`, if one is visible here.
+    fn variable(&self, name: &str) -> Option<Kind> {
+        if let Some((_, locals)) = &self.procedure
+            && let Some(kind) = locals.get(name)
+        {
+            return Some(*kind);
         }
+        self.globals.get(name).copied()
     }
 
-    fn call_statement(&mut self, statement: &CallStatement, out: &mut Vec<Diagnostic>) {
-        let call = &statement.call;
-        let method = &call.method.name;
-        let receiver = match call.target {
-            Some(_) => Receiver::Machine,
-            None => Receiver::Global,
+    /// Defines (or redefines) the variable `name` in the current scope; a variable
+    /// assigned values of different kinds is `Any`.
+    fn bind(&mut self, name: &str, kind: Kind) {
+        let scope = match &mut self.procedure {
+            Some((_, locals)) => locals,
+            None => &mut self.globals,
         };
-        let exact = self
-            .signatures
-            .iter()
-            .find(|s| s.name == method.as_str() && s.receiver == receiver);
-        match exact.or_else(|| self.methods.get(method.as_str()).copied()) {
-            None => {
-                let names = self.signatures.iter().map(|signature| signature.name);
-                out.push(Diagnostic::new(
-                    call.method.span,
-                    DiagKind::UnknownMethod {
-                        method: method.clone(),
-                        suggestion: nearest(method, names).map(str::to_string),
-                    },
-                ));
-                if let Some(target) = &call.target {
-                    self.machine(target.name.as_str(), target.span, out);
-                }
-            }
-            Some(signature) => {
-                self.receiver(call, signature, out);
-                self.arguments(call, signature, out);
-                self.options(call, signature, out);
-                if !signature.returns_text {
-                    if let Some(capture) = &statement.capture {
-                        out.push(Diagnostic::new(
-                            capture.span,
-                            DiagKind::CaptureWithoutText {
-                                method: method.clone(),
-                            },
-                        ));
-                    }
-                    if let Some(check) = &statement.check {
-                        out.push(Diagnostic::new(
-                            check.span,
-                            DiagKind::CheckWithoutText {
-                                method: method.clone(),
-                            },
-                        ));
-                    }
-                }
-            }
-        }
-        for arg in &call.args {
-            if let Arg::Text(text) = arg {
-                self.text(text, out);
-            }
-        }
-        for option in &call.options {
-            if let Arg::Text(text) = &option.value {
-                self.text(text, out);
-            }
-        }
-        if let Some(check) = &statement.check {
-            self.text(&check.operand, out);
-            if matches!(check.op, CheckOp::Matches | CheckOp::NotMatches) {
-                self.regex(&check.operand, out);
-            }
-        }
-        if let Some(capture) = &statement.capture {
-            self.define(&capture.name);
-        }
+        let kind = scope.get(name).map_or(kind, |old| old.join(kind));
+        scope.insert(name.to_string(), kind);
     }
 
-    /// Global commands take no machine; machine methods need a known one.
-    fn receiver(&self, call: &Call, signature: &Signature, out: &mut Vec<Diagnostic>) {
-        let method = &call.method.name;
-        match (signature.receiver, &call.target) {
-            (Receiver::Global, None) => {}
-            (Receiver::Global, Some(target)) => out.push(Diagnostic::new(
+    /// Binds a name a statement assigns, unless it names a machine or `machines`.
+    fn assign(&mut self, target: &Ident, kind: Kind) {
+        let name = &target.name;
+        let what = if resolve_machine(name, self.machines).is_some() {
+            Some("a machine")
+        } else if name == MACHINES {
+            Some("the list of machines")
+        } else {
+            None
+        };
+        match what {
+            Some(what) => self.error(
                 target.span,
-                DiagKind::TakesNoMachine {
-                    method: method.clone(),
-                    machine: target.name.clone(),
+                DiagKind::ReservedName {
+                    name: name.clone(),
+                    what,
                 },
-            )),
-            (Receiver::Machine, None) => out.push(Diagnostic::new(
-                call.method.span,
-                DiagKind::NeedsMachine {
-                    method: method.clone(),
-                    example: self.machines.first().map(|name| {
-                        let valid =
-                            name.starts_with(is_ident_start) && name.chars().all(is_ident_continue);
-                        if valid {
-                            name.clone()
-                        } else {
-                            python_name(name)
-                        }
-                    }),
-                },
-            )),
-            (Receiver::Machine, Some(target)) => self.machine(&target.name, target.span, out),
+            ),
+            None => self.bind(name, kind),
         }
     }
 
-    fn machine(&self, written: &str, span: crate::script::span::Span, out: &mut Vec<Diagnostic>) {
-        if resolve_machine(written, self.machines).is_some() {
+    /// Every name a `Name` expression may refer to here, for suggestions.
+    fn visible_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.globals.keys().cloned().collect();
+        if let Some((_, locals)) = &self.procedure {
+            names.extend(locals.keys().cloned());
+        }
+        names.extend(self.machine_names().into_iter().map(str::to_string));
+        names.push(MACHINES.to_string());
+        names
+    }
+
+    /// The machines as scripts may write them (with `machine` for a single one).
+    fn machine_names(&self) -> Vec<&str> {
+        let single = (self.machines.len() == 1).then_some("machine");
+        self.machines
+            .iter()
+            .map(String::as_str)
+            .chain(single)
+            .collect()
+    }
+
+    fn name(&mut self, ident: &Ident) -> Kind {
+        if let Some(kind) = self.variable(&ident.name) {
+            return kind;
+        }
+        if resolve_machine(&ident.name, self.machines).is_some() {
+            return Kind::Machine;
+        }
+        if ident.name == MACHINES {
+            return Kind::List;
+        }
+        let names = self.visible_names();
+        let suggestion = nearest(&ident.name, names.iter().map(String::as_str)).map(str::to_string);
+        self.error(
+            ident.span,
+            DiagKind::UndefinedVariable {
+                name: ident.name.clone(),
+                suggestion,
+            },
+        );
+        Kind::Any
+    }
+
+    // Statements.
+
+    fn block(&mut self, body: &[Statement]) {
+        self.blocks += 1;
+        for statement in body {
+            self.statement(statement);
+        }
+        self.blocks -= 1;
+    }
+
+    /// A body that `break` and `continue` cannot leave: a procedure's or `retry`'s.
+    fn fenced_block(&mut self, body: &[Statement]) {
+        let loops = std::mem::replace(&mut self.loops, 0);
+        self.block(body);
+        self.loops = loops;
+    }
+
+    fn loop_body(&mut self, body: &[Statement]) {
+        self.loops += 1;
+        self.block(body);
+        self.loops -= 1;
+    }
+
+    fn statement(&mut self, statement: &Statement) {
+        match &statement.kind {
+            StatementKind::Expr(expr) => {
+                self.expr(expr);
+            }
+            StatementKind::Assign { targets, value } => self.assignment(targets, value),
+            StatementKind::Assert { condition, message } => {
+                self.expr(condition);
+                if let Some(message) = message {
+                    self.expr(message);
+                }
+            }
+            StatementKind::If {
+                branches,
+                otherwise,
+            } => {
+                for (condition, body) in branches {
+                    self.expr(condition);
+                    self.block(body);
+                }
+                if let Some(body) = otherwise {
+                    self.block(body);
+                }
+            }
+            StatementKind::For {
+                var,
+                iterable,
+                body,
+            } => {
+                let kind = self.expr(iterable);
+                if !matches!(kind, Kind::Any | Kind::List | Kind::Str | Kind::Dict) {
+                    self.error(
+                        iterable.span,
+                        DiagKind::NotIterable {
+                            kind: kind.describe(),
+                        },
+                    );
+                }
+                let element = match (kind, &iterable.kind) {
+                    (Kind::Str, _) => Kind::Str,
+                    (_, ExprKind::Name(name)) if name.name == MACHINES => Kind::Machine,
+                    (_, ExprKind::List(items)) => self.element_kind(items),
+                    _ => Kind::Any,
+                };
+                self.assign(var, element);
+                self.loop_body(body);
+            }
+            StatementKind::While { condition, body } => {
+                self.expr(condition);
+                if never_changes(condition, body) {
+                    self.error(condition.span, DiagKind::ConditionNeverChanges);
+                }
+                self.loop_body(body);
+            }
+            StatementKind::Break | StatementKind::Continue => {
+                if self.loops == 0 {
+                    let keyword = match statement.kind {
+                        StatementKind::Break => "break",
+                        _ => "continue",
+                    };
+                    self.error(statement.span, DiagKind::OutsideLoop { keyword });
+                }
+            }
+            StatementKind::Def(_) => {
+                if self.blocks > 0 || self.procedure.is_some() {
+                    self.error(statement.span, DiagKind::NestedProcedure);
+                }
+            }
+            StatementKind::Return(value) => {
+                if self.procedure.is_none() {
+                    self.error(statement.span, DiagKind::ReturnOutsideProcedure);
+                }
+                if let Some(value) = value {
+                    self.expr(value);
+                }
+            }
+            StatementKind::Subtest { name, body } => {
+                self.expr(name);
+                self.block(body);
+            }
+            StatementKind::Retry { timeout, body } => {
+                if let Some(timeout) = timeout {
+                    let kind = self.expr(timeout);
+                    self.value(
+                        "retry",
+                        Slot::Option("timeout"),
+                        timeout,
+                        kind,
+                        ValueKind::Seconds,
+                    );
+                }
+                self.fenced_block(body);
+            }
+        }
+    }
+
+    /// The kind of a list literal's items (for `for m in [a, b]`), already checked.
+    fn element_kind(&self, items: &[Expr]) -> Kind {
+        let kinds = items.iter().map(|item| match &item.kind {
+            ExprKind::Name(name) => match self.variable(&name.name) {
+                Some(kind) => kind,
+                None if resolve_machine(&name.name, self.machines).is_some() => Kind::Machine,
+                None => Kind::Any,
+            },
+            ExprKind::Str(_) => Kind::Str,
+            ExprKind::Int(_) => Kind::Int,
+            _ => Kind::Any,
+        });
+        kinds.reduce(Kind::join).unwrap_or(Kind::Any)
+    }
+
+    fn assignment(&mut self, targets: &[Ident], value: &Expr) {
+        let kind = self.expr(value);
+        let method = match &value.kind {
+            ExprKind::Call(call) => self.method_of(call),
+            _ => None,
+        };
+        if let [target] = targets {
+            if let Some(signature) = method.filter(|s| !s.returns_text) {
+                self.error(
+                    target.span,
+                    DiagKind::CaptureWithoutText {
+                        method: signature.name.to_string(),
+                    },
+                );
+            }
+            self.assign(target, kind);
             return;
         }
-        let single = (self.machines.len() == 1).then_some("machine");
-        let candidates = self.machines.iter().map(String::as_str).chain(single);
-        out.push(Diagnostic::new(
-            span,
-            DiagKind::UnknownMachine {
-                machine: written.to_string(),
-                suggestion: nearest(written, candidates).map(str::to_string),
-            },
-        ));
+        let kinds = match method {
+            Some(signature) if signature.returns_status => vec![Kind::Int, Kind::Str],
+            Some(signature) => {
+                self.error(
+                    value.span,
+                    DiagKind::NoStatus {
+                        method: signature.name.to_string(),
+                    },
+                );
+                vec![]
+            }
+            None if matches!(kind, Kind::Any | Kind::List) => vec![],
+            None => {
+                self.error(
+                    value.span,
+                    DiagKind::CannotUnpack {
+                        kind: kind.describe(),
+                    },
+                );
+                vec![]
+            }
+        };
+        for (i, target) in targets.iter().enumerate() {
+            self.assign(target, kinds.get(i).copied().unwrap_or(Kind::Any));
+        }
     }
 
-    /// The number of positional arguments, and the kind of each.
-    fn arguments(&self, call: &Call, signature: &Signature, out: &mut Vec<Diagnostic>) {
-        let args = &call.args;
-        let (min, max) = (signature.min_args(), signature.max_args());
-        if args.len() < min || max.is_some_and(|max| args.len() > max) {
-            let span = match (max, args.last()) {
-                (Some(max), Some(last)) if args.len() > max => args[max].span().to(last.span()),
-                _ => call.span,
-            };
-            out.push(Diagnostic::new(
-                span,
-                DiagKind::WrongArgumentCount {
-                    method: call.method.name.clone(),
-                    min,
-                    max,
-                    found: args.len(),
+    /// Registers a top-level procedure before its script is checked (hoisting).
+    fn declare(&mut self, procedure: &Procedure) {
+        let name = &procedure.name;
+        let taken = self.procedures.contains_key(&name.name)
+            || builtins::function(&name.name).is_some()
+            || self.signatures.iter().any(|s| s.name == name.name);
+        if taken {
+            self.error(
+                name.span,
+                DiagKind::DuplicateProcedure {
+                    name: name.name.clone(),
                 },
-            ));
+            );
+            return;
         }
-        let checked = max.map_or(args.len(), |max| max.min(args.len()));
-        for (i, arg) in args[..checked].iter().enumerate() {
+        self.procedures.insert(
+            name.name.clone(),
+            ProcedureInfo {
+                params: procedure.params.len(),
+                calls: Vec::new(),
+            },
+        );
+    }
+
+    /// Checks a top-level `def`'s body in the procedure's own scope.
+    fn definition(&mut self, procedure: &Procedure) {
+        let mut locals = BTreeMap::new();
+        for param in &procedure.params {
+            if locals.insert(param.name.clone(), Kind::Any).is_some() {
+                self.error(
+                    param.span,
+                    DiagKind::DuplicateProcedure {
+                        name: param.name.clone(),
+                    },
+                );
+            }
+        }
+        self.procedure = Some((procedure.name.name.clone(), locals));
+        self.fenced_block(&procedure.body);
+        self.procedure = None;
+    }
+
+    /// Reports each cycle of calls among `names` (and what they call) once, at the
+    /// call that closes it.
+    fn recursion(&mut self, names: &[String]) {
+        let mut done = BTreeSet::new();
+        let mut reported = BTreeSet::new();
+        for name in names {
+            let mut path = Vec::new();
+            self.visit(name, &mut path, &mut done, &mut reported);
+        }
+    }
+
+    fn visit(
+        &mut self,
+        name: &str,
+        path: &mut Vec<String>,
+        done: &mut BTreeSet<String>,
+        reported: &mut BTreeSet<usize>,
+    ) {
+        if done.contains(name) {
+            return;
+        }
+        path.push(name.to_string());
+        let calls = self
+            .procedures
+            .get(name)
+            .map(|info| info.calls.clone())
+            .unwrap_or_default();
+        for (callee, span) in calls {
+            if let Some(start) = path.iter().position(|p| *p == callee) {
+                if reported.insert(span.offset) {
+                    let mut cycle = path[start..].to_vec();
+                    cycle.push(callee);
+                    self.error(span, DiagKind::Recursion { cycle });
+                }
+            } else {
+                self.visit(&callee, path, done, reported);
+            }
+        }
+        path.pop();
+        done.insert(name.to_string());
+    }
+
+    // Expressions.
+
+    /// Checks `expr` and returns its kind.
+    fn expr(&mut self, expr: &Expr) -> Kind {
+        match &expr.kind {
+            ExprKind::Str(text) => {
+                for part in &text.parts {
+                    if let TextPart::Expr(hole) = part {
+                        self.expr(hole);
+                    }
+                }
+                Kind::Str
+            }
+            ExprKind::Int(_) => Kind::Int,
+            ExprKind::Float(_) => Kind::Float,
+            ExprKind::Bool(_) => Kind::Bool,
+            ExprKind::None => Kind::None,
+            ExprKind::List(items) => {
+                for item in items {
+                    self.expr(item);
+                }
+                Kind::List
+            }
+            ExprKind::Name(ident) => self.name(ident),
+            ExprKind::Index { base, index } => {
+                let kind = self.expr(base);
+                self.expr(index);
+                self.indexable(base, kind);
+                match kind {
+                    Kind::Str => Kind::Str,
+                    _ => Kind::Any,
+                }
+            }
+            ExprKind::Slice { base, start, end } => {
+                let kind = self.expr(base);
+                for bound in [start, end].into_iter().flatten() {
+                    self.expr(bound);
+                }
+                if !matches!(kind, Kind::Any | Kind::Str | Kind::List) {
+                    self.error(
+                        base.span,
+                        DiagKind::NotIndexable {
+                            kind: kind.describe(),
+                        },
+                    );
+                    return Kind::Any;
+                }
+                kind
+            }
+            ExprKind::Unary { op, operand } => {
+                let kind = self.expr(operand);
+                match op {
+                    UnaryOp::Not => Kind::Bool,
+                    UnaryOp::Neg if kind.is_number() || kind == Kind::Any => kind,
+                    UnaryOp::Neg => {
+                        self.error(
+                            expr.span,
+                            DiagKind::WrongOperandKinds {
+                                op: "-",
+                                kinds: vec![kind.describe()],
+                            },
+                        );
+                        Kind::Any
+                    }
+                }
+            }
+            ExprKind::Binary { op, left, right } => self.binary(expr, *op, left, right),
+            ExprKind::Call(call) => self.call(call, expr.span),
+        }
+    }
+
+    fn indexable(&mut self, base: &Expr, kind: Kind) {
+        if !matches!(kind, Kind::Any | Kind::Str | Kind::List | Kind::Dict) {
+            self.error(
+                base.span,
+                DiagKind::NotIndexable {
+                    kind: kind.describe(),
+                },
+            );
+        }
+    }
+
+    fn binary(&mut self, expr: &Expr, op: BinaryOp, left: &Expr, right: &Expr) -> Kind {
+        use BinaryOp::*;
+        let (l, r) = (self.expr(left), self.expr(right));
+        if matches!(op, Matches | NotMatches) {
+            self.regex(right);
+        }
+        let any = l == Kind::Any || r == Kind::Any;
+        let numbers = l.is_number() && r.is_number();
+        let result = match op {
+            And | Or => return l.join(r),
+            Eq | Ne => return Kind::Bool,
+            Add if l == r && matches!(l, Kind::Str | Kind::List) => return l,
+            Add | Sub | Mul if numbers => return if l == r { l } else { Kind::Float },
+            Div if numbers => return Kind::Float,
+            Add | Sub | Mul | Div if any => return if numbers { Kind::Float } else { Kind::Any },
+            Add | Sub | Mul | Div => None,
+            Lt | Le | Gt | Ge => (any || numbers || l == r && matches!(l, Kind::Str | Kind::List))
+                .then_some(Kind::Bool),
+            In | NotIn => container(r, l),
+            Contains | NotContains => container(l, r),
+            Matches | NotMatches => (matches!(l, Kind::Any | Kind::Str)
+                && matches!(r, Kind::Any | Kind::Str))
+            .then_some(Kind::Bool),
+        };
+        match result {
+            Some(kind) => kind,
+            None => {
+                self.error(
+                    expr.span,
+                    DiagKind::WrongOperandKinds {
+                        op: op.as_str(),
+                        kinds: vec![l.describe(), r.describe()],
+                    },
+                );
+                Kind::Any
+            }
+        }
+    }
+
+    /// A regex given as a literal must compile; one with holes is checked when it runs.
+    fn regex(&mut self, expr: &Expr) {
+        let ExprKind::Str(text) = &expr.kind else {
+            return;
+        };
+        let Some(regex) = text.as_literal() else {
+            return;
+        };
+        if let Err(e) = regex_lite::Regex::new(&regex) {
+            self.error(
+                expr.span,
+                DiagKind::InvalidRegex {
+                    regex,
+                    message: e.to_string(),
+                },
+            );
+        }
+    }
+
+    /// The method of the table a call means, if it means one (no diagnostics).
+    fn method_of(&self, call: &Call) -> Option<&'a Signature> {
+        let receiver = match &call.target {
+            None => {
+                if self.procedures.contains_key(&call.name.name)
+                    || builtins::function(&call.name.name).is_some()
+                {
+                    return None;
+                }
+                Receiver::Global
+            }
+            Some(target) => {
+                let machine = match &target.kind {
+                    ExprKind::Name(name) => self
+                        .variable(&name.name)
+                        .is_none_or(|kind| kind == Kind::Machine),
+                    _ => false,
+                };
+                if !machine {
+                    return None;
+                }
+                Receiver::Machine
+            }
+        };
+        lookup(self.signatures, |s| s, &call.name.name, receiver)
+    }
+
+    /// Checks a call and returns the kind of its value.
+    fn call(&mut self, call: &Call, span: Span) -> Kind {
+        let kinds: Vec<Kind> = call.args.iter().map(|arg| self.expr(arg)).collect();
+        let (callee, kind) = match &call.target {
+            None => self.plain_call(call, span, &kinds),
+            Some(target) => self.method_call(call, target, span, &kinds),
+        };
+        if let Some(check) = &call.check {
+            self.expr(&check.operand);
+            if matches!(check.op, BinaryOp::Matches | BinaryOp::NotMatches) {
+                self.regex(&check.operand);
+            }
+            if let Callee::Method(signature) = callee
+                && !signature.returns_text
+            {
+                self.error(
+                    check.span,
+                    DiagKind::CheckWithoutText {
+                        method: signature.name.to_string(),
+                    },
+                );
+            }
+        }
+        kind
+    }
+
+    /// `name(args)`: a procedure, a builtin function or a global command.
+    fn plain_call(&mut self, call: &Call, span: Span, kinds: &[Kind]) -> (Callee<'a>, Kind) {
+        let name = &call.name.name;
+        if let Some(info) = self.procedures.get(name) {
+            let params = info.params;
+            if let Some((caller, _)) = &self.procedure
+                && let Some(caller) = self.procedures.get_mut(caller)
+            {
+                caller.calls.push((name.clone(), call.name.span));
+            }
+            self.count(call, span, params, Some(params));
+            self.no_options(call);
+            return (Callee::Other, Kind::Any);
+        }
+        if let Some(function) = builtins::function(name) {
+            self.count(call, span, function.required, Some(function.params.len()));
+            self.takes(name, function.params, call, kinds);
+            self.no_options(call);
+            return (Callee::Other, function.returns);
+        }
+        match lookup(self.signatures, |s| s, name, Receiver::Global) {
+            Some(signature) => {
+                if signature.receiver == Receiver::Machine {
+                    self.error(
+                        call.name.span,
+                        DiagKind::NeedsMachine {
+                            method: name.clone(),
+                            example: self.machines.first().map(|machine| example(machine)),
+                        },
+                    );
+                }
+                self.signature(call, span, signature, kinds);
+                (Callee::Method(signature), text_kind(signature))
+            }
+            None if call.args.is_empty() && call.options.is_empty() => match self.variable(name) {
+                // A variable alone as a statement (`x` at the prompt shows it).
+                Some(kind) => (Callee::Other, kind),
+                None => self.unknown_function(call),
+            },
+            None => self.unknown_function(call),
+        }
+    }
+
+    /// Reports a call of a name that is nothing callable.
+    fn unknown_function(&mut self, call: &Call) -> (Callee<'a>, Kind) {
+        let name = &call.name.name;
+        let names = self
+            .procedures
+            .keys()
+            .map(String::as_str)
+            .chain(FUNCTIONS.iter().map(|f| f.name))
+            .chain(self.signatures.iter().map(|s| s.name));
+        let suggestion = nearest(name, names).map(str::to_string);
+        self.error(
+            call.name.span,
+            DiagKind::UnknownFunction {
+                name: name.clone(),
+                suggestion,
+            },
+        );
+        (Callee::Other, Kind::Any)
+    }
+
+    /// `target.name(args)`: a machine method or a value method.
+    fn method_call(
+        &mut self,
+        call: &Call,
+        target: &Expr,
+        span: Span,
+        kinds: &[Kind],
+    ) -> (Callee<'a>, Kind) {
+        let name = &call.name.name;
+        let target_kind = match &target.kind {
+            ExprKind::Name(ident)
+                if self.variable(&ident.name).is_none()
+                    && resolve_machine(&ident.name, self.machines).is_none()
+                    && ident.name != MACHINES
+                    && builtins::value_method(Kind::Any, name).is_none() =>
+            {
+                let names = self.machine_names();
+                let suggestion = nearest(&ident.name, names).map(str::to_string);
+                self.error(
+                    ident.span,
+                    DiagKind::UnknownMachine {
+                        machine: ident.name.clone(),
+                        suggestion,
+                    },
+                );
+                Kind::Any
+            }
+            _ => self.expr(target),
+        };
+        let machine_method = lookup(self.signatures, |s| s, name, Receiver::Machine);
+        let value_method = builtins::value_method(target_kind, name);
+        match (target_kind, machine_method, value_method) {
+            (Kind::Machine | Kind::Any, Some(signature), _) => {
+                if signature.receiver == Receiver::Global {
+                    self.error(
+                        target.span,
+                        DiagKind::TakesNoMachine {
+                            method: name.clone(),
+                            machine: source_name(target),
+                        },
+                    );
+                }
+                self.signature(call, span, signature, kinds);
+                (Callee::Method(signature), text_kind(signature))
+            }
+            (_, _, Some(method)) => {
+                self.count(call, span, method.required, Some(method.params.len()));
+                self.takes(name, method.params, call, kinds);
+                self.no_options(call);
+                (Callee::Other, method.returns)
+            }
+            (Kind::Any, None, None) => {
+                let names = self
+                    .signatures
+                    .iter()
+                    .map(|s| s.name)
+                    .chain(VALUE_METHODS.iter().map(|m| m.name));
+                let suggestion = nearest(name, names).map(str::to_string);
+                self.error(
+                    call.name.span,
+                    DiagKind::UnknownMethod {
+                        method: name.clone(),
+                        suggestion,
+                    },
+                );
+                (Callee::Other, Kind::Any)
+            }
+            (Kind::Machine, None, None) if builtins::value_method(Kind::Any, name).is_none() => {
+                let names = self
+                    .signatures
+                    .iter()
+                    .filter(|s| s.receiver == Receiver::Machine);
+                let suggestion = nearest(name, names.map(|s| s.name)).map(str::to_string);
+                self.error(
+                    call.name.span,
+                    DiagKind::UnknownMethod {
+                        method: name.clone(),
+                        suggestion,
+                    },
+                );
+                (Callee::Other, Kind::Any)
+            }
+            (kind, _, None) => {
+                let methods = VALUE_METHODS.iter().filter(|m| m.receiver == kind);
+                let suggestion = nearest(name, methods.map(|m| m.name));
+                self.error(
+                    call.name.span,
+                    DiagKind::NoSuchMethod {
+                        kind: kind.describe(),
+                        method: name.clone(),
+                        suggestion: suggestion.map(str::to_string),
+                    },
+                );
+                (Callee::Other, Kind::Any)
+            }
+        }
+    }
+
+    /// The number of positional arguments.
+    fn count(&mut self, call: &Call, span: Span, min: usize, max: Option<usize>) {
+        let args = &call.args;
+        if args.len() >= min && max.is_none_or(|max| args.len() <= max) {
+            return;
+        }
+        let span = match (max, args.last()) {
+            (Some(max), Some(last)) if args.len() > max => args[max].span.to(last.span),
+            _ => span,
+        };
+        self.error(
+            span,
+            DiagKind::WrongArgumentCount {
+                method: call.name.name.clone(),
+                min,
+                max,
+                found: args.len(),
+            },
+        );
+    }
+
+    /// Builtins and value methods take no options.
+    fn no_options(&mut self, call: &Call) {
+        for option in &call.options {
+            self.expr(&option.value);
+            self.error(
+                option.name.span,
+                DiagKind::UnknownOption {
+                    method: call.name.name.clone(),
+                    option: option.name.name.clone(),
+                    suggestion: None,
+                },
+            );
+        }
+    }
+
+    /// The kinds of a builtin's arguments, where known; literal regexes compile.
+    fn takes(&mut self, name: &str, params: &[Takes], call: &Call, kinds: &[Kind]) {
+        for ((arg, kind), takes) in call.args.iter().zip(kinds).zip(params) {
+            if !takes.accepts(*kind) {
+                self.error(
+                    arg.span,
+                    DiagKind::WrongArgument {
+                        function: name.to_string(),
+                        expected: match takes {
+                            Takes::Str | Takes::Regex => "a string",
+                            Takes::Int => "a whole number",
+                            Takes::List => "a list",
+                            Takes::Any => "a value",
+                        },
+                        found: kind.describe(),
+                    },
+                );
+            } else if *takes == Takes::Regex {
+                self.regex(arg);
+            }
+        }
+    }
+
+    /// A call of a method of the table: arguments and options.
+    fn signature(&mut self, call: &Call, span: Span, signature: &Signature, kinds: &[Kind]) {
+        let (min, max) = (signature.min_args(), signature.max_args());
+        self.count(call, span, min, max);
+        let checked = max.map_or(call.args.len(), |max| max.min(call.args.len()));
+        for (i, (arg, kind)) in call.args[..checked].iter().zip(kinds).enumerate() {
             let param = signature
                 .params
                 .get(i)
@@ -246,130 +934,198 @@ impl<'a> Checker<'a> {
                 .copied()
                 .unwrap_or("argument");
             self.value(
-                &call.method.name,
+                signature.name,
                 Slot::Param(param),
                 arg,
+                *kind,
                 signature.param_kind,
-                out,
             );
         }
-    }
-
-    /// Known, given once, and of the right kind.
-    fn options(&self, call: &Call, signature: &Signature, out: &mut Vec<Diagnostic>) {
-        let method = &call.method.name;
         for (i, option) in call.options.iter().enumerate() {
+            let kind = self.expr(&option.value);
             let name = &option.name.name;
             if call.options[..i]
                 .iter()
                 .any(|earlier| earlier.name.name == *name)
             {
-                out.push(Diagnostic::new(
+                self.error(
                     option.name.span,
                     DiagKind::DuplicateOption {
                         option: name.clone(),
                     },
-                ));
+                );
                 continue;
             }
             match signature.option(name) {
-                Some(spec) => self.value(method, Slot::Option(name), &option.value, spec.kind, out),
+                Some(spec) => self.value(
+                    signature.name,
+                    Slot::Option(name),
+                    &option.value,
+                    kind,
+                    spec.kind,
+                ),
                 None => {
                     let names = signature.options.iter().map(|spec| spec.name);
-                    out.push(Diagnostic::new(
+                    let suggestion = nearest(name, names).map(str::to_string);
+                    self.error(
                         option.name.span,
                         DiagKind::UnknownOption {
-                            method: method.clone(),
+                            method: signature.name.to_string(),
                             option: name.clone(),
-                            suggestion: nearest(name, names).map(str::to_string),
+                            suggestion,
                         },
-                    ));
+                    );
                 }
             }
         }
     }
 
-    /// Text and Regex take strings (a literal regex must compile); Seconds takes a
-    /// non-negative number.
-    fn value(
-        &self,
-        method: &str,
-        slot: Slot,
-        arg: &Arg,
-        kind: ValueKind,
-        out: &mut Vec<Diagnostic>,
-    ) {
-        let found = match (kind, arg) {
-            (ValueKind::Text, Arg::Text(_)) => return,
-            (ValueKind::Regex, Arg::Text(text)) => return self.regex(text, out),
-            (ValueKind::Seconds, Arg::Number(number))
-                if number.value >= 0.0 && number.value.is_finite() =>
-            {
-                return;
+    /// A method argument or option against the kind of value its slot takes:
+    /// literals are checked in full (a regex compiles, seconds are non-negative, a
+    /// port is 1 to 65535, as a number or a string), other expressions by kind.
+    fn value(&mut self, method: &str, slot: Slot, arg: &Expr, kind: Kind, expected: ValueKind) {
+        let found = match (expected, &arg.kind) {
+            (ValueKind::Regex, ExprKind::Str(_)) => return self.regex(arg),
+            (ValueKind::Seconds, ExprKind::Int(n)) if *n >= 0 => return,
+            (ValueKind::Seconds, ExprKind::Float(f)) if *f >= 0.0 && f.is_finite() => return,
+            (ValueKind::Port, ExprKind::Int(n)) if port(*n) => return,
+            (ValueKind::Port, ExprKind::Str(text)) => match text.as_literal() {
+                Some(literal) if literal.parse::<i64>().is_ok_and(port) => return,
+                Some(literal) => format!("`{}`", literal),
+                None => return,
+            },
+            (ValueKind::Seconds | ValueKind::Port, ExprKind::Int(n)) => format!("`{n}`"),
+            (ValueKind::Seconds | ValueKind::Port, ExprKind::Float(f)) => format!("`{f}`"),
+            _ => {
+                let fits = match expected {
+                    ValueKind::Text | ValueKind::Regex => matches!(kind, Kind::Any | Kind::Str),
+                    ValueKind::Seconds => kind == Kind::Any || kind.is_number(),
+                    ValueKind::Port => matches!(kind, Kind::Any | Kind::Int | Kind::Str),
+                };
+                if fits {
+                    return;
+                }
+                kind.describe().to_string()
             }
-            (ValueKind::Port, Arg::Number(number))
-                if number.value.fract() == 0.0 && (1.0..=65535.0).contains(&number.value) =>
-            {
-                return;
-            }
-            (ValueKind::Seconds | ValueKind::Port, Arg::Number(number)) => {
-                format!("`{}`", number.value)
-            }
-            (ValueKind::Text | ValueKind::Regex, Arg::Number(_)) => "a number".to_string(),
-            (ValueKind::Seconds | ValueKind::Port, Arg::Text(_)) => "a string".to_string(),
         };
         let method = method.to_string();
         let kind = match slot {
             Slot::Param(param) => DiagKind::WrongArgumentKind {
                 method,
                 param: param.to_string(),
-                expected: kind,
+                expected,
                 found,
             },
             Slot::Option(option) => DiagKind::WrongOptionKind {
                 method,
                 option: option.to_string(),
-                expected: kind,
+                expected,
                 found,
             },
         };
-        out.push(Diagnostic::new(arg.span(), kind));
+        self.error(arg.span, kind);
     }
+}
 
-    /// A regex without `${…}` must compile; one with variables is checked when it runs.
-    fn regex(&self, text: &Text, out: &mut Vec<Diagnostic>) {
-        let Some(regex) = text.as_literal() else {
-            return;
-        };
-        if let Err(e) = regex_lite::Regex::new(&regex) {
-            out.push(Diagnostic::new(
-                text.span,
-                DiagKind::InvalidRegex {
-                    regex,
-                    message: e.to_string(),
-                },
-            ));
-        }
+/// Whether `n` is a TCP port number.
+fn port(n: i64) -> bool {
+    (1..=65535).contains(&n)
+}
+
+/// The kind of what a method of the table returns.
+fn text_kind(signature: &Signature) -> Kind {
+    if signature.returns_text {
+        Kind::Str
+    } else {
+        Kind::None
     }
+}
 
-    /// Every `${name}` must name a variable defined before.
-    fn text(&self, text: &Text, out: &mut Vec<Diagnostic>) {
-        for part in &text.parts {
-            let TextPart::Var(ident) = part else {
-                continue;
-            };
-            if self.variables.contains(&ident.name) {
-                continue;
-            }
-            let defined = self.variables.iter().map(String::as_str);
-            out.push(Diagnostic::new(
-                ident.span,
-                DiagKind::UndefinedVariable {
-                    name: ident.name.clone(),
-                    suggestion: nearest(&ident.name, defined).map(str::to_string),
-                },
-            ));
+/// The kind `op` gives when its container is of kind `container` and its item of
+/// kind `item`, or `None` when they cannot go together.
+fn container(container: Kind, item: Kind) -> Option<Kind> {
+    match (container, item) {
+        (Kind::Any, _) | (Kind::List, _) => Some(Kind::Bool),
+        (Kind::Str | Kind::Dict, Kind::Str | Kind::Any) => Some(Kind::Bool),
+        _ => None,
+    }
+}
+
+/// A target as written, for messages (`server`, or `…` for an expression).
+fn source_name(target: &Expr) -> String {
+    match &target.kind {
+        ExprKind::Name(name) => name.name.clone(),
+        _ => "…".to_string(),
+    }
+}
+
+/// A machine as a script can write it, for "write `server.start`" hints.
+fn example(name: &str) -> String {
+    let valid = name.starts_with(is_ident_start) && name.chars().all(is_ident_continue);
+    if valid {
+        name.to_string()
+    } else {
+        python_name(name)
+    }
+}
+
+/// Whether nothing can change `condition` while `body` runs: it calls nothing, and
+/// the body assigns none of its names and has no `break` or `return`.
+fn never_changes(condition: &Expr, body: &[Statement]) -> bool {
+    let mut names = BTreeSet::new();
+    if !pure_names(condition, &mut names) {
+        return false;
+    }
+    !body
+        .iter()
+        .any(|statement| escapes_or_assigns(statement, &names))
+}
+
+/// Collects the names `expr` reads; false if it calls anything.
+fn pure_names(expr: &Expr, names: &mut BTreeSet<String>) -> bool {
+    match &expr.kind {
+        ExprKind::Call(_) => false,
+        ExprKind::Name(name) => {
+            names.insert(name.name.clone());
+            true
         }
+        ExprKind::Str(text) => text.parts.iter().all(|part| match part {
+            TextPart::Expr(hole) => pure_names(hole, names),
+            TextPart::Literal(_) => true,
+        }),
+        ExprKind::Int(_) | ExprKind::Float(_) | ExprKind::Bool(_) | ExprKind::None => true,
+        ExprKind::List(items) => items.iter().all(|item| pure_names(item, names)),
+        ExprKind::Index { base, index } => pure_names(base, names) && pure_names(index, names),
+        ExprKind::Slice { base, start, end } => {
+            pure_names(base, names)
+                && [start, end]
+                    .into_iter()
+                    .flatten()
+                    .all(|bound| pure_names(bound, names))
+        }
+        ExprKind::Unary { operand, .. } => pure_names(operand, names),
+        ExprKind::Binary { left, right, .. } => pure_names(left, names) && pure_names(right, names),
+    }
+}
+
+/// Whether `statement` may leave the loop or assign one of `names`.
+fn escapes_or_assigns(statement: &Statement, names: &BTreeSet<String>) -> bool {
+    let any = |body: &[Statement]| body.iter().any(|s| escapes_or_assigns(s, names));
+    match &statement.kind {
+        StatementKind::Break | StatementKind::Return(_) => true,
+        StatementKind::Assign { targets, .. } => targets.iter().any(|t| names.contains(&t.name)),
+        StatementKind::For { var, body, .. } => names.contains(&var.name) || any(body),
+        StatementKind::If {
+            branches,
+            otherwise,
+        } => branches.iter().any(|(_, body)| any(body)) || otherwise.as_deref().is_some_and(any),
+        StatementKind::While { body, .. }
+        | StatementKind::Subtest { body, .. }
+        | StatementKind::Retry { body, .. } => any(body),
+        StatementKind::Expr(_)
+        | StatementKind::Assert { .. }
+        | StatementKind::Continue
+        | StatementKind::Def(_) => false,
     }
 }
 
@@ -566,7 +1322,7 @@ error: unknown method `succed`
         check(
             "strat_all",
             "\
-error: unknown method `strat_all`
+error: unknown function `strat_all`
  --> test.cmds:1:1
   |
 1 | strat_all
@@ -689,14 +1445,15 @@ error: argument `port` of `wait_for_open_port` must be a port number from 1 to 6
   |                           ^
 ",
         );
+        ok("server.wait_for_open_port \"80\"");
         check(
-            "server.wait_for_open_port \"80\"",
+            "server.wait_for_open_port \"http\"",
             "\
-error: argument `port` of `wait_for_open_port` must be a port number from 1 to 65535, found a string
+error: argument `port` of `wait_for_open_port` must be a port number from 1 to 65535, found `http`
  --> test.cmds:1:27
   |
-1 | server.wait_for_open_port \"80\"
-  |                           ^^^^ write the number without quotes
+1 | server.wait_for_open_port \"http\"
+  |                           ^^^^^^
 ",
         );
     }
@@ -980,7 +1737,7 @@ error: `start_all` returns no text to check
     #[test]
     fn reports_every_problem_in_source_order() {
         check(
-            "server.succed \"a\"\nsubtest \"s\" {\n  sleep \"x\" 2\n  clinet.fail(\"${v}\", timeout=1, timeout=2) =~ \"(\"\n}\nx = start_all",
+            "server.succed \"a\"\nsubtest \"s\" {\n  sleep \"x\" 2\n  clinet.fail(\"${v}\", timeout=1, timeout=2) =~ \"(\"\n}\nx = server.start",
             "\
 error: unknown method `succed`
  --> test.cmds:1:8
@@ -1017,10 +1774,10 @@ error: invalid regex `(`: found open group without closing ')'
   |
 4 |   clinet.fail(\"${v}\", timeout=1, timeout=2) =~ \"(\"
   |                                                ^^^
-error: `start_all` returns no text to capture
+error: `start` returns no text to capture
  --> test.cmds:6:1
   |
-6 | x = start_all
+6 | x = server.start
   | ^
 ",
         );
@@ -1078,7 +1835,10 @@ error: `start_all` returns no text to capture
             "server", "machine", ".", "succeed", "start", "sleep", "x", " ", "\t", "\n", "\r",
             "\"", "'", "\"\"\"", "\\", "$", "${", "${x}", "{", "}", "(", ")", ",", ";", "=", "=~",
             "!", "~", "contains", "#", "5", "-", "0.5", ".5", "<<", "EOF", "'EOF'", "\nEOF\n",
-            "  EOF", "subtest", "timeout", "é", "\\x", "\\u{", "41",
+            "  EOF", "subtest", "timeout", "é", "\\x", "\\u{", "41", "[", "]", ":", "+", "*", "/",
+            "<", ">=", "if", "else", "for", "in", "while", "def", "return", "break", "assert",
+            "retry", "not", "and", "${x + 1}", "len", "json", "(", ",", "machines", ".strip()",
+            "[0]", "true", "None",
         ];
         let machines = machines(&["server"]);
         let signatures = crate::methods::signatures();
@@ -1114,5 +1874,307 @@ error: `start_all` returns no text to capture
                 }
             }
         }
+    }
+
+    #[test]
+    fn kinds_of_method_targets() {
+        check(
+            "x = server.succeed(\"a\").strip()\nserver.strip()\nx.wait_for_unit(\"a\")\nx.strp()",
+            "\
+error: a machine has no method `strip`
+ --> test.cmds:2:8
+  |
+2 | server.strip()
+  |        ^^^^^
+error: a string has no method `wait_for_unit`
+ --> test.cmds:3:3
+  |
+3 | x.wait_for_unit(\"a\")
+  |   ^^^^^^^^^^^^^
+error: a string has no method `strp`
+ --> test.cmds:4:3
+  |
+4 | x.strp()
+  |   ^^^^ did you mean `strip`?
+",
+        );
+    }
+
+    #[test]
+    fn loops_need_lists() {
+        check(
+            "for x in 5 {\n}\nfor m in machines {\n  m.upper()\n}",
+            "\
+error: cannot loop over a number
+ --> test.cmds:1:10
+  |
+1 | for x in 5 {
+  |          ^
+error: a machine has no method `upper`
+ --> test.cmds:4:5
+  |
+4 |   m.upper()
+  |     ^^^^^
+",
+        );
+    }
+
+    #[test]
+    fn operators_need_fitting_kinds() {
+        check(
+            "x = \"a\" + 1\ny = -\"a\"\nz = 1 < \"a\"\nw = server[0]\nv = 5 in 6",
+            "\
+error: `+` cannot take a string and a number
+ --> test.cmds:1:5
+  |
+1 | x = \"a\" + 1
+  |     ^^^^^^^
+error: `-` cannot take a string
+ --> test.cmds:2:5
+  |
+2 | y = -\"a\"
+  |     ^^^^
+error: `<` cannot take a number and a string
+ --> test.cmds:3:5
+  |
+3 | z = 1 < \"a\"
+  |     ^^^^^^^
+error: cannot index a machine
+ --> test.cmds:4:5
+  |
+4 | w = server[0]
+  |     ^^^^^^
+error: `in` cannot take a number and a number
+ --> test.cmds:5:5
+  |
+5 | v = 5 in 6
+  |     ^^^^^^
+",
+        );
+    }
+
+    #[test]
+    fn builtin_functions() {
+        check(
+            "len(1, 2)\nlne(\"x\")\nint(\"1\", base=2)\nx = \"a\".startswith(5)",
+            "\
+error: `len` takes 1 argument, found 2
+ --> test.cmds:1:8
+  |
+1 | len(1, 2)
+  |        ^
+error: unknown function `lne`
+ --> test.cmds:2:1
+  |
+2 | lne(\"x\")
+  | ^^^ did you mean `len`?
+error: unknown option `base` for `int`
+ --> test.cmds:3:10
+  |
+3 | int(\"1\", base=2)
+  |          ^^^^
+error: `startswith` takes a string, found a number
+ --> test.cmds:4:20
+  |
+4 | x = \"a\".startswith(5)
+  |                    ^
+",
+        );
+    }
+
+    #[test]
+    fn literal_regexes_in_expressions() {
+        check(
+            "match(\"(\", \"x\")\nx = \"a\" =~ \"[\"",
+            "\
+error: invalid regex `(`: found open group without closing ')'
+ --> test.cmds:1:7
+  |
+1 | match(\"(\", \"x\")
+  |       ^^^
+error: invalid regex `[`: found unclosed character class
+ --> test.cmds:2:12
+  |
+2 | x = \"a\" =~ \"[\"
+  |            ^^^
+",
+        );
+    }
+
+    #[test]
+    fn control_flow_in_its_place() {
+        check(
+            "break\nwhile true {\n  continue\n}\nreturn 5",
+            "\
+error: `break` outside a loop
+ --> test.cmds:1:1
+  |
+1 | break
+  | ^^^^^
+error: the condition of this `while` never changes
+ --> test.cmds:2:7
+  |
+2 | while true {
+  |       ^^^^ assign one of its variables in the body, call a method in the condition, or `break`
+error: `return` outside a procedure
+ --> test.cmds:5:1
+  |
+5 | return 5
+  | ^^^^^^^^
+",
+        );
+    }
+
+    #[test]
+    fn procedures_at_the_top_level_once() {
+        check(
+            "if true {\n  def f() {\n  }\n}\ndef g(a, a) {\n}\ndef len() {\n}",
+            "\
+error: procedures are defined at the top level only
+ --> test.cmds:2:3
+  |
+2 |   def f() {
+  |   ^^^^^^^^^
+error: `a` is already defined
+ --> test.cmds:5:10
+  |
+5 | def g(a, a) {
+  |          ^
+error: `len` is already defined
+ --> test.cmds:7:5
+  |
+7 | def len() {
+  |     ^^^
+",
+        );
+    }
+
+    #[test]
+    fn recursion_is_refused() {
+        check(
+            "def a() {\n  b()\n}\ndef b() {\n  a()\n}\ndef c() {\n  c()\n}",
+            "\
+error: recursive call: `a` calls `b` calls `a`
+ --> test.cmds:5:3
+  |
+5 |   a()
+  |   ^ recursion is not allowed: write a loop
+error: recursive call: `c` calls `c`
+ --> test.cmds:8:3
+  |
+8 |   c()
+  |   ^ recursion is not allowed: write a loop
+",
+        );
+    }
+
+    #[test]
+    fn procedure_arity() {
+        check(
+            "def f(m, port) {\n  m.wait_for_open_port(port)\n}\nf(server)\nf(server, 80, 1)\nf(server, 80, timeout=5)",
+            "\
+error: `f` takes 2 arguments, found 1
+ --> test.cmds:4:1
+  |
+4 | f(server)
+  | ^^^^^^^^^
+error: `f` takes 2 arguments, found 3
+ --> test.cmds:5:15
+  |
+5 | f(server, 80, 1)
+  |               ^
+error: unknown option `timeout` for `f`
+ --> test.cmds:6:15
+  |
+6 | f(server, 80, timeout=5)
+  |               ^^^^^^^
+",
+        );
+    }
+
+    #[test]
+    fn while_conditions_that_never_change() {
+        check(
+            "n = 0\nwhile n < 3 {\n  log \"x\"\n}\nwhile n < 3 {\n  n = n + 1\n}",
+            "\
+error: the condition of this `while` never changes
+ --> test.cmds:2:7
+  |
+2 | while n < 3 {
+  |       ^^^^^ assign one of its variables in the body, call a method in the condition, or `break`
+",
+        );
+    }
+
+    #[test]
+    fn unpacking_and_reserved_names() {
+        check(
+            "rc, out = server.succeed \"x\"\na, b = \"xy\"\nrc, out = server.execute \"x\"\nserver = 1\nmachines = []",
+            "\
+error: `succeed` gives no exit status to unpack
+ --> test.cmds:1:11
+  |
+1 | rc, out = server.succeed \"x\"
+  |           ^^^^^^^^^^^^^^^^^^ `rc, out = m.execute(…)` gives both
+error: cannot unpack a string into several names
+ --> test.cmds:2:8
+  |
+2 | a, b = \"xy\"
+  |        ^^^^
+error: cannot assign to `server`, which is a machine
+ --> test.cmds:4:1
+  |
+4 | server = 1
+  | ^^^^^^ choose another name
+error: cannot assign to `machines`, which is the list of machines
+ --> test.cmds:5:1
+  |
+5 | machines = []
+  | ^^^^^^^^ choose another name
+",
+        );
+    }
+
+    #[test]
+    fn retry_timeouts() {
+        check(
+            "retry timeout=\"5\" {\n}\nretry timeout=-1 {\n}",
+            "\
+error: option `timeout` of `retry` must be a non-negative number of seconds, found a string
+ --> test.cmds:1:15
+  |
+1 | retry timeout=\"5\" {
+  |               ^^^ write the number without quotes
+error: option `timeout` of `retry` must be a non-negative number of seconds, found `-1`
+ --> test.cmds:3:15
+  |
+3 | retry timeout=-1 {
+  |               ^^
+",
+        );
+    }
+
+    #[test]
+    fn procedure_scopes() {
+        check(
+            "def f(x) {\n  y = x\n}\nlog(y)\nlog \"${ot}\"\nout = \"a\"\nlog \"${ot}\"",
+            "\
+error: undefined variable `y`
+ --> test.cmds:4:5
+  |
+4 | log(y)
+  |     ^ define it earlier with `y = …`, or write `$y` to leave it to the shell
+error: undefined variable `ot`
+ --> test.cmds:5:8
+  |
+5 | log \"${ot}\"
+  |        ^^ define it earlier with `ot = …`, or write `$ot` to leave it to the shell
+error: undefined variable `ot`
+ --> test.cmds:7:8
+  |
+7 | log \"${ot}\"
+  |        ^^ did you mean `out`?
+",
+        );
     }
 }

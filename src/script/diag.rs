@@ -59,10 +59,12 @@ pub enum DiagKind {
         /// The escape as written, such as `\q` or `\xff`.
         escape: String,
     },
-    /// `${` not followed by a variable name and `}`.
+    /// `${` not followed by an expression and `}`.
     InvalidInterpolation {
         /// Whether it is in a heredoc (which has no backslash escapes).
         heredoc: bool,
+        /// What the parser expected inside, if it got that far.
+        detail: Option<String>,
     },
     /// A number glued to other characters, such as `60s` or `5.`.
     InvalidNumber {
@@ -82,6 +84,8 @@ pub enum DiagKind {
     UnquotedArgument {
         /// The word.
         word: String,
+        /// The method or function it follows, such as `succeed`.
+        callee: String,
     },
     /// `timeout = 60` outside parentheses (options are written `timeout=60`).
     SpaceAroundOptionEquals {
@@ -93,8 +97,17 @@ pub enum DiagKind {
         /// The opening delimiter: `(` or `{`.
         open: char,
     },
-    /// Subtests nested deeper than the limit.
+    /// `a < b < c`: Python chains comparisons, the language does not.
+    ChainedComparison {
+        /// The first operator.
+        first: &'static str,
+        /// The operator that follows it.
+        second: &'static str,
+    },
+    /// Blocks or expressions nested deeper than the limit.
     NestingTooDeep {
+        /// "blocks" or "expressions".
+        what: &'static str,
         /// The deepest nesting allowed.
         limit: usize,
     },
@@ -185,6 +198,87 @@ pub enum DiagKind {
         /// The method.
         method: String,
     },
+    /// A call of a name that is no function, command or procedure.
+    UnknownFunction {
+        /// The name as written.
+        name: String,
+        /// The nearest known name, if one is close.
+        suggestion: Option<String>,
+    },
+    /// A builtin function or value method given an argument of the wrong kind.
+    WrongArgument {
+        /// The function or method.
+        function: String,
+        /// What it takes, such as "a string".
+        expected: &'static str,
+        /// What it was given, such as "a machine".
+        found: &'static str,
+    },
+    /// `value.method` where values of that kind have no such method.
+    NoSuchMethod {
+        /// The value's kind, such as "a machine".
+        kind: &'static str,
+        /// The method as written.
+        method: String,
+        /// The nearest method of that kind, if one is close.
+        suggestion: Option<String>,
+    },
+    /// An operator given operands it cannot take.
+    WrongOperandKinds {
+        /// The operator.
+        op: &'static str,
+        /// The kinds of the operands, such as "a machine" (one for `not` and `-`).
+        kinds: Vec<&'static str>,
+    },
+    /// `for x in 5`.
+    NotIterable {
+        /// The kind, such as "a number".
+        kind: &'static str,
+    },
+    /// `x[0]` on a value that has no positions or keys.
+    NotIndexable {
+        /// The kind, such as "a machine".
+        kind: &'static str,
+    },
+    /// `a, b = value` where the value is no list.
+    CannotUnpack {
+        /// The kind, such as "a string".
+        kind: &'static str,
+    },
+    /// `rc, out = m.succeed …`: only methods that run one command give a status.
+    NoStatus {
+        /// The method.
+        method: String,
+    },
+    /// `server = …`, `machines = …`, `for len in …`: the name is taken.
+    ReservedName {
+        /// The name.
+        name: String,
+        /// What it names, such as "a machine".
+        what: &'static str,
+    },
+    /// `break` or `continue` outside a loop (a procedure or `retry` body ends the
+    /// loop around it).
+    OutsideLoop {
+        /// `break` or `continue`.
+        keyword: &'static str,
+    },
+    /// `return` outside a procedure.
+    ReturnOutsideProcedure,
+    /// `def` inside a block or a procedure.
+    NestedProcedure,
+    /// Two procedures of one name, or a procedure named like a builtin.
+    DuplicateProcedure {
+        /// The name.
+        name: String,
+    },
+    /// A procedure that calls itself, directly or through others.
+    Recursion {
+        /// The procedures of the cycle, starting and ending with the same one.
+        cycle: Vec<String>,
+    },
+    /// `while c { … }` where nothing can change `c`.
+    ConditionNeverChanges,
     /// A machine method called without a machine.
     NeedsMachine {
         /// The method.
@@ -330,8 +424,7 @@ impl DiagKind {
         match self {
             UnexpectedCharacter { character } => match character {
                 '!' => Some("checks are written `!~`, `!=` or `!contains`".into()),
-                ':' => Some("blocks are written `subtest \"name\" {`, one statement a line, `}`".into()),
-                '$' => Some("variables are used inside strings: `\"${name}\"`".into()),
+                '$' => Some("write a variable alone, `name`, or inside a string, `\"${name}\"`".into()),
                 _ => None,
             },
             UnterminatedString { delimiter } => Some(format!("add a closing `{delimiter}`")),
@@ -343,21 +436,45 @@ impl DiagKind {
                 "indent every line at least as far as the line `{delimiter}`"
             )),
             InvalidEscape { escape } => Some(escape_help(escape)),
-            InvalidInterpolation { heredoc: true } => {
+            InvalidInterpolation { heredoc: true, .. } => {
                 Some("to keep `${` as written, use a raw heredoc: `<<'EOF'`".into())
             }
-            InvalidInterpolation { heredoc: false } => Some("write `\\${` for a literal `${`".into()),
+            InvalidInterpolation { heredoc: false, .. } => {
+                Some("write `\\${` for a literal `${`; inside `${…}`, quote with `'…'`".into())
+            }
             InvalidNumber { .. } => Some("numbers are written like `5` or `0.5`".into()),
             UnexpectedToken { .. } => None,
-            UnquotedArgument { word } => Some(format!(
-                "quote it: `\"{word}\"`; to use a variable, write `\"${{{word}}}\"`"
+            UnquotedArgument { word, callee } => Some(format!(
+                "quote it: `\"{word}\"`; to pass a value, use parentheses: `{callee}({word})`"
             )),
             SpaceAroundOptionEquals { option } => Some(format!("write `{option}=…` without spaces")),
             UnclosedDelimiter { open } => {
-                let close = if *open == '(' { ')' } else { '}' };
+                let close = match open {
+                    '(' => ')',
+                    '[' => ']',
+                    _ => '}',
+                };
                 Some(format!("the input ends before the matching `{close}`"))
             }
             NestingTooDeep { .. } => None,
+            ChainedComparison { first, second } => {
+                Some(format!("write `a {first} b and b {second} c`"))
+            }
+            UnknownFunction { suggestion, .. } | NoSuchMethod { suggestion, .. } => {
+                did_you_mean(suggestion)
+            }
+            WrongOperandKinds { .. } | NotIterable { .. } | NotIndexable { .. } => None,
+            WrongArgument { .. } => None,
+            CannotUnpack { .. } => None,
+            NoStatus { .. } => Some("`rc, out = m.execute(…)` gives both".into()),
+            ReservedName { .. } => Some("choose another name".into()),
+            OutsideLoop { .. } | ReturnOutsideProcedure | NestedProcedure => None,
+            DuplicateProcedure { .. } => None,
+            Recursion { .. } => Some("recursion is not allowed: write a loop".into()),
+            ConditionNeverChanges => Some(
+                "assign one of its variables in the body, call a method in the condition, or `break`"
+                    .into(),
+            ),
             UnknownMethod { suggestion, .. }
             | UnknownMachine { suggestion, .. }
             | UnknownOption { suggestion, .. } => did_you_mean(suggestion),
@@ -409,7 +526,13 @@ impl Display for DiagKind {
                 "heredoc line is indented less than its terminator `{delimiter}`"
             ),
             InvalidEscape { escape } => write!(f, "invalid escape `{}`", show(escape)),
-            InvalidInterpolation { .. } => write!(f, "invalid interpolation, expected `${{name}}`"),
+            InvalidInterpolation { detail: None, .. } => {
+                write!(f, "invalid interpolation, expected `${{expression}}`")
+            }
+            InvalidInterpolation {
+                detail: Some(detail),
+                ..
+            } => write!(f, "invalid interpolation: {detail}"),
             InvalidNumber { text } => write!(f, "invalid number `{}`", show(text)),
             UnexpectedToken { expected, found } => {
                 if expected.is_empty() {
@@ -418,7 +541,7 @@ impl Display for DiagKind {
                     write!(f, "expected {}, found {found}", or_list(expected))
                 }
             }
-            UnquotedArgument { word } => write!(
+            UnquotedArgument { word, .. } => write!(
                 f,
                 "arguments must be quoted strings or numbers, found `{word}`"
             ),
@@ -426,7 +549,35 @@ impl Display for DiagKind {
                 write!(f, "spaces around `=` in option `{option}`")
             }
             UnclosedDelimiter { open } => write!(f, "unclosed `{open}`"),
-            NestingTooDeep { limit } => write!(f, "subtests nested more than {limit} deep"),
+            ChainedComparison { first, second } => {
+                write!(f, "comparisons do not chain: `{first}` then `{second}`")
+            }
+            NestingTooDeep { what, limit } => write!(f, "{what} nested more than {limit} deep"),
+            UnknownFunction { name, .. } => write!(f, "unknown function `{name}`"),
+            NoSuchMethod { kind, method, .. } => write!(f, "{kind} has no method `{method}`"),
+            WrongArgument {
+                function,
+                expected,
+                found,
+            } => write!(f, "`{function}` takes {expected}, found {found}"),
+            WrongOperandKinds { op, kinds } => match kinds.as_slice() {
+                [one] => write!(f, "`{op}` cannot take {one}"),
+                _ => write!(f, "`{op}` cannot take {}", kinds.join(" and ")),
+            },
+            NotIterable { kind } => write!(f, "cannot loop over {kind}"),
+            NotIndexable { kind } => write!(f, "cannot index {kind}"),
+            CannotUnpack { kind } => write!(f, "cannot unpack {kind} into several names"),
+            NoStatus { method } => write!(f, "`{method}` gives no exit status to unpack"),
+            ReservedName { name, what } => write!(f, "cannot assign to `{name}`, which is {what}"),
+            OutsideLoop { keyword } => write!(f, "`{keyword}` outside a loop"),
+            ReturnOutsideProcedure => write!(f, "`return` outside a procedure"),
+            NestedProcedure => write!(f, "procedures are defined at the top level only"),
+            DuplicateProcedure { name } => write!(f, "`{name}` is already defined"),
+            Recursion { cycle } => {
+                let path: Vec<String> = cycle.iter().map(|name| format!("`{name}`")).collect();
+                write!(f, "recursive call: {}", path.join(" calls "))
+            }
+            ConditionNeverChanges => write!(f, "the condition of this `while` never changes"),
             UnknownMethod { method, .. } => write!(f, "unknown method `{method}`"),
             UnknownMachine { machine, .. } => write!(f, "unknown machine `{machine}`"),
             UnknownOption { method, option, .. } => {
@@ -506,7 +657,7 @@ fn plural(count: usize, noun: &str) -> String {
 }
 
 /// "a", "a or b", "a, b or c".
-fn or_list(items: &[String]) -> String {
+pub(crate) fn or_list(items: &[String]) -> String {
     match items {
         [] => String::new(),
         [one] => one.clone(),

@@ -1,12 +1,16 @@
-//! The script language: everything between a `.cmds` file's text and a checked
-//! syntax tree the interpreter can run.
+//! The script language: everything between a script's text (`.cmds` or Python)
+//! and a checked syntax tree the interpreter can run.
 //!
 //! This subsystem owns:
 //! - [`span`]: source positions ([`span::Span`]);
 //! - [`lexer`]: characters to tokens, strings and heredocs included;
 //! - [`parser`]: tokens to the [`ast`], by recursive descent;
+//! - `python`: the Python front-end, NixOS `testScript`s to the same [`ast`];
 //! - [`ast`]: the syntax tree, plain data with spans;
-//! - [`signature`]: what each method accepts, as the checker needs it;
+//! - [`signature`]: what each method accepts, as the checker needs it, and the one
+//!   lookup rule for methods;
+//! - `value`: run-time values, with Python's semantics, and their static kinds;
+//! - `builtins`: the builtin functions and the methods of values, one table each;
 //! - [`check`]: validation against the test's machines and methods, before any VM boots;
 //! - [`suggest`]: "did you mean …?" for misspelt names;
 //! - [`diag`]: script errors ([`diag::Diagnostic`]) and their rustc-style rendering.
@@ -15,13 +19,16 @@
 //! the signatures, and the interpreter walks the tree this module returns.
 
 pub mod ast;
+pub(crate) mod builtins;
 pub mod check;
 pub mod diag;
 pub mod lexer;
 pub mod parser;
+pub(crate) mod python;
 pub mod signature;
 pub mod span;
 pub mod suggest;
+pub(crate) mod value;
 
 use crate::script::ast::Script;
 use crate::script::check::{CheckContext, Checker};
@@ -29,13 +36,18 @@ use crate::script::diag::Diagnostic;
 
 /// Parses and checks the script `src`, read from `file`.
 ///
-/// On failure returns the parse error alone, or every problem the checker found,
-/// in source order. Diagnostics do not carry the file name: render them with
-/// `diagnostic.render(file, src, color)`. `file` is taken so that callers name the
-/// script once; it does not change the result.
+/// `file` chooses the front-end: Python for `*.py` and for extensionless files
+/// that read as Python (`python::is_python`), `.cmds` otherwise. Both give the
+/// same tree, whose spans point into `src`. On failure returns the parse error
+/// alone, or every problem the checker found, in source order. Diagnostics do not
+/// carry the file name: render them with `diagnostic.render(file, src, color)`.
 pub fn load(file: &str, src: &str, ctx: &CheckContext) -> Result<Script, Vec<Diagnostic>> {
-    let _ = file;
-    let script = parser::parse(src).map_err(|diagnostic| vec![diagnostic])?;
+    let script = if python::is_python(std::path::Path::new(file), src) {
+        python::parse(src).map(|parsed| parsed.script)
+    } else {
+        parser::parse(src)
+    }
+    .map_err(|diagnostic| vec![diagnostic])?;
     let diagnostics = Checker::new(ctx).check(&script);
     if diagnostics.is_empty() {
         Ok(script)
@@ -78,6 +90,7 @@ mod tests {
         variadic: true,
         options: &[],
         returns_text: true,
+        returns_status: false,
         summary: "",
     }];
 

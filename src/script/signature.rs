@@ -51,6 +51,8 @@ pub struct Signature {
     pub options: &'static [OptionSpec],
     /// Whether it returns text, so that it can be captured and checked.
     pub returns_text: bool,
+    /// Whether it runs one command whose exit status `rc, out = …` can capture.
+    pub returns_status: bool,
     /// One line for `help` and the man page.
     pub summary: &'static str,
 }
@@ -79,4 +81,20 @@ impl Signature {
     pub fn option(&self, name: &str) -> Option<&OptionSpec> {
         self.options.iter().find(|option| option.name == name)
     }
+}
+
+/// The entry of `items` (method-table rows, or bare signatures) a call of `name`
+/// means on `receiver`: the one for that receiver, else any of that name, so that
+/// callers can say "must be called on a machine". The checker and the interpreter
+/// both look methods up here, so they cannot disagree (`sleep` exists both ways).
+pub(crate) fn lookup<'t, T>(
+    items: &'t [T],
+    signature: impl Fn(&T) -> &Signature,
+    name: &str,
+    receiver: Receiver,
+) -> Option<&'t T> {
+    let named = || items.iter().filter(|item| signature(item).name == name);
+    named()
+        .find(|item| signature(item).receiver == receiver)
+        .or_else(|| named().next())
 }

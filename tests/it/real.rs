@@ -206,3 +206,22 @@ server.wait_for_unit("failing", timeout=30)
         .stderr_has("test.cmds:21:1")
         .clean();
 }
+
+/// Issue 8: machines are values a script can loop over, on real guests too.
+#[test]
+fn a_loop_over_two_real_machines() {
+    let out = client_and_server_on_vlan_1()
+        .script(
+            r#"
+start_all
+for m in machines {
+    assert m.succeed("hostname") == "${m}"
+    rc, out = m.execute("cat /etc/hostname; exit 3")
+    assert rc == 3 and str(m) in out
+}
+for m in [client, server] { m.shutdown }
+"#,
+        )
+        .run();
+    out.code(0).stderr_has("must succeed: hostname").clean();
+}
