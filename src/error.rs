@@ -39,6 +39,11 @@ pub enum Error {
         /// How many errors were found.
         count: usize,
     },
+    /// `convert` found a construct it cannot say in `.cmds` (already shown).
+    NotConverted {
+        /// The script file.
+        file: String,
+    },
     /// A `succeed` command exited non-zero.
     CommandFailed {
         /// The machine.
@@ -209,7 +214,10 @@ impl Error {
     /// The exit status this error ends the program with.
     pub fn status(&self) -> Status {
         match self {
-            Error::Usage(_) | Error::Setup(_) | Error::ScriptRejected { .. } => Status::Usage,
+            Error::Usage(_)
+            | Error::Setup(_)
+            | Error::ScriptRejected { .. }
+            | Error::NotConverted { .. } => Status::Usage,
             Error::CommandFailed { .. }
             | Error::CommandSucceeded { .. }
             | Error::CheckFailed { .. }
@@ -339,6 +347,7 @@ impl fmt::Display for Error {
             Error::Io { context, source } => write!(f, "{context}: {source}"),
             Error::Usage(error) => write!(f, "{error}"),
             Error::Setup(error) => write!(f, "{error}"),
+            Error::NotConverted { file } => write!(f, "`{file}` was not converted"),
             Error::ScriptRejected { file, count } => write!(
                 f,
                 "{count} error{} in `{file}`; nothing was started",

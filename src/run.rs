@@ -130,7 +130,7 @@ fn convert_command(path: &std::path::Path) -> Result<Status, Error> {
         Err(diagnostic) => {
             let color = Palette::new(crate::color::ColorChoice::Auto.resolve()).enabled();
             eprint!("{}", diagnostic.render(&file, &source, color));
-            Err(Error::ScriptRejected { file, count: 1 })
+            Err(Error::NotConverted { file })
         }
     }
 }

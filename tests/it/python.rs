@@ -78,7 +78,7 @@ fn convert_refuses_a_construct_at_its_python_line_and_column() {
   |
 3 |     check = lambda: 1
   |             ^^^^^^
-vmtest-min: `test.py` was not converted
+vmtest-min: error: `test.py` was not converted
 "
     );
 }
