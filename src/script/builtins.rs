@@ -51,7 +51,7 @@ pub(crate) struct Function {
     pub(crate) run: fn(&[Value]) -> Result<Value, String>,
 }
 
-/// A method of strings (or lists), such as `out.strip()`.
+/// A method of strings or JSON objects, such as `out.strip()`.
 pub(crate) struct ValueMethod {
     /// Its name.
     pub(crate) name: &'static str,
@@ -154,6 +154,20 @@ const fn on_str(
     }
 }
 
+/// A method of JSON objects.
+const fn on_dict(
+    name: &'static str,
+    params: &'static [Takes],
+    required: usize,
+    returns: Kind,
+    run: fn(&Value, &[Value]) -> Result<Value, String>,
+) -> ValueMethod {
+    ValueMethod {
+        receiver: Kind::Dict,
+        ..on_str(name, params, required, returns, run)
+    }
+}
+
 const STR: &[Takes] = &[Takes::Str];
 const STR2: &[Takes] = &[Takes::Str, Takes::Str];
 
@@ -214,6 +228,27 @@ pub(crate) static VALUE_METHODS: &[ValueMethod] = &[
         let parts = items.iter().map(text).collect::<Result<Vec<_>, _>>()?;
         Ok(Value::Str(parts.join(text(s)?.as_str())))
     }),
+    on_dict("keys", &[], 0, Kind::List, |d, _| {
+        Ok(Value::List(
+            members(d)?
+                .iter()
+                .map(|(k, _)| Value::Str(k.clone()))
+                .collect(),
+        ))
+    }),
+    on_dict("values", &[], 0, Kind::List, |d, _| {
+        Ok(Value::List(
+            members(d)?.iter().map(|(_, v)| v.clone()).collect(),
+        ))
+    }),
+    on_dict("get", &[Takes::Str, Takes::Any], 1, Kind::Any, |d, a| {
+        let key = text(&a[0])?;
+        let found = members(d)?.iter().find(|(k, _)| *k == key);
+        Ok(found.map_or_else(
+            || a.get(1).cloned().unwrap_or(Value::None),
+            |(_, v)| v.clone(),
+        ))
+    }),
 ];
 
 /// The builtin function `name`.
@@ -226,6 +261,14 @@ pub(crate) fn value_method(kind: Kind, name: &str) -> Option<&'static ValueMetho
     VALUE_METHODS
         .iter()
         .find(|m| m.name == name && (kind == Kind::Any || m.receiver == kind))
+}
+
+/// The members of a JSON object; an error naming the kind otherwise.
+fn members(value: &Value) -> Result<&[(String, Value)], String> {
+    match value {
+        Value::Dict(members) => Ok(members),
+        other => Err(format!("expected a JSON object, found {}", other.repr())),
+    }
 }
 
 /// The text of a string value; an error naming the kind otherwise.
@@ -367,6 +410,22 @@ mod tests {
 
     fn method(receiver: &str, name: &str, args: &[Value]) -> Result<Value, String> {
         (value_method(Kind::Str, name).unwrap().run)(&s(receiver), args)
+    }
+
+    #[test]
+    fn object_methods() {
+        let object = Value::Dict(vec![("a".into(), Value::Int(1)), ("b".into(), s("x"))]);
+        let run = |name: &str, args: &[Value]| {
+            (value_method(Kind::Dict, name).unwrap().run)(&object, args)
+        };
+        assert_eq!(run("keys", &[]), Ok(Value::List(vec![s("a"), s("b")])));
+        assert_eq!(
+            run("values", &[]),
+            Ok(Value::List(vec![Value::Int(1), s("x")]))
+        );
+        assert_eq!(run("get", &[s("b")]), Ok(s("x")));
+        assert_eq!(run("get", &[s("z")]), Ok(Value::None));
+        assert_eq!(run("get", &[s("z"), Value::Int(0)]), Ok(Value::Int(0)));
     }
 
     #[test]

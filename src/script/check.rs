@@ -663,8 +663,8 @@ impl<'a> Checker<'a> {
                 let machine = match &target.kind {
                     ExprKind::Name(name) => self
                         .variable(&name.name)
-                        .is_none_or(|kind| kind == Kind::Machine),
-                    _ => false,
+                        .is_none_or(|kind| matches!(kind, Kind::Machine | Kind::Any)),
+                    _ => true,
                 };
                 if !machine {
                     return None;
@@ -2131,6 +2131,22 @@ error: cannot assign to `machines`, which is the list of machines
   |
 5 | machines = []
   | ^^^^^^^^ choose another name
+",
+        );
+    }
+
+    #[test]
+    fn machine_methods_on_values_of_unknown_kind() {
+        ok("def f(m) {\n  rc, out = m.execute(\"x\")\n  return out\n}\nf(server)");
+        ok("rc, out = machines[0].execute(\"x\")");
+        check(
+            "def f(m) {\n  x = m.start()\n}",
+            "\
+error: `start` returns no text to capture
+ --> test.cmds:2:3
+  |
+2 |   x = m.start()
+  |   ^
 ",
         );
     }

@@ -97,6 +97,13 @@ pub enum DiagKind {
         /// The opening delimiter: `(` or `{`.
         open: char,
     },
+    /// `log "a" + x`: arithmetic right after shell-style arguments.
+    OperatorAfterShellArguments {
+        /// The operator.
+        op: String,
+        /// The method or function called.
+        callee: String,
+    },
     /// `a < b < c`: Python chains comparisons, the language does not.
     ChainedComparison {
         /// The first operator.
@@ -460,6 +467,9 @@ impl DiagKind {
             ChainedComparison { first, second } => {
                 Some(format!("write `a {first} b and b {second} c`"))
             }
+            OperatorAfterShellArguments { op, callee } => Some(format!(
+                "to compute an argument, use parentheses: `{callee}(… {op} …)`"
+            )),
             UnknownFunction { suggestion, .. } | NoSuchMethod { suggestion, .. } => {
                 did_you_mean(suggestion)
             }
@@ -551,6 +561,9 @@ impl Display for DiagKind {
             UnclosedDelimiter { open } => write!(f, "unclosed `{open}`"),
             ChainedComparison { first, second } => {
                 write!(f, "comparisons do not chain: `{first}` then `{second}`")
+            }
+            OperatorAfterShellArguments { op, .. } => {
+                write!(f, "`{op}` after shell-style arguments, which are literals")
             }
             NestingTooDeep { what, limit } => write!(f, "{what} nested more than {limit} deep"),
             UnknownFunction { name, .. } => write!(f, "unknown function `{name}`"),

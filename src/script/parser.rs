@@ -881,6 +881,7 @@ impl<'s> Parser<'s> {
                 true
             };
             if shell {
+                self.refuse_operator_after_shell_arguments(&expr)?;
                 self.depth -= links;
                 return Ok(expr);
             }
@@ -904,6 +905,29 @@ impl<'s> Parser<'s> {
             && number.kind == TokenKind::Number
             && Self::adjacent(minus, number)
             && self.last.end() != minus.span.offset
+    }
+
+    /// `log "a" + x` would log `a` alone: shell-style arguments are literals, so
+    /// arithmetic right after them is refused.
+    fn refuse_operator_after_shell_arguments(&self, expr: &Expr) -> Result<(), Diagnostic> {
+        let (ExprKind::Call(call), Some(shell)) = (&expr.kind, self.last_shell_call) else {
+            return Ok(());
+        };
+        let token = self.peek();
+        let arithmetic = matches!(
+            token.kind,
+            TokenKind::Plus | TokenKind::Minus | TokenKind::Star | TokenKind::Slash
+        );
+        if shell != expr.span || !arithmetic || call.args.is_empty() {
+            return Ok(());
+        }
+        Err(Diagnostic::new(
+            token.span,
+            DiagKind::OperatorAfterShellArguments {
+                op: token.lexeme(self.src).to_string(),
+                callee: call.name.name.clone(),
+            },
+        ))
     }
 
     /// A word after a callee is a forgotten pair of quotes: `m.succeed echo hi`.
@@ -2289,6 +2313,16 @@ error: comparisons do not chain: `==` then `not in`
   |
 1 | assert a == b not in c
   |               ^^^^^^ write `a == b and b not in c`
+",
+        );
+        error(
+            "log \"a\" + x",
+            "\
+error: `+` after shell-style arguments, which are literals
+ --> test.cmds:1:9
+  |
+1 | log \"a\" + x
+  |         ^ to compute an argument, use parentheses: `log(… + …)`
 ",
         );
         incomplete("for m in machines {\n");

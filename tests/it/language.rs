@@ -169,6 +169,11 @@ assert rc == 4
 assert out == "partial"
 out = machine.execute("echo alone; exit 1")
 assert out == "alone"
+def status(m, command) {
+    rc, out = m.execute(command)
+    return rc
+}
+assert status(machine, "exit 5") == 5
 "#,
         )
         .run()
