@@ -22,6 +22,8 @@ pub enum Request<'a> {
         stop: Status,
         /// How long the guest keeps trying.
         limit: Duration,
+        /// How long the wait has run already (later tries pause longer).
+        waited: Duration,
     },
 }
 

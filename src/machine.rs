@@ -88,6 +88,9 @@ struct Running {
 enum Guest {
     /// QEMU connected the shell socket; the guest has not said it is ready yet.
     Booting(UnixStream),
+    /// The guest's shell said it is ready (again, after a restart): it needs
+    /// setting up.
+    Ready(UnixStream),
     /// The handshake is done: commands can run.
     Connected(Shell),
     /// The shell cannot be used again in this run of QEMU, for this reason.
@@ -252,7 +255,7 @@ impl Machine {
                     reason: reason.clone(),
                 });
             }
-            Guest::Booting(_) => {}
+            Guest::Booting(_) | Guest::Ready(_) => {}
         }
         let logger = Arc::clone(&self.logger);
         logger.nest(Some(&name), "waiting for the VM to finish booting", || {
@@ -267,26 +270,34 @@ impl Machine {
         let started = Instant::now();
         let connect_timeout = self.config.connect_timeout;
         let shared_dir = self.config.shared_dir.clone();
-        let name = self.config.name.clone();
         let Power::On(running) = &mut self.power else {
             return Ok(());
         };
         let during = "waiting for the guest's root shell";
         let deadline = Deadline::after(connect_timeout);
         let Running { qemu, guest, .. } = &mut **running;
-        let Guest::Booting(stream) = std::mem::replace(guest, Guest::Lost(String::new())) else {
-            return Ok(());
+        let stream = match std::mem::replace(guest, Guest::Lost(String::new())) {
+            Guest::Booting(stream) => {
+                let ready =
+                    handshake::await_ready(&stream, deadline, &mut || qemu.watch(true, during));
+                if let Err(stop) = ready {
+                    if let Stop::Watch(error) = stop {
+                        // Interrupted (or QEMU is gone): a later step may wait again.
+                        *guest = Guest::Booting(stream);
+                        return Err(*error);
+                    }
+                    return Err(self.lose_shell(stop, started));
+                }
+                stream
+            }
+            Guest::Ready(stream) => stream,
+            other => {
+                *guest = other;
+                return Ok(());
+            }
         };
-        let ready = handshake::await_ready(&stream, deadline, &mut || qemu.watch(true, during));
-        if let Err(Stop::Watch(error)) = ready {
-            // Interrupted (or QEMU is gone): a later step may wait again.
-            *guest = Guest::Booting(stream);
-            return Err(*error);
-        }
-        let result = ready.and_then(|()| {
-            Shell::set_up(stream, &shared_dir, deadline, &mut || {
-                qemu.watch(true, during)
-            })
+        let result = Shell::set_up(stream, &shared_dir, deadline, &mut || {
+            qemu.watch(true, during)
         });
         match result {
             Ok(shell) => {
@@ -303,20 +314,40 @@ impl Machine {
                 ));
                 Ok(())
             }
-            Err(stop) => {
-                let error = match stop {
-                    Stop::TimedOut => Error::NoBackdoor {
-                        machine: name,
-                        seconds: connect_timeout.as_secs_f64(),
-                        stderr: qemu.stderr(),
-                        serial_tail: qemu.console().tail(TAIL_LINES),
-                    },
-                    stop => qemu.stop_error(stop, during),
-                };
-                *guest = Guest::Lost(format!("the guest's root shell is unusable: {error}"));
-                Err(error)
-            }
+            Err(stop) => Err(self.lose_shell(stop, started)),
         }
+    }
+
+    /// Marks the guest's shell lost after a failed handshake or set-up, keeping
+    /// the reason for the next step; returns the error to report now.
+    fn lose_shell(&mut self, stop: Stop, started: Instant) -> Error {
+        let name = self.config.name.clone();
+        let connect_timeout = self.config.connect_timeout;
+        let Power::On(running) = &mut self.power else {
+            return Error::NotRunning {
+                machine: name,
+                what: "reach the guest's root shell".to_string(),
+            };
+        };
+        let Running { qemu, guest, .. } = &mut **running;
+        let error = match stop {
+            Stop::TimedOut => Error::NoBackdoor {
+                machine: name,
+                seconds: connect_timeout.as_secs_f64(),
+                stderr: qemu.stderr(),
+                serial_tail: qemu.console().tail(TAIL_LINES),
+            },
+            stop => qemu.stop_error(stop, "waiting for the guest's root shell"),
+        };
+        let reason = match &error {
+            Error::NoBackdoor { seconds, .. } => format!(
+                "the guest's root shell did not connect within {seconds} s (after {:.2} s of this run)",
+                started.elapsed().as_secs_f64()
+            ),
+            other => other.to_string(),
+        };
+        *guest = Guest::Lost(format!("the guest's root shell is unusable: {reason}"));
+        error
     }
 
     /// Runs `request` in the guest, waiting at most `timeout` for its answer.
@@ -336,7 +367,7 @@ impl Machine {
                 reason: "the guest's root shell is not connected".to_string(),
             });
         };
-        if let Some(reason) = shell.busy() {
+        if let Some(reason) = shell.unusable() {
             return Err(Error::ShellUnusable {
                 machine: name,
                 reason: reason.to_string(),
@@ -376,6 +407,22 @@ impl Machine {
                 command: request.command().to_string(),
                 message,
             }),
+            Err(Stop::Restarted) => {
+                // Set the new shell up at the next step.
+                if let Guest::Connected(shell) =
+                    std::mem::replace(guest, Guest::Lost(String::new()))
+                {
+                    *guest = Guest::Ready(shell.into_stream());
+                }
+                Err(Error::ShellUnusable {
+                    machine: name,
+                    reason: format!(
+                        "the guest's root shell restarted while running `{}`; its answer is lost \
+                         (the next step sets the new shell up)",
+                        one_line(request.command())
+                    ),
+                })
+            }
             Err(stop) => {
                 let closed = matches!(stop, Stop::Closed);
                 let error = qemu.stop_error(stop, &during);
@@ -450,12 +497,13 @@ impl Machine {
             self.log(&message);
             return Ok(());
         }
-        self.connect()?;
+        // A shell that cannot be reached is no reason not to power off.
+        let _ = self.connect();
         let Some(Running { qemu, guest, .. }) = self.running() else {
             return Ok(());
         };
         let sent = match guest {
-            Guest::Connected(shell) if shell.busy().is_none() => {
+            Guest::Connected(shell) if shell.unusable().is_none() => {
                 let during = "sending `poweroff`";
                 let deadline = Deadline::after(MONITOR_TIMEOUT);
                 Some(
@@ -548,7 +596,13 @@ impl Machine {
     /// Puts the guest's root shell on the terminal until end of input, then checks
     /// that the shell still answers framed commands.
     pub fn shell_interact(&mut self) -> Result<(), Error> {
-        self.connect()?;
+        // One framed command first: it waits out (and drops) the late answer of
+        // an interrupted command, which would otherwise reach the terminal.
+        let check = Request::Once {
+            command: "true",
+            limit: None,
+        };
+        self.run(check, MONITOR_TIMEOUT)?;
         self.log("terminal is ready (there is no prompt); end with Ctrl-D");
         let cancel = self.cancel;
         if let Some(Running {
@@ -559,10 +613,6 @@ impl Machine {
             crate::interact::shell_session(shell.stream(), &cancel)?;
         }
         // Whatever the session left unread is read and dropped before this answer.
-        let check = Request::Once {
-            command: "true",
-            limit: None,
-        };
         self.run(check, MONITOR_TIMEOUT)?;
         self.log("shell session ended");
         Ok(())

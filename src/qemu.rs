@@ -142,6 +142,10 @@ impl Qemu {
                 machine: self.name.clone(),
                 message: format!("{message} while {during}"),
             },
+            Stop::Restarted => Error::Machine {
+                machine: self.name.clone(),
+                message: format!("the guest's root shell restarted while {during}"),
+            },
             Stop::Closed => {
                 // A socket usually closes because QEMU is exiting: give it a moment.
                 let until = Instant::now() + Duration::from_secs(2);

@@ -157,7 +157,10 @@ fn print_help(machines: &[String]) {
     let functions: Vec<&str> = builtins::FUNCTIONS.iter().map(|f| f.name).collect();
     lines.push(format!("functions: {}", functions.join(" ")));
     let methods: Vec<&str> = builtins::VALUE_METHODS.iter().map(|m| m.name).collect();
-    lines.push(format!("methods of strings and JSON objects: {}", methods.join(" ")));
+    lines.push(format!(
+        "methods of strings and JSON objects: {}",
+        methods.join(" ")
+    ));
     lines.push("exit, quit or Ctrl-D leaves; Ctrl-C stops the current statement".to_string());
     for line in lines {
         eprint_line(&line);

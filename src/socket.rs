@@ -27,6 +27,9 @@ pub(crate) enum Stop {
     Watch(Box<Error>),
     /// The peer's answer was damaged in transit and could not be repaired.
     Damaged(String),
+    /// The peer started over: the guest's shell announced itself again, so an
+    /// answer that was awaited will never come.
+    Restarted,
 }
 
 /// Runs the watch and the deadline check that come before every slice.
@@ -58,8 +61,18 @@ pub(crate) fn read_slice(
 /// that a peer that stops reading cannot block the driver past `deadline`, a
 /// signal or the global timeout.
 pub(crate) fn write_all(
-    mut stream: &UnixStream,
+    stream: &UnixStream,
     mut bytes: &[u8],
+    deadline: Deadline,
+    watch: Watch<'_>,
+) -> Result<(), Stop> {
+    write_from(stream, &mut bytes, deadline, watch)
+}
+
+/// [`write_all`], leaving in `bytes` what was not written when it stops early.
+pub(crate) fn write_from(
+    mut stream: &UnixStream,
+    bytes: &mut &[u8],
     deadline: Deadline,
     watch: Watch<'_>,
 ) -> Result<(), Stop> {
@@ -67,7 +80,7 @@ pub(crate) fn write_all(
     while !bytes.is_empty() {
         match stream.write(bytes) {
             Ok(0) => return Err(Stop::Closed),
-            Ok(count) => bytes = &bytes[count..],
+            Ok(count) => *bytes = &bytes[count..],
             Err(error) if is_timeout(&error) => checkpoint(deadline, watch)?,
             Err(_) => return Err(Stop::Closed),
         }

@@ -2,11 +2,14 @@
 //! condition holds or their timeout passes.
 //!
 //! A wait loops inside the guest ([`Request::Until`]): the guest retries the
-//! command every 50 ms until its exit status is the one awaited, each try bounded
-//! by the time left, and answers once; so a condition is noticed within one short
-//! pause and costs one round trip, not one per try. The host still owns the
-//! deadline and watches QEMU meanwhile. When the status is right but the output
-//! check is not, the host asks again after [`RETRY_PAUSE`].
+//! command, every 50 ms at first and less often as the wait goes on, until its
+//! exit status is the one awaited, each try bounded by the time left, and answers
+//! once; so a condition is noticed within one short pause and costs one round
+//! trip, not one per try. The guest answers at least every few seconds, so an
+//! interrupted wait stops trying soon; the host still owns the deadline, watches
+//! QEMU meanwhile, and asks again. When the status is right but the output check
+//! is not, it asks again after a pause that grows from [`RETRY_PAUSE`] to
+//! [`MAX_RETRY_PAUSE`].
 
 use super::{ADDR, GUEST_GRACE, Invocation, MethodResult};
 use crate::cancel::Deadline;
@@ -15,8 +18,11 @@ use crate::error::{Error, one_line};
 use regex_lite::Regex;
 use std::time::Duration;
 
-/// The pause before asking again when a wait's status held but its check did not.
+/// The first pause before asking again when a wait's status held but its check
+/// did not.
 const RETRY_PAUSE: Duration = Duration::from_millis(50);
+/// The longest such pause.
+const MAX_RETRY_PAUSE: Duration = Duration::from_secs(1);
 
 /// Runs `command` until `done` holds for its outcome or `timeout` passes; the
 /// guest retries by itself until the command's status passes `stop`.
@@ -32,12 +38,14 @@ pub(super) fn poll(
 ) -> Result<Outcome, Error> {
     let timeout = call.timeout();
     let deadline = Deadline::after(timeout);
+    let mut pause = RETRY_PAUSE;
     let last = loop {
         let left = deadline.remaining().max(Duration::from_secs(1));
         let request = Request::Until {
             command,
             stop,
             limit: left,
+            waited: timeout.saturating_sub(deadline.remaining()),
         };
         let outcome = call.vm()?.run(request, left + GUEST_GRACE)?;
         if done(call, &outcome)? {
@@ -46,9 +54,14 @@ pub(super) fn poll(
         if deadline.passed() {
             break outcome;
         }
-        call.backend
-            .cancel()
-            .sleep(RETRY_PAUSE.min(deadline.remaining()))?;
+        // The guest paused between its own tries; it only stopped early when the
+        // status was right but the output not.
+        if stop.holds(outcome.status) {
+            call.backend
+                .cancel()
+                .sleep(pause.min(deadline.remaining()))?;
+            pause = (pause * 2).min(MAX_RETRY_PAUSE);
+        }
     };
     Err(Error::Timeout {
         machine: call.machine.unwrap_or_default().to_string(),

@@ -12,6 +12,7 @@
 //! sending the answer, so a probe that comes back before the trailer proves the
 //! trailer lost.
 
+use super::handshake::READY_MARKER;
 use crate::cancel::Deadline;
 use crate::socket::{self, Stop, Watch, find};
 use std::os::unix::net::UnixStream;
@@ -38,6 +39,8 @@ pub(crate) struct Answer {
 pub(crate) struct Reader {
     pending: Vec<u8>,
     probes: u64,
+    /// Whether the header of the answer being read (or last read) has arrived.
+    header_seen: bool,
 }
 
 impl Reader {
@@ -46,7 +49,14 @@ impl Reader {
         Reader {
             pending: Vec::new(),
             probes: 0,
+            header_seen: false,
         }
+    }
+
+    /// Whether the header of the last answer read arrived: if not, the command
+    /// may still be running in the guest.
+    pub(crate) fn header_seen(&self) -> bool {
+        self.header_seen
     }
 
     /// Reads the answer tagged `tag`. `expect` gives the number of data bytes from the
@@ -63,7 +73,9 @@ impl Reader {
         let head = format!("{tag} ");
         let trailer = format!("{tag} end\n");
         let mut buffer = std::mem::take(&mut self.pending);
-        // Find the header line.
+        self.header_seen = false;
+        // Find the header line; what comes before it is an interrupted command's
+        // late answer, or a stray probe reply: dropped.
         let (header, body_start) = loop {
             if let Some(at) = find_line_start(&buffer, head.as_bytes())
                 && let Some(end) = buffer[at..].iter().position(|&b| b == b'\n')
@@ -72,11 +84,21 @@ impl Reader {
                 let words: Vec<String> = line.split_whitespace().map(str::to_string).collect();
                 break (words, at + end + 1);
             }
-            // Keep only what could still be the start of the header.
-            let keep = buffer.len().saturating_sub(READ_BLOCK.max(head.len()));
+            // A shell that announces itself again has lost its functions, and
+            // this answer will never come.
+            if let Some(at) = find_line_start(&buffer, READY_MARKER)
+                && buffer[at..].contains(&b'\n')
+            {
+                return Err(Stop::Restarted);
+            }
+            // Keep only what could still be the start of the header or the marker.
+            let keep = buffer
+                .len()
+                .saturating_sub(READ_BLOCK.max(head.len()).max(READY_MARKER.len()));
             buffer.drain(..keep);
             self.fill(stream, &mut buffer, deadline, watch, None)?;
         };
+        self.header_seen = true;
         buffer.drain(..body_start);
         let length = expect(&header);
         if let Some(length) = length {
@@ -91,7 +113,7 @@ impl Reader {
         let data_len = usize::try_from(length.unwrap_or(0)).unwrap_or(usize::MAX);
         let probe = format!("{tag}-probe");
         let mut quiet_since = Instant::now();
-        let mut probe_sent: Option<String> = None;
+        let mut probes_sent: Vec<String> = Vec::new();
         loop {
             // Once as much as announced has come, the trailer must stand right
             // after it.
@@ -118,19 +140,21 @@ impl Reader {
                 });
             }
             // The guest finished sending, yet the trailer never came: lost.
-            if let Some(sent) = &probe_sent
-                && let Some(at) = find(&buffer, sent.as_bytes())
+            if let Some(at) = probes_sent
+                .iter()
+                .filter_map(|sent| find(&buffer, sent.as_bytes()))
+                .min()
             {
-                let cut = find(&buffer, trailer.as_bytes()).unwrap_or(at);
-                self.pending = buffer.split_off(at + sent.len());
-                buffer.truncate(cut);
+                self.pending = buffer.split_off(at);
                 return Ok(Answer {
                     header,
                     data: buffer,
                     whole: false,
                 });
             }
-            if probe_sent.is_none() && quiet_since.elapsed() >= QUIET {
+            // Ask again after every quiet stretch: a probe or its reply may be
+            // lost too.
+            if quiet_since.elapsed() >= QUIET {
                 self.probes += 1;
                 let tag = format!("{probe}{}", self.probes);
                 socket::write_all(
@@ -139,7 +163,8 @@ impl Reader {
                     deadline,
                     watch,
                 )?;
-                probe_sent = Some(format!("{tag}\n"));
+                probes_sent.push(format!("{tag}\n"));
+                quiet_since = Instant::now();
             }
             let before = buffer.len();
             self.fill(stream, &mut buffer, deadline, watch, Some(data_len))?;
@@ -235,6 +260,30 @@ mod tests {
         let (answer, _) = read(b"t-1 0 10\nhello\nt-1 end\n", "t-1");
         assert!(!answer.whole);
         assert_eq!(answer.data, b"hello\n");
+    }
+
+    #[test]
+    fn a_lost_trailer_is_found_out_by_a_probe() {
+        // The guest answers the probe only after it has sent everything.
+        let (answer, _) = read(b"t-1 0 5 7\nhello", "t-1");
+        assert!(!answer.whole);
+        assert_eq!(answer.data, b"hello");
+    }
+
+    #[test]
+    fn a_shell_that_announces_itself_again_has_restarted() {
+        let (ours, mut theirs) = UnixStream::pair().unwrap();
+        theirs
+            .write_all(b"partial\nSpawning backdoor root shell...\n")
+            .unwrap();
+        let result = Reader::new().answer(
+            &ours,
+            "t-1",
+            &|_| None,
+            Deadline::after(Duration::from_secs(5)),
+            &mut || Ok(()),
+        );
+        assert!(matches!(result, Err(Stop::Restarted)));
     }
 
     #[test]

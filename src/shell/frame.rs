@@ -9,21 +9,27 @@
 //! driver has just written there must be visible at `/tmp/shared`, or at
 //! `$VMTEST_SHARED_DIR` where a guest mounts it elsewhere), and defines:
 //!
-//! - `__vm_b ID`: opens `o.ID` in the output directory on fd 31 of the main shell
-//!   (and, every [`CLEANUP_EVERY`] commands, removes older files first; a
-//!   directory a command removed is made again);
-//! - `__vm_e ID TAG RC`: reads how many bytes the command wrote from fd 31's offset
-//!   in `/proc/$$/fdinfo/31` (builtins only, no extra process) and answers
-//!   `TAG RC N` + the N bytes + `TAG end` when N is at most [`INLINE_MAX`];
-//!   a larger output is copied to the shared directory (`TAG RC N shared`) or
-//!   kept in the guest for the driver to fetch in segments (`TAG RC N held`);
-//! - `__vm_c ID TAG`: copies a kept output to the shared directory, for recovery;
-//! - `__vm_g ID TAG SKIP COUNT`: sends blocks `SKIP..SKIP+COUNT` (64 KiB each) of a
-//!   kept output between `TAG` and `TAG end` lines;
-//! - `__vm_w ID TAG OP N SECONDS CMD`: a wait in the guest: runs CMD every 50 ms
-//!   until `[ STATUS OP N ]` holds (`-eq 0`: success, `-ne 0`: failure) or the
-//!   time is up, each try bounded by `timeout`, then answers like `__vm_e` with the
-//!   last try's output and status.
+//! - `__vm_b FILE`: opens `o.FILE` in the output directory on fd 31 of the main
+//!   shell (making the directory again if a command removed it);
+//! - `__vm_e FILE TAG RC`: answers `TAG RC N FILE` + the N bytes + `TAG end` when
+//!   the output has at most [`INLINE_MAX`] bytes. When the command wrote only
+//!   through fd 31 and no NUL byte, its offset (read from `/proc/$$/fdinfo/31`)
+//!   equals what `read -N` gets from the file, and builtins alone answer;
+//!   otherwise (a reopened `/dev/stdout`, NUL bytes, a background writer) `wc -c`
+//!   measures the file and `head -c` sends exactly that much. A larger output is
+//!   copied to the shared directory (`TAG RC N FILE shared`) or snapshotted for
+//!   the driver to fetch in segments (`TAG RC N FILE.h held`); a missing output
+//!   file (the command could not even start) answers `TAG RC lost FILE`;
+//! - `__vm_c FILE TAG`: copies a kept output to the shared directory, for recovery;
+//! - `__vm_g FILE TAG SKIP COUNT`: sends blocks `SKIP..SKIP+COUNT` (64 KiB each) of
+//!   a kept output between `TAG segment` and `TAG end` lines;
+//! - `__vm_w ID TAG OP N LOOP TRY PAUSE CMD`: a wait in the guest: runs CMD, each
+//!   try bounded by `timeout` and writing its own file `o.ID.T`, until
+//!   `[ STATUS OP N ]` holds (`-eq 0`: success, `-ne 0`: failure) or LOOP seconds
+//!   (at most [`UNTIL_SLICE`]) pass, pausing from PAUSE up to 1 s between tries,
+//!   then answers like `__vm_e` with the last try's output and status.
+//!
+//! Every [`CLEANUP_EVERY`] commands the request line first removes older files.
 //!
 //! # One line per request
 //! `__vm_b ID; ( set -euo pipefail; CMD ) >&31 31>&- </dev/null; __vm_e ID TAG $?`
@@ -53,30 +59,47 @@ pub(crate) const BLOCK: u64 = 64 * 1024;
 const CLEANUP_EVERY: u64 = 64;
 /// The descriptor of the main shell that holds the current output file.
 const FD: &str = "31";
+/// Longest stretch one `__vm_w` request loops before answering: the host asks again,
+/// so an interrupted wait stops trying in the guest within this time.
+pub(crate) const UNTIL_SLICE: Duration = Duration::from_secs(5);
 
 /// The prelude (see the module doc); its answer is `TAG ready [shared] DIR`.
 pub(crate) fn prelude(nonce: &str, tag: &str, probe: &str) -> String {
     let e = FD;
     let defs = [
         format!(
-            "__vm_b() {{ if [ $(( $1 % {CLEANUP_EVERY} )) = 0 ]; then rm -f \"$__vm_d\"/o.* 2>/dev/null; fi; [ -d \"$__vm_d\" ] || mkdir -p -m 700 \"$__vm_d\"; exec {e}>\"$__vm_d/o.$1\"; }}"
+            "__vm_b() {{ [ -d \"$__vm_d\" ] || mkdir -p -m 700 \"$__vm_d\"; exec {e}>\"$__vm_d/o.$1\"; }}"
         ),
+        // FILE TAG RC: the answer. The offset of fd {e} is the byte count when the
+        // command wrote only through it; a file of the same length read whole
+        // (no NUL bytes) is then sent by printf alone. Anything else (a reopened
+        // /dev/stdout, NULs, a background writer) is measured with wc and sent by
+        // head, or kept for the host to fetch.
         format!(
-            "__vm_e() {{ local n=; {{ read -r _ n </proc/$$/fdinfo/{e}; }} 2>/dev/null || n=$(wc -c <\"$__vm_d/o.$1\"); exec {e}>&-; \
-             if [ \"$n\" = 0 ]; then printf '%s %d 0\\n%s end\\n' \"$2\" \"$3\" \"$2\"; \
-             elif [ \"$n\" -le {INLINE_MAX} ]; then printf '%s %d %d\\n' \"$2\" \"$3\" \"$n\"; head -c \"$n\" \"$__vm_d/o.$1\"; printf '%s end\\n' \"$2\"; \
-             elif [ -n \"$__vm_s\" ] && dd if=\"$__vm_d/o.$1\" of=\"$__vm_s/.vmtest-out.$2\" bs=262144 2>/dev/null; then printf '%s %d %d shared\\n%s end\\n' \"$2\" \"$3\" \"$n\" \"$2\"; \
-             else printf '%s %d %d held\\n%s end\\n' \"$2\" \"$3\" \"$n\" \"$2\"; fi; }}"
+            "__vm_e() {{ local LC_ALL=C f=\"$__vm_d/o.$1\" p= n= x=; {{ read -r _ p </proc/$$/fdinfo/{e}; }} 2>/dev/null; exec {e}>&-; \
+             if [ ! -f \"$f\" ]; then printf '%s %d lost %s\\n%s end\\n' \"$2\" \"$3\" \"$1\" \"$2\"; return; fi; \
+             if [ ! -s \"$f\" ]; then printf '%s %d 0 %s\\n%s end\\n' \"$2\" \"$3\" \"$1\" \"$2\"; return; fi; \
+             IFS= read -r -N {probe_len} x <\"$f\"; \
+             if [ \"${{#x}}\" = \"$p\" ] && [ \"$p\" -le {INLINE_MAX} ]; then printf '%s %d %d %s\\n%s%s end\\n' \"$2\" \"$3\" \"$p\" \"$1\" \"$x\" \"$2\"; return; fi; \
+             n=$(wc -c <\"$f\"); n=${{n//[!0-9]/}}; \
+             if [ \"$n\" -le {INLINE_MAX} ]; then printf '%s %d %d %s\\n' \"$2\" \"$3\" \"$n\" \"$1\"; head -c \"$n\" \"$f\"; printf '%s end\\n' \"$2\"; \
+             elif [ -n \"$__vm_s\" ] && dd if=\"$f\" of=\"$__vm_s/.vmtest-out.$2\" bs=262144 2>/dev/null; then printf '%s %d %d %s shared\\n%s end\\n' \"$2\" \"$3\" \"$n\" \"$1\" \"$2\"; \
+             else head -c \"$n\" \"$f\" >\"$f.h\"; printf '%s %d %d %s.h held\\n%s end\\n' \"$2\" \"$3\" \"$n\" \"$1\" \"$2\"; fi; }}",
+            probe_len = INLINE_MAX + 1
         ),
         "__vm_c() { if [ -n \"$__vm_s\" ] && dd if=\"$__vm_d/o.$1\" of=\"$__vm_s/.vmtest-out.$2\" bs=262144 2>/dev/null; then printf '%s shared\\n%s end\\n' \"$2\" \"$2\"; else printf '%s held\\n%s end\\n' \"$2\" \"$2\"; fi; }".to_string(),
         format!(
             "__vm_g() {{ printf '%s segment\\n' \"$2\"; dd if=\"$__vm_d/o.$1\" bs={BLOCK} skip=\"$3\" count=\"$4\" 2>/dev/null; printf '%s end\\n' \"$2\"; }}"
         ),
+        // ID TAG OP N LOOP TRY PAUSE CMD: tries CMD (each try bounded by TRY
+        // seconds, its own output file) until `[ STATUS OP N ]` or LOOP seconds
+        // pass; the pause grows from PAUSE to 1 s so a long wait does not keep the
+        // guest's CPU busy.
         format!(
-            "__vm_w() {{ local rc end=$((SECONDS + $5)); while :; do __vm_b \"$1\"; \
-             timeout -s KILL $(( end > SECONDS ? end - SECONDS : 1 )) \"$BASH\" -c 'set -euo pipefail; eval \"$1\"' vmtest \"$6\" >&{e} {e}>&- </dev/null; rc=$?; \
-             [ \"$rc\" \"$3\" \"$4\" ] && break; \
-             [ \"$SECONDS\" -lt \"$end\" ] || break; sleep 0.05 2>/dev/null || sleep 1; done; __vm_e \"$1\" \"$2\" \"$rc\"; }}"
+            "__vm_w() {{ local rc t=0 d=$7 end=$((SECONDS + $5)); while :; do t=$((t + 1)); __vm_b \"$1.$t\"; \
+             timeout -s KILL \"$6\" \"$BASH\" -c 'set -euo pipefail; eval \"$1\"' vmtest \"$8\" >&{e} {e}>&- </dev/null; rc=$?; \
+             [ \"$rc\" \"$3\" \"$4\" ] && break; [ \"$SECONDS\" -lt \"$end\" ] || break; \
+             sleep \"$d\" 2>/dev/null || sleep 1; case $t in 20) d=0.2 ;; 60) d=1 ;; esac; done; __vm_e \"$1.$t\" \"$2\" \"$rc\"; }}"
         ),
     ];
     let setup = format!(
@@ -96,6 +119,11 @@ pub(crate) fn prelude(nonce: &str, tag: &str, probe: &str) -> String {
 /// The line that runs `request` as command number `id`, answering under `tag`.
 pub(crate) fn request(request: Request<'_>, id: u64, tag: &str) -> String {
     let e = FD;
+    let cleanup = if id % CLEANUP_EVERY == 0 {
+        "rm -f \"$__vm_d\"/o.* 2>/dev/null; "
+    } else {
+        ""
+    };
     match request {
         Request::Once {
             command,
@@ -107,14 +135,14 @@ pub(crate) fn request(request: Request<'_>, id: u64, tag: &str) -> String {
                 format!("eval {}", quote(command))
             };
             format!(
-                "__vm_b {id}; ( set -euo pipefail; {body} ) >&{e} {e}>&- </dev/null; __vm_e {id} {tag} $?\n"
+                "{cleanup}__vm_b {id}; ( set -euo pipefail; {body} ) >&{e} {e}>&- </dev/null; __vm_e {id} {tag} $?\n"
             )
         }
         Request::Once {
             command,
             limit: Some(limit),
         } => format!(
-            "__vm_b {id}; timeout -s KILL {} \"$BASH\" -c 'set -euo pipefail; eval \"$1\"' vmtest {} >&{e} {e}>&- </dev/null; __vm_e {id} {tag} $?\n",
+            "{cleanup}__vm_b {id}; timeout -s KILL {} \"$BASH\" -c 'set -euo pipefail; eval \"$1\"' vmtest {} >&{e} {e}>&- </dev/null; __vm_e {id} {tag} $?\n",
             whole_seconds(limit),
             quote(command)
         ),
@@ -122,13 +150,22 @@ pub(crate) fn request(request: Request<'_>, id: u64, tag: &str) -> String {
             command,
             stop,
             limit,
+            waited,
         } => {
             let (op, status) = match stop {
                 Status::Is(status) => ("-eq", status),
                 Status::IsNot(status) => ("-ne", status),
             };
+            let pause = if waited < Duration::from_secs(1) {
+                "0.05"
+            } else if waited < Duration::from_secs(10) {
+                "0.2"
+            } else {
+                "1"
+            };
             format!(
-                "__vm_w {id} {tag} {op} {status} {} {}\n",
+                "{cleanup}__vm_w {id} {tag} {op} {status} {} {} {pause} {}\n",
+                whole_seconds(limit.min(UNTIL_SLICE)),
                 whole_seconds(limit),
                 quote(command)
             )
@@ -136,14 +173,14 @@ pub(crate) fn request(request: Request<'_>, id: u64, tag: &str) -> String {
     }
 }
 
-/// The line that copies output `id` to the shared directory again.
-pub(crate) fn copy_to_shared(id: u64, tag: &str) -> String {
-    format!("__vm_c {id} {tag}\n")
+/// The line that copies output file `file` to the shared directory again.
+pub(crate) fn copy_to_shared(file: &str, tag: &str) -> String {
+    format!("__vm_c {file} {tag}\n")
 }
 
-/// The line that sends `count` blocks of output `id` from block `skip` on.
-pub(crate) fn segment(id: u64, tag: &str, skip: u64, count: u64) -> String {
-    format!("__vm_g {id} {tag} {skip} {count}\n")
+/// The line that sends `count` blocks of output file `file` from block `skip` on.
+pub(crate) fn segment(file: &str, tag: &str, skip: u64, count: u64) -> String {
+    format!("__vm_g {file} {tag} {skip} {count}\n")
 }
 
 /// The line that makes the guest print `tag` once it has read it: everything the
@@ -155,17 +192,21 @@ pub(crate) fn probe(tag: &str) -> String {
 /// Whether `command` is words of characters the shell gives no meaning to, so
 /// it runs the same without `eval`.
 fn is_plain(command: &str) -> bool {
-    !command.trim().is_empty()
-        && command
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == ' ' || "_./:=@%+,-".contains(c))
-        && !command
-            .trim_start()
-            .starts_with(|c: char| c.is_ascii_digit() || c == '=')
-        && !command
-            .split(' ')
-            .next()
-            .is_some_and(|word| word.contains('='))
+    /// Words that make the shell parse what follows differently: as the first
+    /// word, a syntax error would end the guest's shell instead of failing.
+    const RESERVED: &[&str] = &[
+        "if", "then", "else", "elif", "fi", "case", "esac", "for", "select", "while", "until",
+        "do", "done", "in", "function", "time", "coproc",
+    ];
+    let Some(first) = command.split_whitespace().next() else {
+        return false;
+    };
+    command
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == ' ' || "_./:=@%+,-".contains(c))
+        && !first.starts_with(|c: char| c.is_ascii_digit())
+        && !first.contains('=')
+        && !RESERVED.contains(&first)
 }
 
 fn whole_seconds(limit: Duration) -> u64 {
@@ -190,6 +231,15 @@ mod tests {
             line,
             "__vm_b 3; ( set -euo pipefail; systemctl is-active sshd.service ) >&31 31>&- </dev/null; __vm_e 3 t-3 $?\n"
         );
+        let every_64th = request(
+            Request::Once {
+                command: "true",
+                limit: None,
+            },
+            64,
+            "t",
+        );
+        assert!(every_64th.starts_with("rm -f \"$__vm_d\"/o.* 2>/dev/null; __vm_b 64;"));
     }
 
     #[test]
@@ -214,6 +264,9 @@ mod tests {
             "echo $HOME",
             "2 words",
             "",
+            "done",
+            "if true",
+            "time sleep 1",
         ] {
             assert!(!is_plain(command), "{command:?}");
         }
@@ -236,11 +289,12 @@ mod tests {
             Request::Until {
                 command: "test -e /x",
                 stop: Status::FAILURE,
-                limit: Duration::from_millis(100),
+                limit: Duration::from_secs(60),
+                waited: Duration::from_secs(12),
             },
             6,
             "t",
         );
-        assert_eq!(until, "__vm_w 6 t -ne 0 1 'test -e /x'\n");
+        assert_eq!(until, "__vm_w 6 t -ne 0 5 60 1 'test -e /x'\n");
     }
 }

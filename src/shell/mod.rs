@@ -63,15 +63,16 @@ pub(crate) struct Reply {
     pub(crate) note: Option<String>,
 }
 
-/// Why the shell cannot take another command.
+/// Whether the shell can take another command.
 #[derive(Debug, Clone)]
 enum State {
-    /// Ready for a command.
+    /// Ready for a command. (An interrupted command's answer may still come: the
+    /// next answer is found by its own tag, and what comes before it is dropped.)
     Ready,
-    /// The answer of an interrupted command (this tag) comes first: skip it.
-    Behind(String),
     /// A command outlived its deadline and may still run: the shell stays busy.
     Busy(String),
+    /// The shell cannot be used again: a request line was cut off.
+    Broken(String),
 }
 
 /// A connected guest root shell.
@@ -83,9 +84,6 @@ pub(crate) struct Shell {
     commands: u64,
     /// Requests sent (tags).
     requests: u64,
-    /// The tag of the last request sent: after an interruption, its answer is the
-    /// last one still to come.
-    last_sent: String,
     state: State,
     /// The host side of the shared directory, when the guest has it mounted.
     shared: Option<PathBuf>,
@@ -107,7 +105,6 @@ impl Shell {
             nonce: random_nonce(),
             commands: 0,
             requests: 0,
-            last_sent: String::new(),
             state: State::Ready,
             shared: None,
         };
@@ -143,11 +140,17 @@ impl Shell {
     }
 
     /// Why the shell can no longer be used, if it cannot.
-    pub(crate) fn busy(&self) -> Option<&str> {
+    pub(crate) fn unusable(&self) -> Option<&str> {
         match &self.state {
-            State::Busy(reason) => Some(reason),
-            State::Ready | State::Behind(_) => None,
+            State::Busy(reason) | State::Broken(reason) => Some(reason),
+            State::Ready => None,
         }
+    }
+
+    /// The connection, for setting the shell up again after the guest's shell
+    /// restarted ([`Stop::Restarted`]).
+    pub(crate) fn into_stream(self) -> UnixStream {
+        self.stream
     }
 
     /// Runs `request` in the guest and returns its status and exact output.
@@ -161,18 +164,8 @@ impl Shell {
         let id = self.commands;
         let tag = self.next_tag();
         let line = frame::request(request, id, &tag);
-        self.send(&line, &tag, deadline, watch)?;
-        if let State::Behind(earlier) = self.state.clone() {
-            // The interrupted command ran on in the guest; its answer comes first.
-            let skipped = self
-                .reader
-                .answer(&self.stream, &earlier, &|_| None, deadline, watch);
-            if let Err(stop) = skipped {
-                return Err(self.note_failure(stop, request));
-            }
-            self.state = State::Ready;
-        }
-        let result = self.read_reply(id, &tag, deadline, watch);
+        self.send(&line, deadline, watch)?;
+        let result = self.read_reply(&tag, deadline, watch);
         result.map_err(|stop| self.note_failure(stop, request))
     }
 
@@ -195,60 +188,65 @@ impl Shell {
         format!("{}-{}", self.nonce, self.requests)
     }
 
-    /// Records what a failed request leaves behind: a timed-out command keeps the
-    /// shell busy for good, an interrupted one leaves an answer to skip.
+    /// Records what a failed request leaves behind: a command that outlived its
+    /// deadline keeps the shell busy for good; after anything else the shell is
+    /// idle, or soon will be.
     fn note_failure(&mut self, stop: Stop, request: Request<'_>) -> Stop {
-        match &stop {
-            Stop::TimedOut => {
-                let command = request.command();
-                self.state = State::Busy(format!(
-                    "the guest shell is still busy with command `{}`, which outlived its timeout",
-                    crate::error::one_line(command)
-                ));
-            }
-            Stop::Watch(_) => self.state = State::Behind(self.last_sent.clone()),
-            Stop::Closed | Stop::Damaged(_) => {}
+        if let Stop::TimedOut = stop
+            && !self.reader.header_seen()
+        {
+            self.state = State::Busy(format!(
+                "the guest shell is still busy with command `{}`, which outlived its timeout",
+                crate::error::one_line(request.command())
+            ));
         }
         stop
     }
 
-    /// Reads the answer to command `id` and fetches its output however it travels.
+    /// Reads the answer tagged `tag` and fetches its output however it travels.
     fn read_reply(
         &mut self,
-        id: u64,
         tag: &str,
         deadline: Deadline,
         watch: Watch<'_>,
     ) -> Result<Reply, Stop> {
-        let inline = |words: &[String]| match words {
-            [_, length] => length.parse::<u64>().ok().filter(|&n| n <= INLINE_MAX),
-            _ => None,
-        };
         let answer = self
             .reader
-            .answer(&self.stream, tag, &inline, deadline, watch)?;
-        let (status, length, way) = parse_header(&answer.header).ok_or_else(|| {
+            .answer(&self.stream, tag, &inline_length, deadline, watch)?;
+        let header = Header::parse(&answer.header).ok_or_else(|| {
             Stop::Damaged(format!(
                 "the guest answered with a malformed status line `{}`",
                 answer.header.join(" ")
             ))
         })?;
-        let (output, note) = match way {
-            Some("shared") => self.via_shared_dir(id, tag, length, deadline, watch)?,
-            Some(_) => (self.segments(id, length, deadline, watch)?, None),
-            None if answer.whole => (answer.data, None),
-            None => {
-                let arrived = answer.data.len();
-                let (output, _) = self.recover(id, length, deadline, watch)?;
+        let (output, note) = match header.way {
+            Way::Lost => {
+                return Err(Stop::Damaged(format!(
+                    "the guest could not write the command's output to its file `o.{}` \
+                     (was the output directory removed, or is the disk full?)",
+                    header.file
+                )));
+            }
+            Way::Shared => self.via_shared_dir(&header, tag, deadline, watch)?,
+            Way::Held => {
+                let (output, refetched) =
+                    self.segments(&header.file, header.length, deadline, watch)?;
+                (output, refetched_note(refetched))
+            }
+            Way::Inline if answer.whole => (answer.data, None),
+            Way::Inline => {
+                let arrived = answer.data.len() as u64;
+                let (output, _) = self.recover(&header.file, header.length, deadline, watch)?;
                 let note = format!(
-                    "the console lost {} of {length} bytes of this output; fetched again, complete",
-                    length.saturating_sub(arrived as u64)
+                    "the console lost {} of {} bytes of this output; fetched again, complete",
+                    header.length.saturating_sub(arrived),
+                    header.length
                 );
                 (output, Some(note))
             }
         };
         Ok(Reply {
-            status,
+            status: header.status,
             output,
             note,
         })
@@ -258,16 +256,15 @@ impl Shell {
     /// `tag`; falls back to segments if it is not there whole.
     fn via_shared_dir(
         &mut self,
-        id: u64,
+        header: &Header,
         tag: &str,
-        length: u64,
         deadline: Deadline,
         watch: Watch<'_>,
     ) -> Result<(Vec<u8>, Option<String>), Stop> {
-        if let Some(output) = self.take_shared(tag, length) {
+        if let Some(output) = self.take_shared(tag, header.length) {
             return Ok((output, None));
         }
-        let output = self.segments(id, length, deadline, watch)?;
+        let (output, _) = self.segments(&header.file, header.length, deadline, watch)?;
         let note = "the shared directory's copy of this output was incomplete; \
                     fetched over the console instead, complete";
         Ok((output, Some(note.to_string())))
@@ -278,56 +275,70 @@ impl Shell {
         let path = self.shared.as_ref()?.join(format!(".vmtest-out.{tag}"));
         let file = std::fs::File::open(&path).ok();
         let _ = std::fs::remove_file(&path);
-        let mut output = Vec::with_capacity(usize::try_from(length).ok()?);
+        let mut output = Vec::new();
+        output
+            .try_reserve_exact(usize::try_from(length).ok()?)
+            .ok()?;
         file?.take(length).read_to_end(&mut output).ok()?;
         (output.len() as u64 == length).then_some(output)
     }
 
-    /// Fetches output `id` again after the console damaged it: through the shared
-    /// directory if there is one, else in segments.
+    /// Fetches output file `file` again after the console damaged it: through the
+    /// shared directory if there is one, else in segments.
     fn recover(
         &mut self,
-        id: u64,
+        file: &str,
         length: u64,
         deadline: Deadline,
         watch: Watch<'_>,
-    ) -> Result<(Vec<u8>, Option<String>), Stop> {
+    ) -> Result<(Vec<u8>, u32), Stop> {
         if self.shared.is_some() {
             let tag = self.next_tag();
-            let line = frame::copy_to_shared(id, &tag);
+            let line = frame::copy_to_shared(file, &tag);
             let answer = self.exchange(&line, &tag, &|_| None, deadline, watch)?;
             if answer.header.first().map(String::as_str) == Some("shared")
                 && let Some(output) = self.take_shared(&tag, length)
             {
-                return Ok((output, None));
+                return Ok((output, 0));
             }
         }
-        Ok((self.segments(id, length, deadline, watch)?, None))
+        self.segments(file, length, deadline, watch)
     }
 
-    /// Fetches output `id` (`length` bytes) over the console in checked segments.
+    /// Fetches output file `file` (`length` bytes) over the console in checked
+    /// segments; also says how many segments arrived damaged and came again.
     fn segments(
         &mut self,
-        id: u64,
+        file: &str,
         length: u64,
         deadline: Deadline,
         watch: Watch<'_>,
-    ) -> Result<Vec<u8>, Stop> {
-        let mut output = Vec::with_capacity(usize::try_from(length).unwrap_or(0));
+    ) -> Result<(Vec<u8>, u32), Stop> {
+        let mut output = Vec::new();
+        let size = usize::try_from(length).unwrap_or(usize::MAX);
+        output.try_reserve_exact(size).map_err(|_| {
+            Stop::Damaged(format!(
+                "the guest announced {length} bytes of output, more than fits in memory"
+            ))
+        })?;
         let blocks = length.div_ceil(BLOCK);
         let mut size = SEGMENT_MAX;
         let mut failures = 0;
+        let mut refetched = 0;
         let mut since_pause = 0;
         let mut skip = 0;
         while skip < blocks {
             let count = size.min(blocks - skip);
             let expected = (count * BLOCK).min(length - skip * BLOCK);
             let tag = self.next_tag();
-            let line = frame::segment(id, &tag, skip, count);
+            let line = frame::segment(file, &tag, skip, count);
             let want = move |_: &[String]| Some(expected);
             let answer = self.exchange(&line, &tag, &want, deadline, watch)?;
             if answer.whole {
                 output.extend_from_slice(&answer.data);
+                if failures > 0 {
+                    refetched += 1;
+                }
                 skip += count;
                 failures = 0;
                 size = (size * 2).min(SEGMENT_MAX);
@@ -350,7 +361,7 @@ impl Shell {
             size = (size / 4).max(1);
             std::thread::sleep(PAUSE);
         }
-        Ok(output)
+        Ok((output, refetched))
     }
 
     /// Sends `line` and reads the answer tagged `tag`.
@@ -362,33 +373,98 @@ impl Shell {
         deadline: Deadline,
         watch: Watch<'_>,
     ) -> Result<Answer, Stop> {
-        self.send(line, tag, deadline, watch)?;
+        self.send(line, deadline, watch)?;
         self.reader
             .answer(&self.stream, tag, expect, deadline, watch)
     }
 
-    /// Sends the request `line`, whose answer is tagged `tag`.
-    fn send(
-        &mut self,
-        line: &str,
-        tag: &str,
-        deadline: Deadline,
-        watch: Watch<'_>,
-    ) -> Result<(), Stop> {
-        // Noted first: even a line only partly written may be answered.
-        self.last_sent = tag.to_string();
-        socket::write_all(&self.stream, line.as_bytes(), deadline, watch)
+    /// Sends a request line whole. A line cut off by a signal is finished first
+    /// (it is short); one that cannot be finished leaves the shell unusable, since
+    /// the guest would join it to the next.
+    fn send(&mut self, line: &str, deadline: Deadline, watch: Watch<'_>) -> Result<(), Stop> {
+        let mut rest = line.as_bytes();
+        let result = socket::write_from(&self.stream, &mut rest, deadline, watch);
+        if rest.is_empty() || rest.len() == line.len() && !matches!(result, Err(Stop::Watch(_))) {
+            return result;
+        }
+        let finish = Deadline::after(Duration::from_secs(5));
+        if socket::write_from(&self.stream, &mut rest, finish, &mut || Ok(())).is_err() {
+            self.state = State::Broken(
+                "a request to the guest shell was cut off in the middle; the shell cannot be \
+                 used again"
+                    .to_string(),
+            );
+        }
+        result
     }
 }
 
-/// `RC N [shared|held]` → status, length and the way a large output travels.
-fn parse_header(words: &[String]) -> Option<(i32, u64, Option<&str>)> {
-    let status = words.first()?.parse().ok()?;
-    let length = words.get(1)?.parse().ok()?;
-    match words.get(2).map(String::as_str) {
-        None if length <= INLINE_MAX => Some((status, length, None)),
-        Some(way @ ("shared" | "held")) if words.len() == 3 => Some((status, length, Some(way))),
+/// The log line for an output some of whose segments came damaged.
+fn refetched_note(refetched: u32) -> Option<String> {
+    (refetched > 0).then(|| {
+        format!(
+            "{refetched} segment{} of this output arrived damaged on the console and \
+             came again; complete",
+            if refetched == 1 { "" } else { "s" }
+        )
+    })
+}
+
+/// The inline data length announced by a header `RC N FILE`, if it is inline.
+fn inline_length(words: &[String]) -> Option<u64> {
+    match words {
+        [_, length, _] => length.parse::<u64>().ok().filter(|&n| n <= INLINE_MAX),
         _ => None,
+    }
+}
+
+/// How an answer's output travels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Way {
+    /// Right after the header.
+    Inline,
+    /// Copied into the shared directory.
+    Shared,
+    /// Kept in the guest, to be fetched in segments.
+    Held,
+    /// The command's output file was missing.
+    Lost,
+}
+
+/// A command's answer header: `RC N FILE [shared|held]` or `RC lost FILE`.
+#[derive(Debug, PartialEq, Eq)]
+struct Header {
+    status: i32,
+    length: u64,
+    file: String,
+    way: Way,
+}
+
+impl Header {
+    fn parse(words: &[String]) -> Option<Header> {
+        let status = words.first()?.parse().ok()?;
+        let file = words.get(2)?.clone();
+        if words.get(1).map(String::as_str) == Some("lost") && words.len() == 3 {
+            return Some(Header {
+                status,
+                length: 0,
+                file,
+                way: Way::Lost,
+            });
+        }
+        let length = words.get(1)?.parse().ok()?;
+        let way = match words.get(3).map(String::as_str) {
+            None if length <= INLINE_MAX => Way::Inline,
+            Some("shared") if words.len() == 4 => Way::Shared,
+            Some("held") if words.len() == 4 => Way::Held,
+            _ => return None,
+        };
+        Some(Header {
+            status,
+            length,
+            file,
+            way,
+        })
     }
 }
 
@@ -419,14 +495,23 @@ mod tests {
     }
 
     #[test]
-    fn headers_say_status_length_and_way() {
-        assert_eq!(parse_header(&words("0 12")), Some((0, 12, None)));
+    fn headers_say_status_length_file_and_way() {
+        let header =
+            |text| Header::parse(&words(text)).map(|h| (h.status, h.length, h.file, h.way));
         assert_eq!(
-            parse_header(&words("1 100000 shared")),
-            Some((1, 100000, Some("shared")))
+            header("0 12 7"),
+            Some((0, 12, "7".to_string(), Way::Inline))
         );
-        assert_eq!(parse_header(&words("0 100000")), None);
-        assert_eq!(parse_header(&words("0 1 other")), None);
-        assert_eq!(parse_header(&words("x 1")), None);
+        assert_eq!(
+            header("1 100000 7.3 shared"),
+            Some((1, 100000, "7.3".to_string(), Way::Shared))
+        );
+        assert_eq!(header("1 100000 7.h held").map(|h| h.3), Some(Way::Held));
+        assert_eq!(header("1 lost 7").map(|h| h.3), Some(Way::Lost));
+        assert_eq!(header("0 100000 7"), None);
+        assert_eq!(header("0 1 7 other"), None);
+        assert_eq!(header("x 1 7"), None);
+        assert_eq!(inline_length(&words("0 12 7")), Some(12));
+        assert_eq!(inline_length(&words("0 100000 7 shared")), None);
     }
 }

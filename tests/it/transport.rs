@@ -4,6 +4,8 @@
 //! saying so. Issue 7.
 
 use crate::support::Test;
+use std::io::Write;
+use std::time::Duration;
 
 /// A 6-digit number a line: any lost 2 KiB buffer breaks the 7-byte rhythm.
 const NUMBERS: &str = r#"'^([0-9]{6}\n)+$'"#;
@@ -24,6 +26,7 @@ fn large_output_crosses_a_lossy_console_complete_in_segments() {
         .run()
         .code(0)
         .stderr_has("no shared directory: large outputs come in segments")
+        .stderr_has("arrived damaged on the console and came again; complete")
         .clean();
 }
 
@@ -103,4 +106,77 @@ log "${rc}"
         .code(0)
         .stderr_has("\u{fffd}ok")
         .clean();
+}
+
+#[test]
+fn output_written_through_a_reopened_stdout_is_counted() {
+    // `> /dev/stdout` opens the output file anew (and truncates it): the byte
+    // count must come from the file, not from the shell's descriptor.
+    let script = r#"
+machine.succeed "echo hi > /dev/stdout" == "hi"
+machine.succeed "echo first; echo second > /dev/stdout" == "second"
+machine.succeed "echo 12345678901234567890; echo x > /dev/stdout" == "x"
+machine.succeed "seq 1 20000 > /dev/stdout" =~ '(?s)^1\n2\n.*\n20000\n$'
+"#;
+    Test::new()
+        .fake("machine", &[])
+        .script(script)
+        .run()
+        .code(0)
+        .clean();
+}
+
+#[test]
+fn a_background_writer_from_an_earlier_try_does_not_reach_a_later_one() {
+    // Try 1 leaves a writer that prints 0.5 s later, while try 2 is running.
+    let script = r#"
+machine.wait_until_succeeds 'if test -e "$FAKE_VM_DIR/flag"; then sleep 1; echo hello; else (sleep 0.5; echo XX) & touch "$FAKE_VM_DIR/flag"; false; fi' == "hello"
+"#;
+    Test::new()
+        .fake("machine", &[])
+        .script(script)
+        .run()
+        .code(0)
+        .clean();
+}
+
+#[test]
+fn a_reserved_word_as_a_command_fails_without_killing_the_shell() {
+    let script = r#"
+rc, out = machine.execute "done"
+assert rc == 2
+machine.succeed "echo alive" == "alive"
+"#;
+    Test::new()
+        .fake("machine", &[])
+        .script(script)
+        .run()
+        .code(0)
+        .clean();
+}
+
+#[test]
+fn after_an_interrupted_wait_the_next_command_runs_promptly() {
+    // At the prompt, Ctrl-C stops a wait; the guest stops trying within seconds,
+    // so the next command does not wait behind the rest of the wait's timeout.
+    let (reader, mut writer) = std::io::pipe().expect("pipe");
+    writer
+        .write_all(
+            b"machine.wait_until_succeeds \"test -e /nonexistent\" timeout=120\n\
+              machine.succeed \"echo after\"\n",
+        )
+        .expect("write input");
+    drop(writer);
+    let mut run = Test::new()
+        .fake("machine", &[])
+        .arg("-I")
+        .stdin(reader)
+        .spawn();
+    run.wait_for_line("waiting for success", Duration::from_secs(60));
+    std::thread::sleep(Duration::from_secs(1));
+    run.signal(libc::SIGINT);
+    let out = run.finish();
+    out.code(0).stderr_has("interrupted by SIGINT").clean();
+    assert!(out.stdout.contains("after\n"), "stdout: {}", out.stdout);
+    out.within(Duration::from_secs(60));
 }
