@@ -286,7 +286,7 @@ impl Machine {
                         *guest = Guest::Booting(stream);
                         return Err(*error);
                     }
-                    return Err(self.lose_shell(stop, started));
+                    return Err(self.lose_shell(stop));
                 }
                 stream
             }
@@ -314,13 +314,13 @@ impl Machine {
                 ));
                 Ok(())
             }
-            Err(stop) => Err(self.lose_shell(stop, started)),
+            Err(stop) => Err(self.lose_shell(stop)),
         }
     }
 
     /// Marks the guest's shell lost after a failed handshake or set-up, keeping
     /// the reason for the next step; returns the error to report now.
-    fn lose_shell(&mut self, stop: Stop, started: Instant) -> Error {
+    fn lose_shell(&mut self, stop: Stop) -> Error {
         let name = self.config.name.clone();
         let connect_timeout = self.config.connect_timeout;
         let Power::On(running) = &mut self.power else {
@@ -340,11 +340,15 @@ impl Machine {
             stop => qemu.stop_error(stop, "waiting for the guest's root shell"),
         };
         let reason = match &error {
-            Error::NoBackdoor { seconds, .. } => format!(
-                "the guest's root shell did not connect within {seconds} s (after {:.2} s of this run)",
-                started.elapsed().as_secs_f64()
-            ),
-            other => other.to_string(),
+            Error::NoBackdoor { seconds, .. } => {
+                format!("the guest's root shell did not connect within {seconds} s")
+            }
+            other => {
+                let text = other.to_string();
+                let prefix = format!("{}: ", self.config.name);
+                text.strip_prefix(&prefix)
+                    .map_or(text.clone(), str::to_string)
+            }
         };
         *guest = Guest::Lost(format!("the guest's root shell is unusable: {reason}"));
         error

@@ -21,15 +21,15 @@ fn after_a_failed_handshake_the_prompt_says_why_the_machine_is_unusable() {
     out.code(0)
         .stderr_has("the guest's root shell did not connect within 1 s")
         .stderr_has(
-            "machine: the guest's root shell is unusable: machine: the guest's root shell did not connect",
+            "machine: the guest's root shell is unusable: the guest's root shell did not connect within 1 s\n",
         )
         .stderr_lacks("panicked")
         .clean();
 }
 
 #[test]
-fn after_the_guest_shell_goes_away_the_next_step_says_so() {
-    // The backdoor shell exits; QEMU keeps running.
+fn a_guest_whose_shell_dies_with_qemu_fails_the_step_saying_so() {
+    // In the fake VM, QEMU ends when the backdoor shell ends.
     let script =
         "machine.succeed \"true\"\nmachine.execute \"kill -9 $$\"\nmachine.succeed \"true\"\n";
     Test::new()
@@ -37,6 +37,8 @@ fn after_the_guest_shell_goes_away_the_next_step_says_so() {
         .script(script)
         .run()
         .code(3)
+        .stderr_has("machine: QEMU exited (exit status 0) while running `kill -9 $$`")
+        .stderr_lacks("must succeed: true\nmachine: must succeed: true")
         .stderr_lacks("panicked")
         .clean();
 }
