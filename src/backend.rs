@@ -13,9 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// One machine, as the methods see it.
-pub trait Vm {
-    /// The machine's name.
-    fn name(&self) -> &str;
+pub(crate) trait Vm {
     /// Starts QEMU (no-op if running).
     fn start(&mut self) -> Result<(), Error>;
     /// Runs a request in the guest (waits for the backdoor first), waiting at most
@@ -47,7 +45,7 @@ pub trait Vm {
 }
 
 /// All machines plus the run-wide services the methods need.
-pub trait Backend {
+pub(crate) trait Backend {
     /// The machine named `name` (already resolved by the checker).
     fn vm(&mut self, name: &str) -> Result<&mut dyn Vm, Error>;
     /// Starts every machine.

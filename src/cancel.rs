@@ -31,14 +31,14 @@ pub(crate) fn seconds(seconds: f64) -> Duration {
 
 /// The run-wide stop conditions: signals and the global timeout.
 #[derive(Debug, Clone, Copy)]
-pub struct Cancel {
+pub(crate) struct Cancel {
     global_deadline: Instant,
     global_timeout: Duration,
 }
 
 impl Cancel {
     /// Starts the global clock now.
-    pub fn new(global_timeout: Duration) -> Cancel {
+    pub(crate) fn new(global_timeout: Duration) -> Cancel {
         let global_timeout = global_timeout.min(FOREVER);
         Cancel {
             global_deadline: Instant::now() + global_timeout,
@@ -47,7 +47,7 @@ impl Cancel {
     }
 
     /// Fails if a signal arrived or the global timeout ran out.
-    pub fn check(&self) -> Result<(), Error> {
+    pub(crate) fn check(&self) -> Result<(), Error> {
         if let Some(signal) = signals::received() {
             return Err(Error::Interrupted { signal });
         }
@@ -60,7 +60,7 @@ impl Cancel {
     }
 
     /// Sleeps for `duration` (host time), checking for cancellation as it goes.
-    pub fn sleep(&self, duration: Duration) -> Result<(), Error> {
+    pub(crate) fn sleep(&self, duration: Duration) -> Result<(), Error> {
         let until = Instant::now() + duration.min(FOREVER);
         loop {
             self.check()?;
@@ -75,13 +75,13 @@ impl Cancel {
 
 /// A deadline for one operation.
 #[derive(Debug, Clone, Copy)]
-pub struct Deadline {
+pub(crate) struct Deadline {
     at: Instant,
 }
 
 impl Deadline {
     /// A deadline `timeout` from now.
-    pub fn after(timeout: Duration) -> Deadline {
+    pub(crate) fn after(timeout: Duration) -> Deadline {
         let timeout = timeout.min(FOREVER);
         Deadline {
             at: Instant::now() + timeout,
@@ -89,18 +89,18 @@ impl Deadline {
     }
 
     /// Time left, zero once passed.
-    pub fn remaining(&self) -> Duration {
+    pub(crate) fn remaining(&self) -> Duration {
         self.at.saturating_duration_since(Instant::now())
     }
 
     /// Whether the deadline has passed.
-    pub fn passed(&self) -> bool {
+    pub(crate) fn passed(&self) -> bool {
         Instant::now() >= self.at
     }
 
     /// The next poll slice: at most [`POLL`], at least 1 ms, never past the deadline
     /// by more than that millisecond.
-    pub fn slice(&self) -> Duration {
+    pub(crate) fn slice(&self) -> Duration {
         self.remaining().clamp(Duration::from_millis(1), POLL)
     }
 }

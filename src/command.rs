@@ -5,7 +5,7 @@ use std::time::Duration;
 
 /// One command for the guest's root shell.
 #[derive(Debug, Clone, Copy)]
-pub enum Request<'a> {
+pub(crate) enum Request<'a> {
     /// Run `command` once; `limit` bounds it inside the guest too.
     Once {
         /// The shell command.
@@ -29,7 +29,7 @@ pub enum Request<'a> {
 
 /// A test of an exit status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Status {
+pub(crate) enum Status {
     /// The status is this one.
     Is(i32),
     /// The status is anything but this one.
@@ -38,12 +38,12 @@ pub enum Status {
 
 impl Status {
     /// Success: status 0.
-    pub const SUCCESS: Status = Status::Is(0);
+    pub(crate) const SUCCESS: Status = Status::Is(0);
     /// Failure: any status but 0.
-    pub const FAILURE: Status = Status::IsNot(0);
+    pub(crate) const FAILURE: Status = Status::IsNot(0);
 
     /// Whether `status` passes the test.
-    pub fn holds(self, status: i32) -> bool {
+    pub(crate) fn holds(self, status: i32) -> bool {
         match self {
             Status::Is(wanted) => status == wanted,
             Status::IsNot(unwanted) => status != unwanted,
@@ -53,7 +53,7 @@ impl Status {
 
 impl Request<'_> {
     /// The shell command.
-    pub fn command(&self) -> &str {
+    pub(crate) fn command(&self) -> &str {
         match self {
             Request::Once { command, .. } | Request::Until { command, .. } => command,
         }
@@ -62,7 +62,7 @@ impl Request<'_> {
 
 /// The result of one command in the guest.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Outcome {
+pub(crate) struct Outcome {
     /// The exit status (128+N when killed by signal N, as bash reports it).
     pub status: i32,
     /// Everything the command wrote on stdout (invalid UTF-8 replaced).

@@ -37,7 +37,7 @@ use std::time::Duration;
 
 /// A runtime error and where it was raised.
 #[derive(Debug)]
-pub struct StepError {
+pub(crate) struct StepError {
     /// The statement or expression that raised it.
     pub span: Span,
     /// What went wrong (boxed: errors carry outputs and serial tails).
@@ -80,7 +80,7 @@ const RETRY_PAUSE: Duration = Duration::from_millis(250);
 const RETRY_MAX_PAUSE: Duration = Duration::from_secs(1);
 
 /// Runs statements against a backend, keeping the script's variables.
-pub struct Interpreter<'a> {
+pub(crate) struct Interpreter<'a> {
     backend: &'a mut dyn Backend,
     machines: Vec<String>,
     globals: HashMap<String, Value>,
@@ -94,7 +94,7 @@ pub struct Interpreter<'a> {
 
 impl<'a> Interpreter<'a> {
     /// An interpreter for the given machines.
-    pub fn new(backend: &'a mut dyn Backend, machines: Vec<String>) -> Interpreter<'a> {
+    pub(crate) fn new(backend: &'a mut dyn Backend, machines: Vec<String>) -> Interpreter<'a> {
         Interpreter {
             backend,
             machines,
@@ -108,7 +108,7 @@ impl<'a> Interpreter<'a> {
 
     /// Registers the procedures of `statements`, then runs them in order, stopping
     /// at the first error.
-    pub fn run(&mut self, statements: &[Statement]) -> Result<(), StepError> {
+    pub(crate) fn run(&mut self, statements: &[Statement]) -> Result<(), StepError> {
         for statement in statements {
             if let StatementKind::Def(procedure) = &statement.kind {
                 let name = procedure.name.name.clone();
@@ -120,7 +120,7 @@ impl<'a> Interpreter<'a> {
 
     /// The text the last expression statement gave, if any (the interactive prompt
     /// prints it).
-    pub fn take_output(&mut self) -> Option<String> {
+    pub(crate) fn take_output(&mut self) -> Option<String> {
         self.last_output.take()
     }
 

@@ -3,30 +3,30 @@
 //! The binary calls [`main`] and turns its result into the exit status; see
 //! `ARCHITECTURE.md` for the map of modules.
 
-pub mod backend;
+mod backend;
 mod cancel;
 mod cli;
 mod color;
-pub mod command;
+mod command;
 mod driver;
 mod error;
 mod exit;
 mod input;
 mod interact;
-pub mod interp;
+mod interp;
 mod json;
 mod logger;
-pub mod machine;
-pub mod methods;
+mod machine;
+mod methods;
 mod monitor;
 mod process;
 mod qemu;
 mod repl;
 mod report;
 mod run;
-pub mod sanitize;
-pub mod script;
-pub mod serial;
+mod sanitize;
+mod script;
+mod serial;
 mod setup;
 mod shell;
 mod signals;

@@ -17,7 +17,7 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 /// The shared log of one run.
-pub struct Logger {
+pub(crate) struct Logger {
     inner: Mutex<Inner>,
     palette: Palette,
 }
@@ -36,7 +36,7 @@ struct Nest {
 
 /// How a nest ended, for its closing line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum NestEnd {
+pub(crate) enum NestEnd {
     /// The step finished normally.
     Finished,
     /// The step failed; the closing line says so.
@@ -69,7 +69,7 @@ impl Logger {
     }
 
     /// Logs `message`, prefixed with `machine: ` when it concerns one machine.
-    pub fn log(&self, machine: Option<&str>, message: &str) {
+    pub(crate) fn log(&self, machine: Option<&str>, message: &str) {
         let mut inner = self.lock();
         eprint_line(&prefixed(machine, &terminal_safe(message)));
         if let Some(xml) = inner.xml.as_mut() {
@@ -78,7 +78,7 @@ impl Logger {
     }
 
     /// Logs a failure: red `!!! ` on the terminal, `error="1"` in the XML.
-    pub fn error(&self, machine: Option<&str>, message: &str) {
+    pub(crate) fn error(&self, machine: Option<&str>, message: &str) {
         let mut inner = self.lock();
         let text = prefixed(machine, &terminal_safe(message));
         for line in text.lines() {
@@ -96,7 +96,7 @@ impl Logger {
     }
 
     /// Logs one line the guest printed on its serial console.
-    pub fn serial(&self, machine: &str, line: &str) {
+    pub(crate) fn serial(&self, machine: &str, line: &str) {
         let mut inner = self.lock();
         if inner.print_serial {
             eprint_line(
@@ -118,14 +118,14 @@ impl Logger {
     }
 
     /// Turns the terminal copy of serial lines on or off (the XML keeps them all).
-    pub fn set_print_serial(&self, on: bool) {
+    pub(crate) fn set_print_serial(&self, on: bool) {
         self.lock().print_serial = on;
     }
 
     /// Runs `step` inside a nest headed `head`, and closes the nest with
     /// `(finished: head, in X seconds)` if the step succeeds, `(failed: …)` if it fails
     /// or panics.
-    pub fn nest<T, E>(
+    pub(crate) fn nest<T, E>(
         &self,
         machine: Option<&str>,
         head: &str,
@@ -157,7 +157,7 @@ impl Logger {
     /// Opens a nest: a header now, a closing line with the time taken at
     /// [`Logger::close_nest`]. Use [`Logger::nest`]; this stays public only until
     /// `machine.rs` uses it too.
-    pub fn open_nest(&self, machine: Option<&str>, message: &str) {
+    pub(crate) fn open_nest(&self, machine: Option<&str>, message: &str) {
         let mut inner = self.lock();
         let header = self.palette.green(&terminal_safe(message));
         eprint_line(&prefixed(machine, &header));
@@ -173,7 +173,7 @@ impl Logger {
 
     /// Closes the innermost nest with `(finished: msg, in X seconds)` or `(failed: …)`.
     /// Use [`Logger::nest`]; this stays public only until `machine.rs` uses it too.
-    pub fn close_nest(&self, end: NestEnd) {
+    pub(crate) fn close_nest(&self, end: NestEnd) {
         let mut inner = self.lock();
         let Some(nest) = inner.nests.pop() else {
             return;
@@ -196,7 +196,7 @@ impl Logger {
     }
 
     /// Closes every open nest as failed and closes the XML document.
-    pub fn close(&self) {
+    pub(crate) fn close(&self) {
         let open = self.lock().nests.len();
         for _ in 0..open {
             self.close_nest(NestEnd::Failed);

@@ -33,15 +33,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// How long a monitor command may take.
-pub const MONITOR_TIMEOUT: Duration = Duration::from_secs(60);
+pub(crate) const MONITOR_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long `shutdown` and `crash` wait for QEMU to exit.
-pub const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(300);
+pub(crate) const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(300);
 /// Longest unix socket path (sun_path is 108 bytes with the final NUL).
 const MAX_SOCKET_PATH: usize = 107;
 
 /// Everything needed to start a machine.
 #[derive(Debug, Clone)]
-pub struct MachineConfig {
+pub(crate) struct MachineConfig {
     /// The machine's name (from `run-<name>-vm`).
     pub name: String,
     /// The start script.
@@ -61,7 +61,7 @@ pub struct MachineConfig {
 }
 
 /// A machine of the test, running or not.
-pub struct Machine {
+pub(crate) struct Machine {
     config: MachineConfig,
     logger: Arc<Logger>,
     cancel: Cancel,
@@ -99,7 +99,7 @@ enum Guest {
 
 impl Machine {
     /// A stopped machine.
-    pub fn new(config: MachineConfig, logger: Arc<Logger>, cancel: Cancel) -> Machine {
+    pub(crate) fn new(config: MachineConfig, logger: Arc<Logger>, cancel: Cancel) -> Machine {
         Machine {
             config,
             logger,
@@ -110,12 +110,12 @@ impl Machine {
     }
 
     /// The machine's name.
-    pub fn name(&self) -> &str {
+    pub(crate) fn name(&self) -> &str {
         &self.config.name
     }
 
     /// Whether QEMU is running.
-    pub fn is_running(&self) -> bool {
+    pub(crate) fn is_running(&self) -> bool {
         matches!(self.power, Power::On(_))
     }
 
@@ -131,7 +131,7 @@ impl Machine {
     }
 
     /// Starts QEMU and returns once it runs; the guest boots in the background.
-    pub fn start(&mut self) -> Result<(), Error> {
+    pub(crate) fn start(&mut self) -> Result<(), Error> {
         if self.is_running() {
             return Ok(());
         }
@@ -238,7 +238,7 @@ impl Machine {
 
     /// Waits until the guest's root shell is connected; fails at once, saying why,
     /// if it was lost.
-    pub fn connect(&mut self) -> Result<(), Error> {
+    pub(crate) fn connect(&mut self) -> Result<(), Error> {
         self.start()?;
         let name = self.config.name.clone();
         let Some(running) = self.running() else {
@@ -355,7 +355,11 @@ impl Machine {
     }
 
     /// Runs `request` in the guest, waiting at most `timeout` for its answer.
-    pub fn run(&mut self, request: Request<'_>, timeout: Duration) -> Result<Outcome, Error> {
+    pub(crate) fn run(
+        &mut self,
+        request: Request<'_>,
+        timeout: Duration,
+    ) -> Result<Outcome, Error> {
         self.connect()?;
         let name = self.config.name.clone();
         let Power::On(running) = &mut self.power else {
@@ -439,7 +443,7 @@ impl Machine {
     }
 
     /// Sends a command to the QEMU monitor and returns the answer.
-    pub fn send_monitor_command(&mut self, command: &str) -> Result<String, Error> {
+    pub(crate) fn send_monitor_command(&mut self, command: &str) -> Result<String, Error> {
         let text = command.to_string();
         self.on_monitor(
             &format!("monitor command `{command}`"),
@@ -448,7 +452,7 @@ impl Machine {
     }
 
     /// Connects (`up`) or disconnects the guest's first vlan interface.
-    pub fn set_link(&mut self, up: bool) -> Result<(), Error> {
+    pub(crate) fn set_link(&mut self, up: bool) -> Result<(), Error> {
         let what = format!("setting the vlan link {}", if up { "up" } else { "down" });
         let answer = self.on_monitor(&what, |monitor, deadline, watch| {
             monitor.set_link(up, deadline, watch)
@@ -491,7 +495,7 @@ impl Machine {
     }
 
     /// Powers the guest off through its root shell and waits for QEMU to exit.
-    pub fn shutdown(&mut self) -> Result<(), Error> {
+    pub(crate) fn shutdown(&mut self) -> Result<(), Error> {
         let Some(running) = self.running() else {
             return Ok(());
         };
@@ -531,7 +535,7 @@ impl Machine {
     }
 
     /// Makes QEMU quit at once (the monitor's `quit`) and waits for it to exit.
-    pub fn crash(&mut self) -> Result<(), Error> {
+    pub(crate) fn crash(&mut self) -> Result<(), Error> {
         let Some(running) = self.running() else {
             return Ok(());
         };
@@ -541,7 +545,7 @@ impl Machine {
     }
 
     /// Waits until QEMU exits on its own.
-    pub fn wait_for_shutdown(&mut self, timeout: Duration) -> Result<(), Error> {
+    pub(crate) fn wait_for_shutdown(&mut self, timeout: Duration) -> Result<(), Error> {
         let deadline = Deadline::after(timeout);
         loop {
             let Some(running) = self.running() else {
@@ -567,7 +571,7 @@ impl Machine {
     }
 
     /// Waits for a serial line matching `regex` and returns it.
-    pub fn wait_for_console_text(
+    pub(crate) fn wait_for_console_text(
         &mut self,
         regex: &Regex,
         timeout: Duration,
@@ -599,7 +603,7 @@ impl Machine {
 
     /// Puts the guest's root shell on the terminal until end of input, then checks
     /// that the shell still answers framed commands.
-    pub fn shell_interact(&mut self) -> Result<(), Error> {
+    pub(crate) fn shell_interact(&mut self) -> Result<(), Error> {
         // One framed command first: it waits out (and drops) the late answer of
         // an interrupted command, which would otherwise reach the terminal.
         let check = Request::Once {
@@ -623,7 +627,7 @@ impl Machine {
     }
 
     /// Ends QEMU's process group now (SIGTERM, then SIGKILL), if it runs.
-    pub fn kill(&mut self) {
+    pub(crate) fn kill(&mut self) {
         if let Some(running) = self.running() {
             let pid = running.qemu.pid();
             self.logger.log(
@@ -657,7 +661,7 @@ impl Drop for Machine {
 }
 
 /// The arguments the driver appends to every start script.
-pub fn qemu_args(monitor: &Path, shell: &Path, display: bool) -> Vec<String> {
+pub(crate) fn qemu_args(monitor: &Path, shell: &Path, display: bool) -> Vec<String> {
     let mut args = vec![
         "-monitor".to_string(),
         format!("unix:{}", monitor.display()),
@@ -680,10 +684,6 @@ pub fn qemu_args(monitor: &Path, shell: &Path, display: bool) -> Vec<String> {
 }
 
 impl crate::backend::Vm for Machine {
-    fn name(&self) -> &str {
-        Machine::name(self)
-    }
-
     fn start(&mut self) -> Result<(), Error> {
         Machine::start(self)
     }

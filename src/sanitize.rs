@@ -6,7 +6,7 @@
 //! shown escaped so that a guest cannot move the cursor or change colours.
 
 /// Whether `c` may appear in an XML 1.0 document.
-pub fn is_xml_char(c: char) -> bool {
+pub(crate) fn is_xml_char(c: char) -> bool {
     matches!(c,
         '\u{9}' | '\u{A}' | '\u{D}'
         | '\u{20}'..='\u{D7FF}'
@@ -16,7 +16,7 @@ pub fn is_xml_char(c: char) -> bool {
 
 /// Escapes `text` for XML character data or a double-quoted attribute, dropping
 /// characters XML 1.0 does not allow.
-pub fn xml_escape(text: &str) -> String {
+pub(crate) fn xml_escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
@@ -33,7 +33,7 @@ pub fn xml_escape(text: &str) -> String {
 
 /// Makes `text` safe to print on a terminal: control characters other than newline
 /// and tab become visible escapes (`\x1b`, `\r`, …).
-pub fn terminal_safe(text: &str) -> String {
+pub(crate) fn terminal_safe(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

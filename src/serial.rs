@@ -22,15 +22,15 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 
 /// Lines kept for searching and for error messages; older ones are dropped.
-pub const MAX_LINES: usize = 20_000;
+pub(crate) const MAX_LINES: usize = 20_000;
 /// Longest line kept whole; longer runs without a newline are split.
-pub const MAX_LINE: usize = 64 * 1024;
+pub(crate) const MAX_LINE: usize = 64 * 1024;
 /// What a Linux kernel prints when it panics.
 const PANIC_MARKER: &str = "Kernel panic - not syncing";
 
 /// The lines a machine printed, shared between its reader thread and the driver.
 #[derive(Clone)]
-pub struct Console {
+pub(crate) struct Console {
     shared: Arc<Shared>,
 }
 
@@ -92,23 +92,23 @@ impl Console {
     }
 
     /// The panic line, if the guest kernel has panicked.
-    pub fn panic_line(&self) -> Option<String> {
+    pub(crate) fn panic_line(&self) -> Option<String> {
         self.lock().panic.clone()
     }
 
     /// Whether the stream has ended (QEMU closed its stdout, i.e. exited).
-    pub fn closed(&self) -> bool {
+    pub(crate) fn closed(&self) -> bool {
         self.lock().closed
     }
 
     /// How many lines have arrived so far.
-    pub fn total(&self) -> u64 {
+    pub(crate) fn total(&self) -> u64 {
         self.lock().total
     }
 
     /// The lines that arrived since line number `since` (see [`Console::total`]),
     /// the last `count` of them at most.
-    pub fn since(&self, since: u64, count: usize) -> Vec<String> {
+    pub(crate) fn since(&self, since: u64, count: usize) -> Vec<String> {
         let state = self.lock();
         let first = state.first_index();
         let start = (since.max(first) - first) as usize;
@@ -117,7 +117,7 @@ impl Console {
     }
 
     /// The last `count` lines.
-    pub fn tail(&self, count: usize) -> Vec<String> {
+    pub(crate) fn tail(&self, count: usize) -> Vec<String> {
         self.since(0, count)
     }
 
@@ -125,7 +125,7 @@ impl Console {
     /// earlier wait, returns it, and consumes everything up to it.
     ///
     /// Fails on timeout, cancellation, or when the stream ends without a match.
-    pub fn wait_for(
+    pub(crate) fn wait_for(
         &self,
         regex: &Regex,
         deadline: Deadline,
@@ -166,7 +166,7 @@ impl Console {
 
 /// Why [`Console::wait_for`] ended without a match.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WaitEnd {
+pub(crate) enum WaitEnd {
     /// The deadline passed.
     TimedOut,
     /// The serial stream ended: QEMU exited.
@@ -174,7 +174,7 @@ pub enum WaitEnd {
 }
 
 /// A running reader thread and the console it fills.
-pub struct SerialReader {
+pub(crate) struct SerialReader {
     console: Console,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
@@ -182,7 +182,7 @@ pub struct SerialReader {
 
 impl SerialReader {
     /// Starts reading `stream` for `machine`, logging every line.
-    pub fn spawn(
+    pub(crate) fn spawn(
         machine: &str,
         stream: impl Read + AsRawFd + Send + 'static,
         logger: Arc<Logger>,
@@ -204,13 +204,13 @@ impl SerialReader {
     }
 
     /// The console this reader fills.
-    pub fn console(&self) -> &Console {
+    pub(crate) fn console(&self) -> &Console {
         &self.console
     }
 
     /// Stops the thread, once it has read what is already in the pipe, and waits
     /// for it (within a poll slice of the stop).
-    pub fn join(&mut self) {
+    pub(crate) fn join(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();

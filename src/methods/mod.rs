@@ -20,14 +20,14 @@ use units::*;
 use waits::*;
 
 /// The default timeout of commands and waits, in seconds (as in the NixOS driver).
-pub const DEFAULT_TIMEOUT: f64 = 900.0;
+pub(crate) const DEFAULT_TIMEOUT: f64 = 900.0;
 /// Extra host-side time given to a command bounded in the guest, so that the
 /// guest's own timeout fires first and the shell stays usable.
 const GUEST_GRACE: Duration = Duration::from_secs(10);
 
 /// An evaluated argument or option value.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Value {
+pub(crate) enum Value {
     /// A string, variables already substituted.
     Text(String),
     /// A number.
@@ -35,10 +35,10 @@ pub enum Value {
 }
 
 /// A statement's output check, as a predicate on the output.
-pub type Condition<'a> = &'a dyn Fn(&str) -> Result<bool, Error>;
+pub(crate) type Condition<'a> = &'a dyn Fn(&str) -> Result<bool, Error>;
 
 /// One call being run.
-pub struct Invocation<'a> {
+pub(crate) struct Invocation<'a> {
     /// The machines and services.
     pub backend: &'a mut dyn Backend,
     /// The machine the method is called on (resolved), for machine methods.
@@ -144,10 +144,10 @@ impl Invocation<'_> {
 }
 
 /// What running a method gives back: text for methods that return it.
-pub type MethodResult = Result<Option<String>, Error>;
+pub(crate) type MethodResult = Result<Option<String>, Error>;
 
 /// A method: its signature and the function that runs it.
-pub struct Method {
+pub(crate) struct Method {
     /// What the checker validates calls against.
     pub signature: Signature,
     /// Runs the method.
@@ -215,7 +215,7 @@ const fn command(
 }
 
 /// Every method a script can call.
-pub static METHODS: &[Method] = &[
+pub(crate) static METHODS: &[Method] = &[
     Method {
         signature: global(
             "start_all",
@@ -455,11 +455,11 @@ pub static METHODS: &[Method] = &[
 ];
 
 /// The signatures of [`METHODS`], for the checker.
-pub fn signatures() -> Vec<Signature> {
+pub(crate) fn signatures() -> Vec<Signature> {
     METHODS.iter().map(|method| method.signature).collect()
 }
 
 /// The method a call of `name` on `receiver` means (see `signature::lookup`).
-pub fn find(name: &str, receiver: Receiver) -> Option<&'static Method> {
+pub(crate) fn find(name: &str, receiver: Receiver) -> Option<&'static Method> {
     lookup(METHODS, |method| &method.signature, name, receiver)
 }

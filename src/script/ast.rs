@@ -49,14 +49,14 @@ use crate::script::span::Span;
 
 /// A whole parsed script.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Script {
+pub(crate) struct Script {
     /// The statements, in source order.
     pub statements: Vec<Statement>,
 }
 
 /// One statement and where it is written.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Statement {
+pub(crate) struct Statement {
     /// What it is.
     pub kind: StatementKind,
     /// From its first token to its last (for a block: the closing brace).
@@ -65,7 +65,7 @@ pub struct Statement {
 
 /// The kinds of statement.
 #[derive(Debug, Clone, PartialEq)]
-pub enum StatementKind {
+pub(crate) enum StatementKind {
     /// An expression run for its effect: a call, usually.
     Expr(Expr),
     /// `name = value`, or `a, b = value` (unpacking a list, or a call's exit status
@@ -136,7 +136,7 @@ pub enum StatementKind {
 
 /// A procedure defined with `def`.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Procedure {
+pub(crate) struct Procedure {
     /// Its name.
     pub name: Ident,
     /// Its parameters, in order.
@@ -147,7 +147,7 @@ pub struct Procedure {
 
 /// An expression and where it is written.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Expr {
+pub(crate) struct Expr {
     /// What it is.
     pub kind: ExprKind,
     /// Its source text.
@@ -156,7 +156,7 @@ pub struct Expr {
 
 /// The kinds of expression.
 #[derive(Debug, Clone, PartialEq)]
-pub enum ExprKind {
+pub(crate) enum ExprKind {
     /// A string literal, possibly with `${expr}` holes.
     Str(Text),
     /// A whole number.
@@ -210,7 +210,7 @@ pub enum ExprKind {
 
 /// A call: `[target.]name(args, options)` or, in `.cmds`, `[target.]name args…`.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Call {
+pub(crate) struct Call {
     /// What the method is called on (a machine, a string, …); `None` for a function,
     /// a global command or a procedure.
     pub target: Option<Box<Expr>>,
@@ -226,7 +226,7 @@ pub struct Call {
 
 /// A name in the source: a machine, a method, a variable or an option.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Ident {
+pub(crate) struct Ident {
     /// The name as written.
     pub name: String,
     /// Where it is written.
@@ -235,7 +235,7 @@ pub struct Ident {
 
 /// `name=value`.
 #[derive(Debug, Clone, PartialEq)]
-pub struct CallOption {
+pub(crate) struct CallOption {
     /// The option's name.
     pub name: Ident,
     /// Its value.
@@ -244,14 +244,14 @@ pub struct CallOption {
 
 /// A string literal, split into literal pieces and `${expr}` holes.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Text {
+pub(crate) struct Text {
     /// The pieces, in order; a raw string (`'…'`, `<<'EOF'`) is one `Literal`.
     pub parts: Vec<TextPart>,
 }
 
 impl Text {
     /// The text's value when it has no `${…}` holes, `None` otherwise.
-    pub fn as_literal(&self) -> Option<String> {
+    pub(crate) fn as_literal(&self) -> Option<String> {
         let mut value = String::new();
         for part in &self.parts {
             match part {
@@ -265,7 +265,7 @@ impl Text {
 
 /// A piece of a [`Text`].
 #[derive(Debug, Clone, PartialEq)]
-pub enum TextPart {
+pub(crate) enum TextPart {
     /// Literal text, escapes already resolved.
     Literal(String),
     /// `${expr}`: the value of an expression, as `str()` gives it.
@@ -275,7 +275,7 @@ pub enum TextPart {
 /// An output check after a call: `=~ | !~ | == | != | contains | !contains` and an
 /// operand.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Check {
+pub(crate) struct Check {
     /// Which comparison (one of the six above).
     pub op: BinaryOp,
     /// The right-hand side: a regex for `=~`/`!~`, text otherwise.
@@ -286,7 +286,7 @@ pub struct Check {
 
 /// A prefix operator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum UnaryOp {
+pub(crate) enum UnaryOp {
     /// `not`.
     Not,
     /// `-`.
@@ -295,7 +295,7 @@ pub enum UnaryOp {
 
 /// An infix operator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BinaryOp {
+pub(crate) enum BinaryOp {
     /// `+`: numbers add, strings and lists concatenate.
     Add,
     /// `-`.
@@ -336,7 +336,7 @@ pub enum BinaryOp {
 
 impl BinaryOp {
     /// The operator as written in `.cmds`.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         use BinaryOp::*;
         match self {
             Add => "+",
@@ -362,7 +362,7 @@ impl BinaryOp {
 
     /// Whether it compares two values to a boolean (the operators whose failure an
     /// `assert` explains by showing both sides).
-    pub fn is_comparison(self) -> bool {
+    pub(crate) fn is_comparison(self) -> bool {
         !matches!(
             self,
             BinaryOp::Add
@@ -375,7 +375,7 @@ impl BinaryOp {
     }
 
     /// Whether it may follow a call as an output check.
-    pub fn is_check(self) -> bool {
+    pub(crate) fn is_check(self) -> bool {
         use BinaryOp::*;
         matches!(
             self,

@@ -50,7 +50,7 @@ pub(crate) const MACHINES: &str = "machines";
 
 /// What a script is checked against.
 #[derive(Debug, Clone, Copy)]
-pub struct CheckContext<'a> {
+pub(crate) struct CheckContext<'a> {
     /// The test's machine names, as configured (not Python-ized).
     pub machines: &'a [String],
     /// Every method a script may call.
@@ -68,7 +68,7 @@ struct ProcedureInfo {
 
 /// Validates scripts statement by statement, remembering names and procedures.
 #[derive(Debug, Clone)]
-pub struct Checker<'a> {
+pub(crate) struct Checker<'a> {
     machines: &'a [String],
     signatures: &'a [Signature],
     /// Top-level variables and their kinds.
@@ -103,7 +103,7 @@ enum Callee<'s> {
 
 impl<'a> Checker<'a> {
     /// A checker for `ctx`, with no variables defined yet.
-    pub fn new(ctx: &CheckContext<'a>) -> Checker<'a> {
+    pub(crate) fn new(ctx: &CheckContext<'a>) -> Checker<'a> {
         Checker {
             machines: ctx.machines,
             signatures: ctx.signatures,
@@ -118,7 +118,7 @@ impl<'a> Checker<'a> {
 
     /// Checks `script` and returns every problem found, in source order. Names
     /// and procedures the script defines stay defined for later calls.
-    pub fn check(&mut self, script: &Script) -> Vec<Diagnostic> {
+    pub(crate) fn check(&mut self, script: &Script) -> Vec<Diagnostic> {
         let mut defined = Vec::new();
         for statement in &script.statements {
             if let StatementKind::Def(procedure) = &statement.kind {
@@ -141,16 +141,6 @@ impl<'a> Checker<'a> {
         out.sort_by_key(|diagnostic| diagnostic.span.offset);
         out.dedup();
         out
-    }
-
-    /// Marks `name` as a defined variable, as if a statement had assigned it.
-    pub fn define(&mut self, name: &str) {
-        self.bind(name, Kind::Any);
-    }
-
-    /// Whether a variable called `name` has been defined.
-    pub fn is_defined(&self, name: &str) -> bool {
-        self.variable(name).is_some()
     }
 
     fn error(&mut self, span: Span, kind: DiagKind) {
@@ -1131,7 +1121,7 @@ fn escapes_or_assigns(statement: &Statement, names: &BTreeSet<String>) -> bool {
 
 /// The machine a script means by `written`: the machine of that name, else the one
 /// whose [`python_name`] it is, else the only machine when `written` is `machine`.
-pub fn resolve_machine<'a>(written: &str, machines: &'a [String]) -> Option<&'a str> {
+pub(crate) fn resolve_machine<'a>(written: &str, machines: &'a [String]) -> Option<&'a str> {
     let found = machines
         .iter()
         .find(|name| *name == written)
@@ -1142,7 +1132,7 @@ pub fn resolve_machine<'a>(written: &str, machines: &'a [String]) -> Option<&'a 
 
 /// A machine name as the NixOS driver exposes it to Python:
 /// `re.sub(r"^[^A-Za-z_]|[^A-Za-z0-9_]", "_", name)`.
-pub fn python_name(name: &str) -> String {
+pub(crate) fn python_name(name: &str) -> String {
     name.chars()
         .enumerate()
         .map(|(i, c)| python_char(i, c))
@@ -1794,12 +1784,11 @@ error: `start` returns no text to capture
         let mut checker = Checker::new(&ctx);
         let first = parse("x = server.succeed \"hostname\"").unwrap();
         assert!(checker.check(&first).is_empty());
-        assert!(checker.is_defined("x"));
         let second = parse("log \"${x} ${y}\"").unwrap();
         let diagnostics = checker.check(&second);
         assert_eq!(diagnostics.len(), 1);
         assert_eq!(diagnostics[0].to_string(), "undefined variable `y`");
-        checker.define("y");
+        assert!(checker.check(&parse("y = \"1\"").unwrap()).is_empty());
         assert!(checker.check(&second).is_empty());
     }
 

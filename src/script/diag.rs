@@ -21,7 +21,7 @@ use std::fmt::{self, Display, Formatter, Write as _};
 
 /// A problem in a script, at a place in its source.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Diagnostic {
+pub(crate) struct Diagnostic {
     /// Where the problem is.
     pub span: Span,
     /// What the problem is.
@@ -30,7 +30,7 @@ pub struct Diagnostic {
 
 /// The precise problem a [`Diagnostic`] reports.
 #[derive(Debug, Clone, PartialEq)]
-pub enum DiagKind {
+pub(crate) enum DiagKind {
     // Lexical errors.
     /// A character that starts no token, such as `@`.
     UnexpectedCharacter {
@@ -310,7 +310,7 @@ pub enum DiagKind {
 
 impl Diagnostic {
     /// A diagnostic of `kind` at `span`.
-    pub fn new(span: Span, kind: DiagKind) -> Diagnostic {
+    pub(crate) fn new(span: Span, kind: DiagKind) -> Diagnostic {
         Diagnostic {
             span,
             kind: Box::new(kind),
@@ -318,14 +318,14 @@ impl Diagnostic {
     }
 
     /// The label printed under the carets, such as "did you mean `succeed`?".
-    pub fn help(&self) -> Option<String> {
+    pub(crate) fn help(&self) -> Option<String> {
         self.kind.help()
     }
 
     /// Whether the input simply ended too early (an unterminated string or heredoc,
     /// an unclosed parenthesis or subtest block), so that an interactive prompt can
     /// read more lines and try again.
-    pub fn is_incomplete(&self) -> bool {
+    pub(crate) fn is_incomplete(&self) -> bool {
         matches!(
             *self.kind,
             DiagKind::UnterminatedString { .. }
@@ -338,7 +338,7 @@ impl Diagnostic {
     /// `file`, the source line from `src` and carets under the span, followed by the
     /// help if any. Tabs are shown as four spaces. `color` adds ANSI bold and colors.
     /// The result ends with a newline.
-    pub fn render(&self, file: &str, src: &str, color: bool) -> String {
+    pub(crate) fn render(&self, file: &str, src: &str, color: bool) -> String {
         let paint = Palette::new(color);
         let mut out = format!(
             "{}{}\n",
@@ -359,7 +359,13 @@ impl Diagnostic {
 /// The `--> file:line:col` line, the source line and carets under `span`, followed
 /// by `label` if given; every line ends with a newline. Runtime errors use it too,
 /// so that a failed step points at its statement the way a script error does.
-pub fn snippet(file: &str, src: &str, span: Span, label: Option<&str>, color: bool) -> String {
+pub(crate) fn snippet(
+    file: &str,
+    src: &str,
+    span: Span,
+    label: Option<&str>,
+    color: bool,
+) -> String {
     let paint = Palette::new(color);
     let line_number = span.line + 1;
     let width = line_number.to_string().len();
@@ -425,7 +431,7 @@ impl std::error::Error for Diagnostic {}
 
 impl DiagKind {
     /// The help label for this problem, if there is one.
-    pub fn help(&self) -> Option<String> {
+    pub(crate) fn help(&self) -> Option<String> {
         use DiagKind::*;
         let did_you_mean = |s: &Option<String>| s.as_ref().map(|s| format!("did you mean `{s}`?"));
         match self {

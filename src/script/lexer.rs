@@ -24,7 +24,7 @@ use crate::script::span::Span;
 
 /// What a token is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum TokenKind {
+pub(crate) enum TokenKind {
     /// Spaces, tabs and lone carriage returns.
     Whitespace,
     /// `#` up to (not including) the end of the line.
@@ -100,7 +100,7 @@ pub enum TokenKind {
 
 impl TokenKind {
     /// Whether the parser skips this token.
-    pub fn is_trivia(self) -> bool {
+    pub(crate) fn is_trivia(self) -> bool {
         matches!(
             self,
             TokenKind::Whitespace | TokenKind::Comment | TokenKind::HeredocBody
@@ -108,7 +108,7 @@ impl TokenKind {
     }
 
     /// Whether the token is a string literal of any form.
-    pub fn is_string(self) -> bool {
+    pub(crate) fn is_string(self) -> bool {
         matches!(
             self,
             TokenKind::String
@@ -119,7 +119,7 @@ impl TokenKind {
     }
 
     /// How the kind reads in "expected …" messages.
-    pub fn describe(self) -> &'static str {
+    pub(crate) fn describe(self) -> &'static str {
         use TokenKind::*;
         match self {
             Whitespace => "whitespace",
@@ -160,7 +160,7 @@ impl TokenKind {
 
 /// A token: its kind and where it is; the text is `span` of the source.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Token {
+pub(crate) struct Token {
     /// What it is.
     pub kind: TokenKind,
     /// Where it is.
@@ -169,12 +169,12 @@ pub struct Token {
 
 impl Token {
     /// The token's text in `src`.
-    pub fn lexeme<'s>(&self, src: &'s str) -> &'s str {
+    pub(crate) fn lexeme<'s>(&self, src: &'s str) -> &'s str {
         src.get(self.span.range()).unwrap_or("")
     }
 
     /// How the token reads in "found …" messages, such as "identifier `foo`".
-    pub fn describe(&self, src: &str) -> String {
+    pub(crate) fn describe(&self, src: &str) -> String {
         match self.kind {
             TokenKind::Identifier => format!("identifier `{}`", self.lexeme(src)),
             TokenKind::Number => format!("number `{}`", self.lexeme(src)),
@@ -185,7 +185,7 @@ impl Token {
 }
 
 /// Splits `src` into tokens, ending with [`TokenKind::Eof`].
-pub fn lex(src: &str) -> Result<Vec<Token>, Diagnostic> {
+pub(crate) fn lex(src: &str) -> Result<Vec<Token>, Diagnostic> {
     Lexer {
         src,
         cursor: Cursor::new(src, Pos::default()),
@@ -210,12 +210,12 @@ pub(crate) fn lex_span(src: &str, span: Span) -> Result<Vec<Token>, Diagnostic> 
 }
 
 /// Whether `c` can start an identifier.
-pub fn is_ident_start(c: char) -> bool {
+pub(crate) fn is_ident_start(c: char) -> bool {
     c.is_ascii_alphabetic() || c == '_'
 }
 
 /// Whether `c` can continue an identifier.
-pub fn is_ident_continue(c: char) -> bool {
+pub(crate) fn is_ident_continue(c: char) -> bool {
     c.is_ascii_alphanumeric() || c == '_' || c == '-'
 }
 

@@ -18,16 +18,16 @@
 //! It does no I/O and knows nothing of QEMU: the runtime's method table supplies
 //! the signatures, and the interpreter walks the tree this module returns.
 
-pub mod ast;
+pub(crate) mod ast;
 pub(crate) mod builtins;
-pub mod check;
-pub mod diag;
-pub mod lexer;
-pub mod parser;
+pub(crate) mod check;
+pub(crate) mod diag;
+pub(crate) mod lexer;
+pub(crate) mod parser;
 pub(crate) mod python;
-pub mod signature;
-pub mod span;
-pub mod suggest;
+pub(crate) mod signature;
+pub(crate) mod span;
+pub(crate) mod suggest;
 pub(crate) mod value;
 
 use crate::script::ast::Script;
@@ -41,7 +41,7 @@ use crate::script::diag::Diagnostic;
 /// same tree, whose spans point into `src`. On failure returns the parse error
 /// alone, or every problem the checker found, in source order. Diagnostics do not
 /// carry the file name: render them with `diagnostic.render(file, src, color)`.
-pub fn load(file: &str, src: &str, ctx: &CheckContext) -> Result<Script, Vec<Diagnostic>> {
+pub(crate) fn load(file: &str, src: &str, ctx: &CheckContext) -> Result<Script, Vec<Diagnostic>> {
     let script = if python::is_python(std::path::Path::new(file), src) {
         python::parse(src).map(|parsed| parsed.script)
     } else {

@@ -43,13 +43,14 @@ use crate::script::lexer::{
     Piece, Pos, Token, TokenKind, cook_heredoc, cook_raw, cook_string, lex, lex_span,
 };
 use crate::script::span::Span;
+#[cfg(test)]
 use std::fmt::Write as _;
 
 /// How deeply blocks (`{ … }`) may nest.
-pub const MAX_NESTING: usize = 32;
+pub(crate) const MAX_NESTING: usize = 32;
 
 /// How deeply expressions may nest (brackets, operators, calls).
-pub const MAX_EXPRESSION_DEPTH: usize = 64;
+pub(crate) const MAX_EXPRESSION_DEPTH: usize = 64;
 
 /// The words that start statements or act as operators or constants, and so cannot
 /// name a variable.
@@ -59,7 +60,7 @@ pub(crate) const KEYWORDS: &[&str] = &[
 ];
 
 /// Parses a whole script.
-pub fn parse(src: &str) -> Result<Script, Diagnostic> {
+pub(crate) fn parse(src: &str) -> Result<Script, Diagnostic> {
     let tokens = lex(src)?;
     let mut bodies = Vec::new();
     let mut significant = Vec::with_capacity(tokens.len());
@@ -1251,7 +1252,8 @@ impl<'s> Parser<'s> {
 
 /// The script as compact S-expressions, one top-level statement a line, for tests
 /// and debugging: `(assign (x) (call m.succeed "echo ${y}" timeout=5 (=~ "re")))`.
-pub fn tree(script: &Script) -> String {
+#[cfg(test)]
+pub(crate) fn tree(script: &Script) -> String {
     let mut out = String::new();
     for statement in &script.statements {
         write_statement(&mut out, statement);
@@ -1260,6 +1262,7 @@ pub fn tree(script: &Script) -> String {
     out
 }
 
+#[cfg(test)]
 fn write_block(out: &mut String, body: &[Statement]) {
     for statement in body {
         out.push(' ');
@@ -1267,6 +1270,7 @@ fn write_block(out: &mut String, body: &[Statement]) {
     }
 }
 
+#[cfg(test)]
 fn write_statement(out: &mut String, statement: &Statement) {
     match &statement.kind {
         StatementKind::Expr(expr) => write_expr(out, expr),
@@ -1353,6 +1357,7 @@ fn write_statement(out: &mut String, statement: &Statement) {
     }
 }
 
+#[cfg(test)]
 fn write_expr(out: &mut String, expr: &Expr) {
     match &expr.kind {
         ExprKind::Str(text) => write_text(out, text),
@@ -1438,6 +1443,7 @@ fn write_expr(out: &mut String, expr: &Expr) {
 
 /// A text as a double-quoted string: escapes for `\`, `"`, control characters and a
 /// literal `${`; `${…}` around holes.
+#[cfg(test)]
 fn write_text(out: &mut String, text: &Text) {
     out.push('"');
     for part in &text.parts {

@@ -5,7 +5,7 @@
 
 /// Whether a method is called on a machine or on its own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Receiver {
+pub(crate) enum Receiver {
     /// `start_all`, `log "…"`: no `machine.` in front.
     Global,
     /// `machine.succeed …`: needs a machine in front.
@@ -14,7 +14,7 @@ pub enum Receiver {
 
 /// The kind of value a positional argument or an option takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ValueKind {
+pub(crate) enum ValueKind {
     /// Any text (a shell command, a message, a monitor command).
     Text,
     /// A regular expression (checked with regex-lite before anything boots).
@@ -27,7 +27,7 @@ pub enum ValueKind {
 
 /// An option a method accepts, such as `timeout=60`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct OptionSpec {
+pub(crate) struct OptionSpec {
     /// Its name.
     pub name: &'static str,
     /// The kind of value it takes.
@@ -36,7 +36,7 @@ pub struct OptionSpec {
 
 /// The shape of a method's call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Signature {
+pub(crate) struct Signature {
     /// The method's name as written in scripts.
     pub name: &'static str,
     /// Global command or machine method.
@@ -59,17 +59,17 @@ pub struct Signature {
 
 impl Signature {
     /// The same signature with other positional parameters.
-    pub const fn with_params(self, params: &'static [&'static str]) -> Signature {
+    pub(crate) const fn with_params(self, params: &'static [&'static str]) -> Signature {
         Signature { params, ..self }
     }
 
     /// The smallest number of positional arguments a call needs.
-    pub fn min_args(&self) -> usize {
+    pub(crate) fn min_args(&self) -> usize {
         self.params.len()
     }
 
     /// The largest number of positional arguments a call takes (`None`: no limit).
-    pub fn max_args(&self) -> Option<usize> {
+    pub(crate) fn max_args(&self) -> Option<usize> {
         if self.variadic {
             None
         } else {
@@ -78,7 +78,7 @@ impl Signature {
     }
 
     /// The option named `name`, if the method takes it.
-    pub fn option(&self, name: &str) -> Option<&OptionSpec> {
+    pub(crate) fn option(&self, name: &str) -> Option<&OptionSpec> {
         self.options.iter().find(|option| option.name == name)
     }
 }

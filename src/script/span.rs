@@ -5,7 +5,7 @@
 /// `offset` and `len` are byte counts; `line` and `column` are 0-based (column counts
 /// characters), and are printed 1-based.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Span {
+pub(crate) struct Span {
     /// Byte offset of the first byte.
     pub offset: usize,
     /// Length in bytes (0 for a point, e.g. "end of input").
@@ -18,18 +18,18 @@ pub struct Span {
 
 impl Span {
     /// The byte range this span covers.
-    pub fn range(&self) -> std::ops::Range<usize> {
+    pub(crate) fn range(&self) -> std::ops::Range<usize> {
         self.offset..self.offset + self.len
     }
 
     /// The byte offset just past the last byte.
-    pub fn end(&self) -> usize {
+    pub(crate) fn end(&self) -> usize {
         self.offset + self.len
     }
 
     /// The span from the start of `self` to the end of `last` (which must not start
     /// before `self`).
-    pub fn to(self, last: Span) -> Span {
+    pub(crate) fn to(self, last: Span) -> Span {
         Span {
             len: last.end().saturating_sub(self.offset),
             ..self

@@ -8,7 +8,10 @@
 
 /// The candidate closest to `name`, if one is close enough to be a likely typo.
 /// Ties go to the candidate that comes first.
-pub fn nearest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub(crate) fn nearest<'a>(
+    name: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     let name: Vec<char> = name.chars().collect();
     let mut best: Option<(usize, &'a str)> = None;
     let mut scratch = Scratch::default();
