@@ -5,6 +5,7 @@ pub mod fake_vm;
 mod fake_vm_selftest;
 mod interactive;
 mod real;
+mod real_debian;
 pub mod support;
 mod tidy;
 mod xml_log;

@@ -173,6 +173,7 @@ HOSTS=$(
 default_suite() {
     local codename=
     if [[ -r /etc/os-release ]]; then
+        # shellcheck disable=SC1091 # the host's file
         codename=$(. /etc/os-release && [[ ${ID:-} == debian ]] && printf '%s' "${VERSION_CODENAME:-}") || true
     fi
     if [[ -n $codename && -e /usr/share/debootstrap/scripts/$codename ]]; then
@@ -520,6 +521,8 @@ build_image() {
     enable_units "$r/home/alice/.config/systemd/user"
     chown -R -h 1000:1000 "$r/home/alice"
 
+    # No graphical.target: nothing here draws.
+    ln -sfn /lib/systemd/system/multi-user.target "$r/etc/systemd/system/default.target"
     # Masks, generators (each a process at every start of a manager).
     for unit in "${MASK[@]}"; do
         rm -f "$r/etc/systemd/system/$unit"
