@@ -601,9 +601,12 @@ write_run_script() { # NAME NODE
 #   VMTEST_MEMORY        guest memory in MiB (default 512)
 #   VMTEST_KERNEL        vmlinux (default when built: PVH boot, no kernel
 #                        decompression) or bzimage
-# The kernel command line: console=ttyS0 panic=1, two boot-time savers under
-# TCG (acpi=noirq: PCI interrupt links without slow ACPI AML; cryptomgr.notests:
-# no crypto self-tests), net.ifnames=0 (eth0, eth1, ... as in NixOS tests),
+# The kernel command line: console=ttyS0 panic=1; no_timer_check, because on a
+# loaded host the emulated timer can miss the kernel's early IO-APIC check,
+# which then panics ("IO-APIC + timer doesn't work!"); two boot-time savers
+# under TCG (acpi=noirq: PCI interrupt links without slow ACPI AML;
+# cryptomgr.notests: no crypto self-tests); net.ifnames=0 (eth0, eth1, ... as
+# in NixOS tests);
 # the machine's host name, machine id and vmtest.* parameters, then
 # \$QEMU_KERNEL_PARAMS.
 # No network ROMs (romfile=): the kernel is booted directly.
@@ -671,7 +674,7 @@ exec "\${VMTEST_QEMU:-qemu-system-x86_64}" \\
     -virtfs "local,path=\$SHARED_DIR,security_model=none,mount_tag=shared" \\
     -kernel "\$kernel" \\
     -initrd '$INITRD' \\
-    -append "console=ttyS0 panic=1 acpi=noirq cryptomgr.notests net.ifnames=0 systemd.hostname=$name systemd.machine_id=$mid vmtest.node=$node vmtest.hosts=$hosts \${QEMU_KERNEL_PARAMS:-}" \\
+    -append "console=ttyS0 panic=1 no_timer_check acpi=noirq cryptomgr.notests net.ifnames=0 systemd.hostname=$name systemd.machine_id=$mid vmtest.node=$node vmtest.hosts=$hosts \${QEMU_KERNEL_PARAMS:-}" \\
     "\${extra[@]}" \\
     \${QEMU_OPTS:-} "\$@"
 EOF
