@@ -79,13 +79,25 @@ subtest "a user unit of alice" {
     machine.succeed "cat /run/user/1000/hello-user" == "hello from alice"
 }
 
-subtest "the shared directory, the getty and the journal on the console" {
+subtest "the shared directory and the journal on the console" {
     machine.succeed "findmnt -n -o FSTYPE /tmp/shared" == "9p"
     machine.succeed "echo from-guest > /tmp/shared/f"
-    machine.wait_for_unit "getty@tty1.service"
-    machine.wait_until_succeeds "fold -w 80 /dev/vcs1" contains "machine login:" timeout=60
     machine.succeed "logger -t vmtest hello-journal"
     machine.wait_for_console_text 'vmtest\[[0-9]+\]: hello-journal'
+}
+
+subtest "the getty on tty1, on an 80x25 framebuffer console, and a keyboard login" {
+    machine.wait_for_unit "getty@tty1.service"
+    machine.wait_for_unit "vmtest-display.service"
+    machine.succeed "cat /sys/class/graphics/fb0/name" == "bochs-drmdrmfb"
+    machine.succeed "stty -F /dev/tty1 size" == "25 80"
+    machine.wait_until_succeeds "fold -w 80 /dev/vcs1" contains "machine login:" timeout=60
+    machine.send_monitor_command "sendkey r"
+    machine.send_monitor_command "sendkey o"
+    machine.send_monitor_command "sendkey o"
+    machine.send_monitor_command "sendkey t"
+    machine.send_monitor_command "sendkey ret"
+    machine.wait_until_succeeds "fold -w 80 /dev/vcs1" contains "root@machine:~#" timeout=60
 }
 
 subtest "shutdown keeps the disk, ctrl-alt-delete reboots" {

@@ -36,7 +36,7 @@
 #
 # The guest (see rootfs/ and stage1/init):
 #   - systemd as PID 1, journald forwarding to the serial console ttyS0
-#     (console=ttyS0, printk visible); a getty on tty1 (VGA text console);
+#     (console=ttyS0, printk visible); a getty on tty1 (an 80x25 console on QEMU's VGA);
 #     poweroff powers off, ctrl-alt-delete reboots (QEMU's -no-reboot turns
 #     that into an exit);
 #   - backdoor.service: a root bash on /dev/hvc0 (stdin/stdout; stderr on
@@ -47,6 +47,8 @@
 #     /etc/hosts names every machine as 192.168.1.<node>;
 #   - tmp-shared.mount: the 9p tag "shared" on /tmp/shared when QEMU offers
 #     it, after systemd-tmpfiles has emptied /tmp;
+#   - vmtest-display.service: bochs-drm, so that the virtual consoles show on
+#     QEMU's VGA (80x25) for screenshots;
 #   - hello-web.service (busybox httpd on port 80), failing.service (fails at
 #     boot and at every start), sleeper.service (not started at boot);
 #   - user alice (uid 1000, lingering) with the user unit hello-user.service;
@@ -94,6 +96,13 @@ MODULES=(virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_p
     virtio_blk crc32c_generic ext4
     virtio_console failover net_failover virtio_net virtio-rng
     netfs fscache 9pnet 9pnet_virtio 9p)
+# Modules only on the root disk, for udev or units to load.
+# bochs (DRM driver of QEMU's standard VGA): a PVH-booted kernel gets no VGA
+# text mode from the firmware, so without a framebuffer the getty on tty1
+# would never reach the screen (screendump, OCR). vmtest-display.service
+# loads it; the start scripts give the VGA a 640x400 preferred mode: an 80x25
+# console like VGA text mode.
+UDEV_MODULES=(bochs)
 # Packages on top of debootstrap's minbase.
 PACKAGES=(systemd systemd-sysv udev dbus libpam-systemd kmod iproute2
     iputils-ping netcat-openbsd procps busybox)
@@ -129,7 +138,7 @@ MASK_UDEV_RULES=(55-dm.rules 60-autosuspend.rules 60-cdrom_id.rules 60-drm.rules
     75-probe_mtd.rules 78-sound-card.rules 80-debian-compat.rules
     81-net-dhcp.rules 85-hwclock.rules 95-dm-notify.rules 96-e2scrub.rules)
 # Bump to make existing DIRs redo that part.
-KERNEL_STAGE=3
+KERNEL_STAGE=4
 BASE_STAGE=1
 DEFAULT_NAMES=(machine client server)
 ALL_PACKAGES="qemu-system-x86 qemu-utils vde2 debootstrap busybox-static cpio kmod xz-utils e2fsprogs"
@@ -265,7 +274,7 @@ scratch() {
 # Kernel part: DIR/kernel/{bzImage,vmlinux,root/lib/modules/...,stamp}
 
 KDIR=$DIR/kernel
-KSTAMP="stage=$KERNEL_STAGE${VMTEST_KERNEL_PACKAGE:+ package=$VMTEST_KERNEL_PACKAGE} modules=${MODULES[*]}"
+KSTAMP="stage=$KERNEL_STAGE${VMTEST_KERNEL_PACKAGE:+ package=$VMTEST_KERNEL_PACKAGE} modules=${MODULES[*]} udev=${UDEV_MODULES[*]}"
 
 kernel_fresh() {
     [[ ${VMTEST_REBUILD:-} != 1 && -f $KDIR/stamp && -f $KDIR/bzImage && -f $KDIR/version ]] &&
@@ -309,7 +318,7 @@ build_kernel() {
     command -v apt-get >/dev/null || die "apt-get not found: this script downloads Debian's kernel package and needs a Debian system"
     command -v dpkg-deb >/dev/null || die "dpkg-deb not found: this script needs a Debian system (package dpkg)"
     scratch
-    local pkg deb x kver new mods m out line rel order=() seen=" "
+    local pkg deb x kver new mods m out line rel order=() extra=() seen=" " list
     pkg=$(resolve_kernel_package)
     msg "kernel: downloading $pkg"
     mkdir -p "$SCRATCH/dl"
@@ -328,33 +337,37 @@ build_kernel() {
     new=$SCRATCH/kernel
     mods=$new/root/lib/modules/$kver
     mkdir -p "$mods"
-    for m in "${MODULES[@]}"; do
-        if ! out=$(modprobe -d "$x" -S "$kver" --show-depends "$m" 2>&1); then
-            msg "warning: module $m is neither built in nor shipped in $pkg; skipped"
-            continue
-        fi
-        while read -r line; do
-            case "$line" in
-                builtin\ *) ;;
-                insmod\ *)
-                    rel=${line#insmod }
-                    rel=${rel%% *}
-                    rel=${rel#"$x/lib/modules/$kver/"}
-                    # CPU-specific variants (crc32c-intel, ...): the generic
-                    # ones do, and these fail where the CPU lacks the feature.
-                    [[ $rel == kernel/arch/* ]] && continue
-                    if [[ $seen != *" $rel "* ]]; then
-                        seen+="$rel "
-                        order+=("$rel")
-                        mkdir -p "$mods/$(dirname "$rel")"
-                        cp "$x/lib/modules/$kver/$rel" "$mods/$rel"
-                    fi
-                    ;;
-            esac
-        done <<<"$out"
+    for list in stage1 udev; do
+        if [[ $list == stage1 ]]; then set -- "${MODULES[@]}"; else set -- "${UDEV_MODULES[@]}"; fi
+        for m in "$@"; do
+            if ! out=$(modprobe -d "$x" -S "$kver" --show-depends "$m" 2>&1); then
+                msg "warning: module $m is neither built in nor shipped in $pkg; skipped"
+                continue
+            fi
+            while read -r line; do
+                case "$line" in
+                    builtin\ *) ;;
+                    insmod\ *)
+                        rel=${line#insmod }
+                        rel=${rel%% *}
+                        rel=${rel#"$x/lib/modules/$kver/"}
+                        # CPU-specific variants (crc32c-intel, ...): the generic
+                        # ones do, and these fail where the CPU lacks the feature.
+                        [[ $rel == kernel/arch/* ]] && continue
+                        if [[ $seen != *" $rel "* ]]; then
+                            seen+="$rel "
+                            if [[ $list == stage1 ]]; then order+=("$rel"); else extra+=("$rel"); fi
+                            mkdir -p "$mods/$(dirname "$rel")"
+                            cp "$x/lib/modules/$kver/$rel" "$mods/$rel"
+                        fi
+                        ;;
+                esac
+            done <<<"$out"
+        done
     done
     printf '%s\n' "${order[@]}" >"$mods/vmtest-load-order"
-    cp "$mods/vmtest-load-order" "$mods/modules.order"
+    printf '%s\n' "${extra[@]}" >"$mods/vmtest-udev-only"
+    cat "$mods/vmtest-load-order" "$mods/vmtest-udev-only" >"$mods/modules.order"
     cp "$x/lib/modules/$kver/modules.builtin" "$x/lib/modules/$kver/modules.builtin.modinfo" "$mods/" 2>/dev/null || true
     depmod -b "$new/root" "$kver" || die "depmod failed on the guest's module tree"
     cp "$x/boot/vmlinuz-$kver" "$new/bzImage"
@@ -368,7 +381,7 @@ build_kernel() {
     if [[ -e $KDIR ]]; then mv "$KDIR" "$KDIR.old"; fi
     mv "$new" "$KDIR"
     rm -rf "$KDIR.old"
-    msg "kernel: $kver, modules: ${#order[@]} loadable (others built in)"
+    msg "kernel: $kver, modules: ${#order[@]} for stage 1, ${#extra[@]} for udev (others built in)"
 }
 
 # extract_vmlinux BZIMAGE OUT: the xz payload of a bzImage is the ELF vmlinux.
@@ -411,6 +424,9 @@ build_initrd() {
     "$s/bin/busybox" --list | grep -qx switch_root ||
         die "$busybox has no switch_root applet; is it Debian's busybox-static?"
     cp -a "$KDIR/root/lib/modules" "$s/lib/"
+    while read -r m; do
+        rm -f "$s/lib/modules/$(<"$KDIR/version")/$m"
+    done <"$KDIR/root/lib/modules/$(<"$KDIR/version")/vmtest-udev-only"
     cp "$STAGE1" "$s/init"
     chmod 0755 "$s/init"
     mknod -m 600 "$s/dev/console" c 5 1 2>/dev/null || true
@@ -672,6 +688,7 @@ exec "\${VMTEST_QEMU:-qemu-system-x86_64}" \\
     -drive "file=\$disk,format=qcow2,if=none,id=root,cache=writeback,werror=report" \\
     -device virtio-blk-pci,drive=root,serial=root \\
     -virtfs "local,path=\$SHARED_DIR,security_model=none,mount_tag=shared" \\
+    -vga std -global VGA.xres=640 -global VGA.yres=400 \\
     -kernel "\$kernel" \\
     -initrd '$INITRD' \\
     -append "console=ttyS0 panic=1 no_timer_check acpi=noirq cryptomgr.notests net.ifnames=0 systemd.hostname=$name systemd.machine_id=$mid vmtest.node=$node vmtest.hosts=$hosts \${QEMU_KERNEL_PARAMS:-}" \\
