@@ -708,6 +708,8 @@ initrd_fresh && kernel_fresh || wanted+=(busybox-static cpio)
 base_fresh || wanted+=(debootstrap)
 image_fresh && base_fresh && kernel_fresh || wanted+=(e2fsprogs)
 need_packages "${wanted[@]}"
+# Say so before downloading anything when a part needing root is out of date.
+if ! base_fresh || ! image_fresh || ! kernel_fresh; then need_root "building the root disk"; fi
 if ! kernel_fresh; then build_kernel; fi
 if ! initrd_fresh; then build_initrd; fi
 if ! base_fresh; then build_base; fi
