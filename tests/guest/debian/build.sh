@@ -650,10 +650,14 @@ for f in "\$kernel" '$INITRD' '$IMAGE'; do
     [ -f "\$f" ] || { echo "run-$name-vm: \$f is missing; run tests/guest/debian/build.sh '$DIR'" >&2; exit 1; }
 done
 
-disk=\$(readlink -f "\${NIX_DISK_IMAGE:-./$name.qcow2}")
+disk=\$(readlink -f "\${NIX_DISK_IMAGE:-./$name.qcow2}") ||
+    { echo "run-$name-vm: bad NIX_DISK_IMAGE '\$NIX_DISK_IMAGE' (its directory does not exist)" >&2; exit 1; }
 if [ ! -e "\$disk" ]; then
     qemu-img create -q -f qcow2 -F raw -b '$IMAGE' "\$disk" ||
         { echo "run-$name-vm: could not create the disk overlay \$disk (qemu-img from qemu-utils)" >&2; exit 1; }
+elif [ '$IMAGE' -nt "\$disk" ]; then
+    echo "run-$name-vm: \$disk is an overlay of a root disk that was rebuilt since ($IMAGE); delete it to start from the new one" >&2
+    exit 1
 fi
 
 vlans=()
