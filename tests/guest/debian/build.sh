@@ -36,9 +36,9 @@
 #
 # The guest (see rootfs/ and stage1/init):
 #   - systemd as PID 1, journald forwarding to the serial console ttyS0
-#     (console=ttyS0, printk visible); a getty on tty1 (an 80x25 console on QEMU's VGA);
-#     poweroff powers off, ctrl-alt-delete reboots (QEMU's -no-reboot turns
-#     that into an exit);
+#     (console=ttyS0, printk visible); a getty on tty1 (an 80x25 console on
+#     QEMU's VGA); poweroff powers off, ctrl-alt-delete reboots (QEMU's
+#     -no-reboot turns that into an exit);
 #   - backdoor.service: a root bash on /dev/hvc0 (stdin/stdout; stderr on
 #     ttyS0), announced with "Spawning backdoor root shell..."
 #     (vmtest.handshake=old: a bare newline instead), restarted when it exits;
@@ -53,7 +53,9 @@
 #     boot and at every start), sleeper.service (not started at boot);
 #   - user alice (uid 1000, lingering) with the user unit hello-user.service;
 #     root and alice have empty passwords (for the getty);
-#   - units that cost boot time and do nothing for a test VM are masked.
+#   - units, generators and udev rules that cost boot time and do nothing for
+#     a test VM are masked, and udev's coldplug skips the ~140 devices nothing
+#     here uses (systemd-udev-trigger.service.d/vmtest.conf);
 #   - kernel parameters (through QEMU_KERNEL_PARAMS): vmtest.panic=1 (kernel
 #     panic in stage 1), vmtest.nobackdoor=1 (boots, but no backdoor),
 #     vmtest.handshake=old (2021-style handshake), vmtest.debug=1 (stage 1
