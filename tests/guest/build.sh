@@ -387,8 +387,9 @@ write_run_script() { # NAME NODE
 #                        decompression) or bzimage
 # The kernel command line: console=ttyS0 panic=1, then two boot-time savers
 # under TCG (acpi=noirq: PCI interrupt links without slow ACPI AML, ~1 s;
-# cryptomgr.notests: no crypto self-tests, ~0.4 s), the machine's vmtest.*
-# parameters and \$QEMU_KERNEL_PARAMS.
+# cryptomgr.notests: no crypto self-tests, ~0.4 s), no_timer_check (on a loaded
+# host the IO-APIC timer check can fail and panic the kernel), the machine's
+# vmtest.* parameters and \$QEMU_KERNEL_PARAMS.
 # No network ROMs (romfile=): the kernel is booted directly.
 # Arguments go to QEMU as they are: the test driver adds its -monitor,
 # -chardev/virtconsole (backdoor on hvc0), -serial stdio, -no-reboot,
@@ -446,7 +447,7 @@ exec "\${VMTEST_QEMU:-qemu-system-x86_64}" \\
     -virtfs "local,path=\$SHARED_DIR,security_model=none,mount_tag=shared" \\
     -kernel "\$kernel" \\
     -initrd '$INITRD' \\
-    -append "console=ttyS0 panic=1 acpi=noirq cryptomgr.notests vmtest.name=$name vmtest.node=$node vmtest.hosts=$hosts \${QEMU_KERNEL_PARAMS:-}" \\
+    -append "console=ttyS0 panic=1 acpi=noirq cryptomgr.notests no_timer_check vmtest.name=$name vmtest.node=$node vmtest.hosts=$hosts \${QEMU_KERNEL_PARAMS:-}" \\
     "\${extra[@]}" \\
     \${QEMU_OPTS:-} "\$@"
 EOF

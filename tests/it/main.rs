@@ -8,6 +8,7 @@ mod language;
 mod machine_state;
 mod python;
 pub(crate) mod real;
+mod real_debian;
 mod real_transport;
 pub mod support;
 mod tidy;
