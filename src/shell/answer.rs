@@ -62,11 +62,17 @@ impl Reader {
     /// Reads the answer tagged `tag`. `expect` gives the number of data bytes from the
     /// header's words (`None`: no data follows the header). Bytes before the header
     /// (an earlier answer's leftovers, stray probes) are dropped.
+    ///
+    /// With `early_probe` (for requests that only move data, which the guest
+    /// answers at once), a probe also goes out while the header is awaited, so
+    /// that a lost header comes back as a damaged answer instead of a wait to the
+    /// deadline. A command's own answer gets none: it may run for minutes.
     pub(crate) fn answer(
         &mut self,
         stream: &UnixStream,
         tag: &str,
         expect: &dyn Fn(&[String]) -> Option<u64>,
+        early_probe: bool,
         deadline: Deadline,
         watch: Watch<'_>,
     ) -> Result<Answer, Stop> {
@@ -74,6 +80,9 @@ impl Reader {
         let trailer = format!("{tag} end\n");
         let mut buffer = std::mem::take(&mut self.pending);
         self.header_seen = false;
+        let probe = format!("{tag}-probe");
+        let mut quiet_since = Instant::now();
+        let mut probes_sent: Vec<String> = Vec::new();
         // Find the header line; what comes before it is an interrupted command's
         // late answer, or a stray probe reply: dropped.
         let (header, body_start) = loop {
@@ -91,12 +100,29 @@ impl Reader {
             {
                 return Err(Stop::Restarted);
             }
-            // Keep only what could still be the start of the header or the marker.
+            if let Some(at) = first_reply(&buffer, &probes_sent) {
+                self.pending = buffer.split_off(at);
+                return Ok(Answer {
+                    header: Vec::new(),
+                    data: Vec::new(),
+                    whole: false,
+                });
+            }
+            if early_probe && quiet_since.elapsed() >= QUIET {
+                probes_sent.push(self.probe(stream, &probe, deadline, watch)?);
+                quiet_since = Instant::now();
+            }
+            // Keep only what could still be the start of the header, the marker or
+            // a probe's reply.
             let keep = buffer
                 .len()
                 .saturating_sub(READ_BLOCK.max(head.len()).max(READY_MARKER.len()));
             buffer.drain(..keep);
+            let before = buffer.len();
             self.fill(stream, &mut buffer, deadline, watch, None)?;
+            if buffer.len() > before {
+                quiet_since = Instant::now();
+            }
         };
         self.header_seen = true;
         buffer.drain(..body_start);
@@ -111,9 +137,7 @@ impl Reader {
             );
         }
         let data_len = usize::try_from(length.unwrap_or(0)).unwrap_or(usize::MAX);
-        let probe = format!("{tag}-probe");
-        let mut quiet_since = Instant::now();
-        let mut probes_sent: Vec<String> = Vec::new();
+        quiet_since = Instant::now();
         loop {
             // Once as much as announced has come, the trailer must stand right
             // after it.
@@ -140,11 +164,7 @@ impl Reader {
                 });
             }
             // The guest finished sending, yet the trailer never came: lost.
-            if let Some(at) = probes_sent
-                .iter()
-                .filter_map(|sent| find(&buffer, sent.as_bytes()))
-                .min()
-            {
+            if let Some(at) = first_reply(&buffer, &probes_sent) {
                 self.pending = buffer.split_off(at);
                 return Ok(Answer {
                     header,
@@ -155,15 +175,7 @@ impl Reader {
             // Ask again after every quiet stretch: a probe or its reply may be
             // lost too.
             if quiet_since.elapsed() >= QUIET {
-                self.probes += 1;
-                let tag = format!("{probe}{}", self.probes);
-                socket::write_all(
-                    stream,
-                    super::frame::probe(&tag).as_bytes(),
-                    deadline,
-                    watch,
-                )?;
-                probes_sent.push(format!("{tag}\n"));
+                probes_sent.push(self.probe(stream, &probe, deadline, watch)?);
                 quiet_since = Instant::now();
             }
             let before = buffer.len();
@@ -172,6 +184,26 @@ impl Reader {
                 quiet_since = Instant::now();
             }
         }
+    }
+
+    /// Sends a probe whose reply proves the guest has sent all it had; returns
+    /// the reply to look for.
+    fn probe(
+        &mut self,
+        stream: &UnixStream,
+        prefix: &str,
+        deadline: Deadline,
+        watch: Watch<'_>,
+    ) -> Result<String, Stop> {
+        self.probes += 1;
+        let tag = format!("{prefix}{}", self.probes);
+        socket::write_all(
+            stream,
+            super::frame::probe(&tag).as_bytes(),
+            deadline,
+            watch,
+        )?;
+        Ok(format!("{tag}\n"))
     }
 
     /// Reads one slice more into `buffer`, growing it by a block (or to `room`).
@@ -198,6 +230,13 @@ impl Reader {
         buffer.truncate(filled + count);
         result.map(|_| ())
     }
+}
+
+/// Where the first of the probe replies `sent` stands in `buffer`.
+fn first_reply(buffer: &[u8], sent: &[String]) -> Option<usize> {
+    sent.iter()
+        .filter_map(|reply| find(buffer, reply.as_bytes()))
+        .min()
 }
 
 /// Where `needle` starts a line in `haystack` (at the start or after a newline).
@@ -236,6 +275,7 @@ mod tests {
                 &ours,
                 tag,
                 &|words| words.get(1).and_then(|n| n.parse().ok()),
+                false,
                 Deadline::after(Duration::from_secs(5)),
                 &mut || Ok(()),
             )
@@ -280,6 +320,7 @@ mod tests {
             &ours,
             "t-1",
             &|_| None,
+            false,
             Deadline::after(Duration::from_secs(5)),
             &mut || Ok(()),
         );

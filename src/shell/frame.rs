@@ -3,8 +3,9 @@
 //!
 //! # The prelude
 //! Sent right after the handshake. It picks a private directory for command output
-//! on the first writable of `/dev/shm`, `/run`, `$TMPDIR`, `/tmp` (tmpfs first: a
-//! file on the guest's root disk costs a millisecond more per command), checks
+//! on the first writable of `$VMTEST_OUTPUT_DIR` (if the backdoor's environment
+//! sets it), `/dev/shm`, `/run`, `$TMPDIR`, `/tmp` (tmpfs first: a file on the
+//! guest's root disk costs a millisecond more per command), checks
 //! whether the host's shared directory is mounted in the guest (a probe file the
 //! driver has just written there must be visible at `/tmp/shared`, or at
 //! `$VMTEST_SHARED_DIR` where a guest mounts it elsewhere), and defines:
@@ -68,7 +69,8 @@ pub(crate) fn prelude(nonce: &str, tag: &str, probe: &str) -> String {
     let e = FD;
     let defs = [
         format!(
-            "__vm_b() {{ [ -d \"$__vm_d\" ] || mkdir -p -m 700 \"$__vm_d\"; exec {e}>\"$__vm_d/o.$1\"; }}"
+            "__vm_b() {{ if [ -n \"$__vm_l\" ]; then : >\"$__vm_l\"; fi 2>/dev/null; __vm_l=$__vm_d/o.$1; \
+             {{ exec {e}>\"$__vm_d/o.$1\"; }} 2>/dev/null || {{ mkdir -p -m 700 \"$__vm_d\"; exec {e}>\"$__vm_d/o.$1\"; }}; }}"
         ),
         // FILE TAG RC: the answer. The offset of fd {e} is the byte count when the
         // command wrote only through it; a file of the same length read whole
@@ -77,14 +79,14 @@ pub(crate) fn prelude(nonce: &str, tag: &str, probe: &str) -> String {
         // head, or kept for the host to fetch.
         format!(
             "__vm_e() {{ local LC_ALL=C f=\"$__vm_d/o.$1\" p= n= x=; {{ read -r _ p </proc/$$/fdinfo/{e}; }} 2>/dev/null; exec {e}>&-; \
-             if [ ! -f \"$f\" ]; then printf '%s %d lost %s\\n%s end\\n' \"$2\" \"$3\" \"$1\" \"$2\"; return; fi; \
-             if [ ! -s \"$f\" ]; then printf '%s %d 0 %s\\n%s end\\n' \"$2\" \"$3\" \"$1\" \"$2\"; return; fi; \
+             if [ ! -s \"$f\" ]; then if [ -n \"$p\" ] || [ -f \"$f\" ]; then printf '%s %d 0 %s\\n%s end\\n' \"$2\" \"$3\" \"$1\" \"$2\"; \
+             else printf '%s %d lost %s\\n%s end\\n' \"$2\" \"$3\" \"$1\" \"$2\"; fi; return; fi; \
              IFS= read -r -N {probe_len} x <\"$f\"; \
              if [ \"${{#x}}\" = \"$p\" ] && [ \"$p\" -le {INLINE_MAX} ]; then printf '%s %d %d %s\\n%s%s end\\n' \"$2\" \"$3\" \"$p\" \"$1\" \"$x\" \"$2\"; return; fi; \
              n=$(wc -c <\"$f\"); n=${{n//[!0-9]/}}; \
              if [ \"$n\" -le {INLINE_MAX} ]; then printf '%s %d %d %s\\n' \"$2\" \"$3\" \"$n\" \"$1\"; head -c \"$n\" \"$f\"; printf '%s end\\n' \"$2\"; \
              elif [ -n \"$__vm_s\" ] && dd if=\"$f\" of=\"$__vm_s/.vmtest-out.$2\" bs=262144 2>/dev/null; then printf '%s %d %d %s shared\\n%s end\\n' \"$2\" \"$3\" \"$n\" \"$1\" \"$2\"; \
-             else head -c \"$n\" \"$f\" >\"$f.h\"; printf '%s %d %d %s.h held\\n%s end\\n' \"$2\" \"$3\" \"$n\" \"$1\" \"$2\"; fi; }}",
+             else head -c \"$n\" \"$f\" >\"$f.h\"; : >\"$f\"; __vm_l=$f.h; printf '%s %d %d %s.h held\\n%s end\\n' \"$2\" \"$3\" \"$n\" \"$1\" \"$2\"; fi; }}",
             probe_len = INLINE_MAX + 1
         ),
         "__vm_c() { if [ -n \"$__vm_s\" ] && dd if=\"$__vm_d/o.$1\" of=\"$__vm_s/.vmtest-out.$2\" bs=262144 2>/dev/null; then printf '%s shared\\n%s end\\n' \"$2\" \"$2\"; else printf '%s held\\n%s end\\n' \"$2\" \"$2\"; fi; }".to_string(),
@@ -97,15 +99,18 @@ pub(crate) fn prelude(nonce: &str, tag: &str, probe: &str) -> String {
         // guest's CPU busy.
         format!(
             "__vm_w() {{ local rc t=0 d=$7 end=$((SECONDS + $5)); while :; do t=$((t + 1)); __vm_b \"$1.$t\"; \
-             timeout -s KILL \"$6\" \"$BASH\" -c 'set -euo pipefail; eval \"$1\"' vmtest \"$8\" >&{e} {e}>&- </dev/null; rc=$?; \
+             if [ \"$9\" = plain ]; then timeout -s KILL \"$6\" $8 >&{e} {e}>&- 30<&- </dev/null; \
+             else timeout -s KILL \"$6\" \"$BASH\" -c 'set -euo pipefail; eval \"$1\"' vmtest \"$8\" >&{e} {e}>&- 30<&- </dev/null; fi; rc=$?; \
              [ \"$rc\" \"$3\" \"$4\" ] && break; [ \"$SECONDS\" -lt \"$end\" ] || break; \
-             sleep \"$d\" 2>/dev/null || sleep 1; case $t in 20) d=0.2 ;; 60) d=1 ;; esac; done; __vm_e \"$1.$t\" \"$2\" \"$rc\"; }}"
+             read -r -t \"$d\" -u 30 2>/dev/null; [ $? -gt 128 ] || sleep \"$d\" 2>/dev/null || sleep 1; \
+             case $t in 20) d=0.2 ;; 60) d=1 ;; esac; done; __vm_e \"$1.$t\" \"$2\" \"$rc\"; }}"
         ),
     ];
     let setup = format!(
-        "__vm_d=; for __vm_t in /dev/shm /run \"${{TMPDIR:-/tmp}}\" /tmp; do \
+        "__vm_d=; for __vm_t in ${{VMTEST_OUTPUT_DIR:-}} /dev/shm /run \"${{TMPDIR:-/tmp}}\" /tmp; do \
          if [ -d \"$__vm_t\" ] && [ -w \"$__vm_t\" ] && mkdir -m 700 \"$__vm_t/.vmtest-min.{nonce}\" 2>/dev/null; \
          then __vm_d=$__vm_t/.vmtest-min.{nonce}; break; fi; done; \
+         __vm_l=; mkfifo -m 600 \"$__vm_d/pause\" 2>/dev/null && exec 30<>\"$__vm_d/pause\"; \
          __vm_s=${{VMTEST_SHARED_DIR:-/tmp/shared}}; [ -f \"$__vm_s/{probe}\" ] || __vm_s=; \
          printf '%s ready %s %s\\n%s end\\n' {tag} \"${{__vm_s:+shared}}\" \"$__vm_d\" {tag}"
     );
@@ -135,14 +140,14 @@ pub(crate) fn request(request: Request<'_>, id: u64, tag: &str) -> String {
                 format!("eval {}", quote(command))
             };
             format!(
-                "{cleanup}__vm_b {id}; ( set -euo pipefail; {body} ) >&{e} {e}>&- </dev/null; __vm_e {id} {tag} $?\n"
+                "{cleanup}__vm_b {id}; ( set -euo pipefail; {body} ) >&{e} {e}>&- 30<&- </dev/null; __vm_e {id} {tag} $?\n"
             )
         }
         Request::Once {
             command,
             limit: Some(limit),
         } => format!(
-            "{cleanup}__vm_b {id}; timeout -s KILL {} \"$BASH\" -c 'set -euo pipefail; eval \"$1\"' vmtest {} >&{e} {e}>&- </dev/null; __vm_e {id} {tag} $?\n",
+            "{cleanup}__vm_b {id}; timeout -s KILL {} \"$BASH\" -c 'set -euo pipefail; eval \"$1\"' vmtest {} >&{e} {e}>&- 30<&- </dev/null; __vm_e {id} {tag} $?\n",
             whole_seconds(limit),
             quote(command)
         ),
@@ -164,10 +169,11 @@ pub(crate) fn request(request: Request<'_>, id: u64, tag: &str) -> String {
                 "1"
             };
             format!(
-                "{cleanup}__vm_w {id} {tag} {op} {status} {} {} {pause} {}\n",
+                "{cleanup}__vm_w {id} {tag} {op} {status} {} {} {pause} {} {}\n",
                 whole_seconds(limit.min(UNTIL_SLICE)),
                 whole_seconds(limit),
-                quote(command)
+                quote(command),
+                if is_plain(command) { "plain" } else { "eval" }
             )
         }
     }
@@ -229,7 +235,7 @@ mod tests {
         );
         assert_eq!(
             line,
-            "__vm_b 3; ( set -euo pipefail; systemctl is-active sshd.service ) >&31 31>&- </dev/null; __vm_e 3 t-3 $?\n"
+            "__vm_b 3; ( set -euo pipefail; systemctl is-active sshd.service ) >&31 31>&- 30<&- </dev/null; __vm_e 3 t-3 $?\n"
         );
         let every_64th = request(
             Request::Once {
@@ -295,6 +301,6 @@ mod tests {
             6,
             "t",
         );
-        assert_eq!(until, "__vm_w 6 t -ne 0 5 60 1 'test -e /x'\n");
+        assert_eq!(until, "__vm_w 6 t -ne 0 5 60 1 'test -e /x' plain\n");
     }
 }

@@ -47,8 +47,9 @@ use std::time::Duration;
 const SEGMENT_MAX: u64 = 16;
 /// Consecutive damaged segments of one block after which the transfer gives up.
 const SEGMENT_TRIES: u32 = 8;
-/// Console bytes after which a segment transfer pauses for [`PAUSE`].
-const PAUSE_EVERY: u64 = 64 * 1024 * 1024;
+/// Console bytes after which a segment transfer pauses for [`PAUSE`] (a guest
+/// kernel was seen to give up on its console interrupt after ~200 MB unpaused).
+const PAUSE_EVERY: u64 = 16 * 1024 * 1024;
 /// The pause that keeps a guest kernel from disabling the console's interrupt.
 const PAUSE: Duration = Duration::from_millis(150);
 
@@ -210,9 +211,9 @@ impl Shell {
         deadline: Deadline,
         watch: Watch<'_>,
     ) -> Result<Reply, Stop> {
-        let answer = self
-            .reader
-            .answer(&self.stream, tag, &inline_length, deadline, watch)?;
+        let answer =
+            self.reader
+                .answer(&self.stream, tag, &inline_length, false, deadline, watch)?;
         let header = Header::parse(&answer.header).ok_or_else(|| {
             Stop::Damaged(format!(
                 "the guest answered with a malformed status line `{}`",
@@ -375,7 +376,7 @@ impl Shell {
     ) -> Result<Answer, Stop> {
         self.send(line, deadline, watch)?;
         self.reader
-            .answer(&self.stream, tag, expect, deadline, watch)
+            .answer(&self.stream, tag, expect, true, deadline, watch)
     }
 
     /// Sends a request line whole. A line cut off by a signal is finished first

@@ -841,6 +841,8 @@ impl Vm {
             .env("PS1", "")
             .env("PATH", path)
             .env("FAKE_VM_DIR", &self.dir.root)
+            // Command output stays in the per-VM dir, not the host's /dev/shm.
+            .env("VMTEST_OUTPUT_DIR", &self.dir.root)
             .env_remove("VMTEST_SHARED_DIR");
         // A NixOS guest mounts SHARED_DIR at /tmp/shared; this "guest" runs on the
         // host, so it tells the backdoor where the directory is instead.

@@ -180,3 +180,22 @@ fn after_an_interrupted_wait_the_next_command_runs_promptly() {
     assert!(out.stdout.contains("after\n"), "stdout: {}", out.stdout);
     out.within(Duration::from_secs(60));
 }
+
+#[test]
+fn large_outputs_back_to_back_do_not_pile_up_in_the_guest() {
+    // Each command empties the last one's output file: a guest's /dev/shm (half
+    // its memory) must not fill up over a run of large outputs.
+    let script = r#"
+for i in range(6) {
+    machine.succeed "seq -w 1 300000" =~ '^([0-9]{6}\n)+$'
+}
+kept = machine.succeed 'du -sk "$FAKE_VM_DIR"/.vmtest-min.* | cut -f1'
+assert int(kept) < 3000, "the guest keeps ${kept} KiB of old outputs"
+"#;
+    Test::new()
+        .fake("machine", &[])
+        .script(script)
+        .run()
+        .code(0)
+        .clean();
+}
