@@ -12,14 +12,14 @@ use crate::signals;
 use std::time::{Duration, Instant};
 
 /// The longest a blocking call waits before checking for cancellation.
-pub const POLL: Duration = Duration::from_millis(50);
+pub(crate) const POLL: Duration = Duration::from_millis(50);
 
 /// The longest duration the driver deals in (about 31 years): longer timeouts
 /// mean "never", and stay clear of `Instant` overflow.
-pub const FOREVER: Duration = Duration::from_secs(1_000_000_000);
+pub(crate) const FOREVER: Duration = Duration::from_secs(1_000_000_000);
 
 /// `seconds` as a duration, clamped to `0..=FOREVER` (NaN counts as 0).
-pub fn seconds(seconds: f64) -> Duration {
+pub(crate) fn seconds(seconds: f64) -> Duration {
     if seconds.is_nan() || seconds <= 0.0 {
         Duration::ZERO
     } else if seconds >= FOREVER.as_secs_f64() {

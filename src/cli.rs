@@ -1,16 +1,19 @@
 //! Command-line parsing (lexopt) into plain [`Args`]; syntax checks only.
 //!
-//! Checks that touch the system (files exist, names unique) are in
-//! [`crate::config`]. Every `run` option has the environment default the Nix wrapper
-//! uses, shown in `--help`.
+//! This is the one place that reads the environment: every `run` option has the
+//! default the Nix wrapper uses (shown in `--help`), and `TMPDIR`, `NO_COLOR`, `TERM`,
+//! `DISPLAY` and `WAYLAND_DISPLAY` are resolved here into fields of [`Args`], so that
+//! nothing below depends on the process environment. Checks that touch the system
+//! (files exist, names unique) are in [`crate::setup`].
 
 use crate::color::ColorChoice;
 use lexopt::prelude::*;
 use std::ffi::OsString;
+use std::fmt;
 use std::path::PathBuf;
 
 /// The program's help text.
-pub const HELP: &str = "\
+pub(crate) const HELP: &str = "\
 vmtest-min: run NixOS-style QEMU VM tests from a small command language
 
 Usage:
@@ -28,8 +31,11 @@ Options (run and check):
                                 [env: globalTimeout; default: 3600]
       --connect-timeout SECS    how long a guest may take to boot to its root
                                 shell [default: 600]
-      --log-xml PATH            write the XML log to PATH [env: LOGFILE]
-  -o, --output-dir DIR          where outputs go [env: out; default: .]
+      --log-xml PATH            write the XML log to PATH [env: LOGFILE;
+                                default: log.xml in the output directory]
+  -o, --output-dir DIR          keep the run's files in DIR, created if missing:
+                                the XML log, unless --log-xml says otherwise
+                                [env: out; default: none]
       --no-serial               show serial console lines only in the XML log
       --color WHEN              auto, always or never [default: auto; NO_COLOR]
   -I, --interactive             read statements from a prompt instead of a script
@@ -42,7 +48,7 @@ panicked or never connected, vde_switch missing), 4 the global timeout ran out,
 
 /// What to do.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Command {
+pub(crate) enum Command {
     /// Run a script (or the interactive prompt).
     Run(Args),
     /// Check a script only.
@@ -53,115 +59,202 @@ pub enum Command {
     Version,
 }
 
-/// The options of `run` and `check`, environment defaults applied.
+/// The options of `run` and `check`, with the environment's defaults and settings
+/// applied.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Args {
+pub(crate) struct Args {
     /// The test script.
-    pub script: Option<PathBuf>,
+    pub(crate) script: Option<PathBuf>,
     /// Start scripts.
-    pub start_scripts: Vec<PathBuf>,
+    pub(crate) start_scripts: Vec<PathBuf>,
     /// Vlan numbers, duplicates removed, in first-seen order.
-    pub vlans: Vec<u32>,
+    pub(crate) vlans: Vec<u32>,
     /// `-K`.
-    pub keep_vm_state: bool,
+    pub(crate) keep_vm_state: bool,
     /// Seconds.
-    pub global_timeout: f64,
+    pub(crate) global_timeout: f64,
     /// Seconds a guest may take to boot to its root shell.
-    pub connect_timeout: f64,
-    /// The XML log path.
-    pub log_xml: Option<PathBuf>,
-    /// The output directory.
-    pub output_dir: PathBuf,
+    pub(crate) connect_timeout: f64,
+    /// The XML log path: `--log-xml`, `LOGFILE`, else `log.xml` in the output
+    /// directory if there is one.
+    pub(crate) log_xml: Option<PathBuf>,
+    /// The output directory (`-o`, `out`), if any: created before the run; what a
+    /// run writes to keep (the XML log by default; later screenshots and copied
+    /// files) goes there.
+    pub(crate) output_dir: Option<PathBuf>,
     /// `--no-serial`.
-    pub no_serial: bool,
-    /// `--color`.
-    pub color: ColorChoice,
+    pub(crate) no_serial: bool,
+    /// `--color`, already [`ColorChoice::Never`] for `auto` when `NO_COLOR` is set
+    /// or `TERM` is `dumb`.
+    pub(crate) color: ColorChoice,
     /// `-I`.
-    pub interactive: bool,
+    pub(crate) interactive: bool,
+    /// The directory for the run's temporary files: `TMPDIR`, else `/tmp`.
+    pub(crate) tmp_dir: PathBuf,
+    /// Whether a graphical display is available (`DISPLAY` or `WAYLAND_DISPLAY`
+    /// set); without one, QEMU runs with `-nographic`.
+    pub(crate) display: bool,
+}
+
+/// A mistake on the command line or in the environment variables that stand in for
+/// options.
+#[derive(Debug)]
+pub enum UsageError {
+    /// lexopt's own errors: an unknown option, a missing or non-UTF-8 value.
+    Parse(lexopt::Error),
+    /// No `run` or `check`.
+    MissingCommand,
+    /// A command other than `run` or `check`.
+    UnknownCommand {
+        /// What was given.
+        name: String,
+        /// The nearest real command, if one is close.
+        suggestion: Option<&'static str>,
+    },
+    /// A vlan number out of range.
+    InvalidVlan {
+        /// What was given.
+        value: String,
+        /// Whether it came from the `vlans` environment variable.
+        from_env: bool,
+    },
+    /// A timeout that is not a positive number of seconds.
+    InvalidSeconds {
+        /// The option or environment variable.
+        option: &'static str,
+        /// What was given.
+        value: String,
+    },
+    /// A `--color` value other than auto, always or never.
+    InvalidColor {
+        /// What was given.
+        value: String,
+    },
+    /// `check` without a script.
+    CheckWithoutScript,
+    /// `run` without a script, not interactive.
+    NoScript,
+}
+
+impl fmt::Display for UsageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            UsageError::Parse(error) => write!(f, "{error}"),
+            UsageError::MissingCommand => {
+                write!(f, "missing command: `run` or `check` (see --help)")
+            }
+            UsageError::UnknownCommand { name, suggestion } => {
+                write!(f, "unknown command `{name}`")?;
+                match suggestion {
+                    Some(near) => write!(f, "; did you mean `{near}`?"),
+                    None => Ok(()),
+                }
+            }
+            UsageError::InvalidVlan { value, from_env } => {
+                write!(f, "invalid vlan `{value}`: expected a number from 1 to 255")?;
+                match from_env {
+                    true => write!(f, " (from the environment variable `vlans`)"),
+                    false => Ok(()),
+                }
+            }
+            UsageError::InvalidSeconds { option, value } => write!(
+                f,
+                "invalid value `{value}` for {option}: expected a positive number of seconds"
+            ),
+            UsageError::InvalidColor { value } => write!(
+                f,
+                "invalid value `{value}` for --color: expected auto, always or never"
+            ),
+            UsageError::CheckWithoutScript => write!(f, "`check` needs a SCRIPT"),
+            UsageError::NoScript => write!(
+                f,
+                "no test script: pass SCRIPT, set testScript, or use --interactive"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for UsageError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            UsageError::Parse(error) => Some(error),
+            _ => None,
+        }
+    }
+}
+
+impl From<lexopt::Error> for UsageError {
+    fn from(error: lexopt::Error) -> UsageError {
+        UsageError::Parse(error)
+    }
 }
 
 /// Reads one variable of the environment, as `lookup` gives it.
-pub type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<OsString>;
+pub(crate) type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<OsString>;
 
 /// Parses `argv` (without the program name), taking defaults from `env`.
-pub fn parse(argv: Vec<OsString>, env: EnvLookup<'_>) -> Result<Command, String> {
+pub(crate) fn parse(argv: Vec<OsString>, env: EnvLookup<'_>) -> Result<Command, UsageError> {
     let mut parser = lexopt::Parser::from_args(argv);
-    let subcommand = match parser.next().map_err(|e| e.to_string())? {
+    let subcommand = match parser.next()? {
         Some(Short('h') | Long("help")) => return Ok(Command::Help),
         Some(Short('V') | Long("version")) => return Ok(Command::Version),
-        Some(Value(value)) => value.string().map_err(|e| e.to_string())?,
-        Some(other) => return Err(other.unexpected().to_string()),
-        None => return Err("missing command: `run` or `check` (see --help)".to_string()),
+        Some(Value(value)) => value.string()?,
+        Some(other) => return Err(other.unexpected().into()),
+        None => return Err(UsageError::MissingCommand),
     };
     let is_run = match subcommand.as_str() {
         "run" => true,
         "check" => false,
         other => {
-            let hint = match crate::script::suggest::nearest(other, ["run", "check"]) {
-                Some(near) => format!("; did you mean `{near}`?"),
-                None => String::new(),
-            };
-            return Err(format!("unknown command `{other}`{hint}"));
+            return Err(UsageError::UnknownCommand {
+                name: other.to_string(),
+                suggestion: crate::script::suggest::nearest(other, ["run", "check"]),
+            });
         }
     };
     let mut args = defaults(env)?;
+    let color_allowed = args.color == ColorChoice::Auto;
     let mut start_scripts: Option<Vec<PathBuf>> = None;
     let mut vlans: Option<Vec<u32>> = None;
     let mut argv_script: Option<PathBuf> = None;
-    while let Some(arg) = parser.next().map_err(|e| e.to_string())? {
+    while let Some(arg) = parser.next()? {
         match arg {
             Short('h') | Long("help") => return Ok(Command::Help),
             Short('V') | Long("version") => return Ok(Command::Version),
             Long("start-scripts") => {
-                let values: Vec<PathBuf> = parser
-                    .values()
-                    .map_err(|e| e.to_string())?
-                    .map(PathBuf::from)
-                    .collect();
+                let values = parser.values()?.map(PathBuf::from);
                 start_scripts.get_or_insert_with(Vec::new).extend(values);
             }
             Long("vlans") => {
                 let mut parsed = Vec::new();
-                for value in parser.values().map_err(|e| e.to_string())? {
-                    parsed.push(parse_vlan(&value.string().map_err(|e| e.to_string())?)?);
+                for value in parser.values()? {
+                    parsed.push(parse_vlan(&value.string()?, false)?);
                 }
                 vlans.get_or_insert_with(Vec::new).extend(parsed);
             }
             Short('K') | Long("keep-vm-state") => args.keep_vm_state = true,
             Long("global-timeout") => {
-                let value = parser.value().map_err(|e| e.to_string())?;
-                args.global_timeout = parse_seconds(
-                    "--global-timeout",
-                    &value.string().map_err(|e| e.to_string())?,
-                )?;
+                args.global_timeout =
+                    parse_seconds("--global-timeout", &parser.value()?.string()?)?;
             }
             Long("connect-timeout") => {
-                let value = parser.value().map_err(|e| e.to_string())?;
-                args.connect_timeout = parse_seconds(
-                    "--connect-timeout",
-                    &value.string().map_err(|e| e.to_string())?,
-                )?;
+                args.connect_timeout =
+                    parse_seconds("--connect-timeout", &parser.value()?.string()?)?;
             }
-            Long("log-xml") => {
-                args.log_xml = Some(parser.value().map_err(|e| e.to_string())?.into())
-            }
-            Short('o') | Long("output-dir") => {
-                args.output_dir = parser.value().map_err(|e| e.to_string())?.into()
-            }
+            Long("log-xml") => args.log_xml = Some(parser.value()?.into()),
+            Short('o') | Long("output-dir") => args.output_dir = Some(parser.value()?.into()),
             Long("no-serial") => args.no_serial = true,
             Long("color") => {
-                let value = parser
-                    .value()
-                    .map_err(|e| e.to_string())?
-                    .string()
-                    .map_err(|e| e.to_string())?;
-                args.color = ColorChoice::parse(&value).ok_or_else(|| {
-                    format!("invalid value `{value}` for --color: expected auto, always or never")
-                })?;
+                let value = parser.value()?.string()?;
+                args.color = match ColorChoice::parse(&value) {
+                    Some(ColorChoice::Auto) if !color_allowed => ColorChoice::Never,
+                    Some(choice) => choice,
+                    None => return Err(UsageError::InvalidColor { value }),
+                };
             }
             Short('I') | Long("interactive") => args.interactive = true,
             Value(value) if argv_script.is_none() => argv_script = Some(PathBuf::from(value)),
-            other => return Err(other.unexpected().to_string()),
+            other => return Err(other.unexpected().into()),
         }
     }
     if let Some(scripts) = start_scripts {
@@ -173,19 +266,24 @@ pub fn parse(argv: Vec<OsString>, env: EnvLookup<'_>) -> Result<Command, String>
     if argv_script.is_some() {
         args.script = argv_script;
     }
+    if args.log_xml.is_none() {
+        args.log_xml = args.output_dir.as_ref().map(|dir| dir.join("log.xml"));
+    }
     if is_run {
         Ok(Command::Run(args))
     } else {
         if args.script.is_none() {
-            return Err("`check` needs a SCRIPT".to_string());
+            return Err(UsageError::CheckWithoutScript);
         }
         Ok(Command::Check(args))
     }
 }
 
-/// The arguments before the command line is read: environment defaults.
-fn defaults(env: EnvLookup<'_>) -> Result<Args, String> {
+/// The arguments before the command line is read: environment defaults and
+/// settings.
+fn defaults(env: EnvLookup<'_>) -> Result<Args, UsageError> {
     let text = |name: &str| env(name).map(|v| v.to_string_lossy().into_owned());
+    let set = |name: &str| env(name).filter(|v| !v.is_empty());
     let start_scripts = text("startScripts")
         .map(|v| v.split_whitespace().map(PathBuf::from).collect())
         .unwrap_or_default();
@@ -193,9 +291,8 @@ fn defaults(env: EnvLookup<'_>) -> Result<Args, String> {
         Some(value) => dedup(
             value
                 .split_whitespace()
-                .map(parse_vlan)
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| format!("{e} (from the environment variable `vlans`)"))?,
+                .map(|vlan| parse_vlan(vlan, true))
+                .collect::<Result<Vec<_>, _>>()?,
         ),
         None => Vec::new(),
     };
@@ -203,41 +300,46 @@ fn defaults(env: EnvLookup<'_>) -> Result<Args, String> {
         Some(value) => parse_seconds("globalTimeout", value.trim())?,
         None => 3600.0,
     };
+    let color_allowed = set("NO_COLOR").is_none() && env("TERM").is_none_or(|t| t != "dumb");
     Ok(Args {
-        script: env("testScript")
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from),
+        script: set("testScript").map(PathBuf::from),
         start_scripts,
         vlans,
         keep_vm_state: false,
         global_timeout,
         connect_timeout: 600.0,
-        log_xml: env("LOGFILE").filter(|v| !v.is_empty()).map(PathBuf::from),
-        output_dir: env("out")
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from(".")),
+        log_xml: set("LOGFILE").map(PathBuf::from),
+        output_dir: set("out").map(PathBuf::from),
         no_serial: false,
-        color: ColorChoice::Auto,
+        color: match color_allowed {
+            true => ColorChoice::Auto,
+            false => ColorChoice::Never,
+        },
         interactive: false,
+        tmp_dir: set("TMPDIR").map_or_else(|| PathBuf::from("/tmp"), PathBuf::from),
+        display: set("DISPLAY").is_some() || set("WAYLAND_DISPLAY").is_some(),
     })
 }
 
-fn parse_vlan(value: &str) -> Result<u32, String> {
+fn parse_vlan(value: &str, from_env: bool) -> Result<u32, UsageError> {
     value
         .parse::<u32>()
         .ok()
         .filter(|&n| n > 0 && n < 256)
-        .ok_or_else(|| format!("invalid vlan `{value}`: expected a number from 1 to 255"))
+        .ok_or_else(|| UsageError::InvalidVlan {
+            value: value.to_string(),
+            from_env,
+        })
 }
 
-fn parse_seconds(option: &str, value: &str) -> Result<f64, String> {
+fn parse_seconds(option: &'static str, value: &str) -> Result<f64, UsageError> {
     value
         .parse::<f64>()
         .ok()
         .filter(|s| s.is_finite() && *s > 0.0)
-        .ok_or_else(|| {
-            format!("invalid value `{value}` for {option}: expected a positive number of seconds")
+        .ok_or_else(|| UsageError::InvalidSeconds {
+            option,
+            value: value.to_string(),
         })
 }
 
@@ -261,7 +363,7 @@ mod tests {
                 .find(|(key, _)| *key == name)
                 .map(|(_, value)| OsString::from(value))
         };
-        parse(argv.iter().map(OsString::from).collect(), &lookup)
+        parse(argv.iter().map(OsString::from).collect(), &lookup).map_err(|e| e.to_string())
     }
 
     fn run_args(argv: &[&str], env: &[(&str, &str)]) -> Args {
@@ -290,7 +392,42 @@ mod tests {
         assert_eq!(args.script, Some(PathBuf::from("/t.cmds")));
         assert_eq!(args.global_timeout, 120.0);
         assert_eq!(args.log_xml, Some(PathBuf::from("/l.xml")));
-        assert_eq!(args.output_dir, PathBuf::from("/o"));
+        assert_eq!(args.output_dir, Some(PathBuf::from("/o")));
+    }
+
+    #[test]
+    fn environment_settings_are_resolved_here() {
+        let args = run_args(&["run"], &[]);
+        assert_eq!(args.color, ColorChoice::Auto);
+        assert_eq!(args.tmp_dir, PathBuf::from("/tmp"));
+        assert!(!args.display);
+        let env = [
+            ("NO_COLOR", "1"),
+            ("TMPDIR", "/t"),
+            ("WAYLAND_DISPLAY", "w"),
+        ];
+        let args = run_args(&["run", "--color", "auto"], &env);
+        assert_eq!(args.color, ColorChoice::Never);
+        assert_eq!(args.tmp_dir, PathBuf::from("/t"));
+        assert!(args.display);
+        let env = [("TERM", "dumb"), ("NO_COLOR", ""), ("DISPLAY", ":0")];
+        assert_eq!(run_args(&["run"], &env).color, ColorChoice::Never);
+        assert_eq!(
+            run_args(&["run", "--color", "always"], &env).color,
+            ColorChoice::Always
+        );
+        assert!(run_args(&["run"], &env).display);
+    }
+
+    #[test]
+    fn the_xml_log_defaults_to_the_output_directory() {
+        assert_eq!(run_args(&["run"], &[]).log_xml, None);
+        let args = run_args(&["run", "-o", "/o"], &[]);
+        assert_eq!(args.log_xml, Some(PathBuf::from("/o/log.xml")));
+        let args = run_args(&["run", "-o", "/o", "--log-xml", "/l.xml"], &[]);
+        assert_eq!(args.log_xml, Some(PathBuf::from("/l.xml")));
+        let args = run_args(&["run"], &[("out", "/o"), ("LOGFILE", "/l.xml")]);
+        assert_eq!(args.log_xml, Some(PathBuf::from("/l.xml")));
     }
 
     #[test]
@@ -340,6 +477,11 @@ mod tests {
             "invalid value `-1` for --global-timeout: expected a positive number of seconds"
         );
         assert_eq!(error(&["check"]), "`check` needs a SCRIPT");
+        assert_eq!(
+            parse_with(&["run"], &[("vlans", "1 x")]).unwrap_err(),
+            "invalid vlan `x`: expected a number from 1 to 255 \
+             (from the environment variable `vlans`)"
+        );
         assert!(error(&["run", "a.cmds", "b.cmds"]).contains("b.cmds"));
     }
 

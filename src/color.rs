@@ -1,11 +1,15 @@
 //! Terminal colours, decided once per run and passed down.
+//!
+//! The environment's say (`NO_COLOR`, `TERM=dumb`) is taken in `cli.rs`, which turns
+//! `auto` into `never`; what is left here is whether stderr is a terminal.
 
 use std::io::IsTerminal;
 
 /// The `--color` setting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ColorChoice {
-    /// Colour when stderr is a terminal, `NO_COLOR` is unset or empty and `TERM` is not `dumb`.
+pub(crate) enum ColorChoice {
+    /// Colour when stderr is a terminal (and, as `cli.rs` sees to, `NO_COLOR` is
+    /// unset or empty and `TERM` is not `dumb`).
     Auto,
     /// Always colour.
     Always,
@@ -15,7 +19,7 @@ pub enum ColorChoice {
 
 impl ColorChoice {
     /// Parses `auto`, `always` or `never`.
-    pub fn parse(value: &str) -> Option<ColorChoice> {
+    pub(crate) fn parse(value: &str) -> Option<ColorChoice> {
         match value {
             "auto" => Some(ColorChoice::Auto),
             "always" => Some(ColorChoice::Always),
@@ -24,29 +28,25 @@ impl ColorChoice {
         }
     }
 
-    /// Whether to colour stderr, given the environment.
-    pub fn resolve(self) -> bool {
+    /// Whether to colour stderr.
+    pub(crate) fn resolve(self) -> bool {
         match self {
             ColorChoice::Always => true,
             ColorChoice::Never => false,
-            ColorChoice::Auto => {
-                let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-                let dumb = std::env::var_os("TERM").is_some_and(|t| t == "dumb");
-                !no_color && !dumb && std::io::stderr().is_terminal()
-            }
+            ColorChoice::Auto => std::io::stderr().is_terminal(),
         }
     }
 }
 
 /// ANSI styles, or nothing when colour is off.
 #[derive(Debug, Clone, Copy)]
-pub struct Palette {
+pub(crate) struct Palette {
     on: bool,
 }
 
 impl Palette {
     /// A palette that colours only when `on`.
-    pub fn new(on: bool) -> Palette {
+    pub(crate) fn new(on: bool) -> Palette {
         Palette { on }
     }
 
@@ -59,32 +59,32 @@ impl Palette {
     }
 
     /// Dim text (serial lines).
-    pub fn dim(&self, text: &str) -> String {
+    pub(crate) fn dim(&self, text: &str) -> String {
         self.wrap("2", text)
     }
 
     /// Bold green text (nest headers, success).
-    pub fn green(&self, text: &str) -> String {
+    pub(crate) fn green(&self, text: &str) -> String {
         self.wrap("1;32", text)
     }
 
     /// Bold red text (errors, and the carets under a script location).
-    pub fn red(&self, text: &str) -> String {
+    pub(crate) fn red(&self, text: &str) -> String {
         self.wrap("1;31", text)
     }
 
     /// Bold blue text (`-->`, the gutter and line numbers of a script location).
-    pub fn blue(&self, text: &str) -> String {
+    pub(crate) fn blue(&self, text: &str) -> String {
         self.wrap("1;34", text)
     }
 
     /// Bold text.
-    pub fn bold(&self, text: &str) -> String {
+    pub(crate) fn bold(&self, text: &str) -> String {
         self.wrap("1", text)
     }
 
     /// Whether colour is on.
-    pub fn enabled(&self) -> bool {
+    pub(crate) fn enabled(&self) -> bool {
         self.on
     }
 }

@@ -16,9 +16,11 @@
 use crate::backend::{Backend, Vm};
 use crate::cancel::Cancel;
 use crate::error::Error;
-use crate::logger::{Logger, Outcome};
+use crate::logger::Logger;
 use crate::machine::{Machine, MachineConfig};
+use crate::setup::Machines;
 use crate::vlan::Vlan;
+use std::convert::Infallible;
 use std::fs;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
@@ -44,21 +46,23 @@ impl Root {
 
 /// What the driver needs to set up a run.
 #[derive(Debug, Clone)]
-pub struct DriverConfig {
+pub(crate) struct DriverConfig {
     /// One start script per machine, with the machine's name.
-    pub machines: Vec<(String, PathBuf)>,
+    pub(crate) machines: Machines,
     /// Vlan numbers (distinct).
-    pub vlans: Vec<u32>,
+    pub(crate) vlans: Vec<u32>,
     /// Keep machine state across runs.
-    pub keep_vm_state: bool,
+    pub(crate) keep_vm_state: bool,
     /// How long a guest may take to boot to its root shell.
-    pub connect_timeout: Duration,
+    pub(crate) connect_timeout: Duration,
     /// The directory that holds the run root (`TMPDIR`).
-    pub tmp_base: PathBuf,
+    pub(crate) tmp_dir: PathBuf,
+    /// Whether QEMU may open a window (`DISPLAY` or `WAYLAND_DISPLAY` is set).
+    pub(crate) display: bool,
 }
 
 /// The machines and switches of one run.
-pub struct Driver {
+pub(crate) struct Driver {
     machines: Vec<Machine>,
     vlans: Vec<Vlan>,
     logger: Arc<Logger>,
@@ -68,28 +72,24 @@ pub struct Driver {
 
 impl Driver {
     /// Creates the run root and starts the vlan switches; machines stay stopped.
-    pub fn new(
+    pub(crate) fn new(
         config: &DriverConfig,
         logger: Arc<Logger>,
         cancel: Cancel,
     ) -> Result<Driver, Error> {
-        let root = make_root(&config.tmp_base, config.keep_vm_state)?;
+        let root = make_root(&config.tmp_dir, config.keep_vm_state)?;
         let shared_dir = root.path().join("shared-xchg");
         mkdir_private(&shared_dir)?;
-        let mut vlans = Vec::new();
-        if !config.vlans.is_empty() {
-            logger.open_nest(None, "start all VLans");
-            for &number in &config.vlans {
-                match Vlan::start(number, root.path(), &logger, &cancel) {
-                    Ok(vlan) => vlans.push(vlan),
-                    Err(error) => {
-                        logger.close_nest(Outcome::Failed);
-                        return Err(error);
-                    }
-                }
-            }
-            logger.close_nest(Outcome::Finished);
-        }
+        let vlans = match config.vlans.is_empty() {
+            true => Vec::new(),
+            false => logger.nest(None, "start all VLans", || {
+                config
+                    .vlans
+                    .iter()
+                    .map(|&number| Vlan::start(number, root.path(), &logger, &cancel))
+                    .collect::<Result<Vec<Vlan>, Error>>()
+            })?,
+        };
         let env: Vec<(String, String)> = vlans
             .iter()
             .map(|vlan| {
@@ -111,6 +111,7 @@ impl Driver {
                     env: env.clone(),
                     keep_state: config.keep_vm_state,
                     connect_timeout: config.connect_timeout,
+                    display: config.display,
                 };
                 Machine::new(config, logger.clone(), cancel)
             })
@@ -125,18 +126,19 @@ impl Driver {
     }
 
     /// Ends every machine that still runs and every switch, logging it.
-    pub fn clean_up(&mut self) {
+    pub(crate) fn clean_up(&mut self) {
         if self.machines.iter().any(Machine::is_running) || !self.vlans.is_empty() {
-            self.logger.open_nest(None, "cleanup");
-            for machine in &mut self.machines {
-                machine.kill();
-            }
-            for vlan in self.vlans.drain(..) {
-                self.logger
-                    .log(None, &format!("stopping vlan {}", vlan.number()));
-                drop(vlan);
-            }
-            self.logger.close_nest(Outcome::Finished);
+            let Ok(()) = self.logger.nest(None, "cleanup", || {
+                for machine in &mut self.machines {
+                    machine.kill();
+                }
+                for vlan in self.vlans.drain(..) {
+                    self.logger
+                        .log(None, &format!("stopping vlan {}", vlan.number()));
+                    drop(vlan);
+                }
+                Ok::<(), Infallible>(())
+            });
         }
         if let Root::Kept(path) = &self.root {
             self.logger
@@ -199,33 +201,4 @@ fn mkdir_private(path: &Path) -> Result<(), Error> {
         .mode(0o700)
         .create(path)
         .map_err(|e| Error::io(format!("creating `{}`", path.display()), e))
-}
-
-/// The machine name of a start script: `run-<name>-vm`, else `machine`.
-pub fn machine_name(script: &Path) -> String {
-    let file = script
-        .file_name()
-        .map(|name| name.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    file.strip_prefix("run-")
-        .and_then(|rest| rest.strip_suffix("-vm"))
-        .filter(|name| !name.is_empty())
-        .unwrap_or("machine")
-        .to_string()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names_come_from_the_script_file_name() {
-        assert_eq!(
-            machine_name(Path::new("/nix/store/x-run-foo/bin/run-server-vm")),
-            "server"
-        );
-        assert_eq!(machine_name(Path::new("run-my-vm-vm")), "my-vm");
-        assert_eq!(machine_name(Path::new("/bin/start")), "machine");
-        assert_eq!(machine_name(Path::new("run--vm")), "machine");
-    }
 }

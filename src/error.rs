@@ -1,12 +1,20 @@
-//! Runtime errors: everything that can stop a run once the script has been checked.
+//! The program's one error type: everything that can stop it, from a bad option to a
+//! dead QEMU.
 //!
-//! Each variant names the machine and the command involved and carries what was
-//! seen (output, exit status, QEMU's own message, the last serial lines), so that a
-//! failure can be understood from the message alone. [`Error::exit_code`] keeps
-//! "the test failed" apart from "the environment failed".
+//! Errors before anything boots come typed from their layer ([`UsageError`] from the
+//! command line, [`SetupError`] from the checks that touch the system) and are printed
+//! by `main.rs`; errors while a run goes are logged (terminal and XML) by `run.rs` and
+//! `report.rs`. [`Error::status`] is the one place that maps an error to the exit
+//! status, keeping "the test failed" apart from "the environment failed".
+//!
+//! Each runtime variant names the machine and the command involved and carries what
+//! was seen (output, exit status, QEMU's own message, the last serial lines), so that
+//! a failure can be understood from the message alone.
 
-use crate::exit::ExitCode;
+use crate::cli::UsageError;
+use crate::exit::Status;
 use crate::sanitize::terminal_safe;
+use crate::setup::SetupError;
 use std::fmt;
 use std::io;
 
@@ -21,7 +29,16 @@ pub enum Error {
         source: io::Error,
     },
     /// Bad command-line usage.
-    Usage(String),
+    Usage(UsageError),
+    /// The start scripts, the test script or an output file cannot be used.
+    Setup(SetupError),
+    /// The test script has errors (already rendered with their source lines).
+    ScriptRejected {
+        /// The script file.
+        file: String,
+        /// How many errors were found.
+        count: usize,
+    },
     /// A `succeed` command exited non-zero.
     CommandFailed {
         /// The machine.
@@ -173,10 +190,10 @@ impl Error {
         }
     }
 
-    /// The exit code this error ends the run with.
-    pub fn exit_code(&self) -> ExitCode {
+    /// The exit status this error ends the program with.
+    pub fn status(&self) -> Status {
         match self {
-            Error::Usage(_) => ExitCode::Usage,
+            Error::Usage(_) | Error::Setup(_) | Error::ScriptRejected { .. } => Status::Usage,
             Error::CommandFailed { .. }
             | Error::CommandSucceeded { .. }
             | Error::CheckFailed { .. }
@@ -184,16 +201,16 @@ impl Error {
             | Error::NotRunning { .. }
             | Error::ShellUnusable { .. }
             | Error::Assertion { .. }
-            | Error::InvalidValue { .. } => ExitCode::TestFailed,
+            | Error::InvalidValue { .. } => Status::TestFailed,
             Error::Io { .. }
             | Error::MachineDied { .. }
             | Error::GuestPanic { .. }
             | Error::NoBackdoor { .. }
             | Error::Machine { .. }
             | Error::OutputLost { .. }
-            | Error::Vlan { .. } => ExitCode::Environment,
-            Error::Interrupted { signal } => ExitCode::Signal(*signal),
-            Error::GlobalTimeout { .. } => ExitCode::GlobalTimeout,
+            | Error::Vlan { .. } => Status::Environment,
+            Error::Interrupted { signal } => Status::Signal(*signal),
+            Error::GlobalTimeout { .. } => Status::GlobalTimeout,
         }
     }
 
@@ -293,7 +310,13 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::Io { context, source } => write!(f, "{context}: {source}"),
-            Error::Usage(message) => write!(f, "{message}"),
+            Error::Usage(error) => write!(f, "{error}"),
+            Error::Setup(error) => write!(f, "{error}"),
+            Error::ScriptRejected { file, count } => write!(
+                f,
+                "{count} error{} in `{file}`; nothing was started",
+                if *count == 1 { "" } else { "s" }
+            ),
             Error::CommandFailed {
                 machine,
                 command,
@@ -377,10 +400,32 @@ impl fmt::Display for Error {
     }
 }
 
-impl std::error::Error for Error {}
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Io { source, .. } => Some(source),
+            // Transparent: their message is this error's message.
+            Error::Usage(error) => error.source(),
+            Error::Setup(error) => error.source(),
+            _ => None,
+        }
+    }
+}
+
+impl From<UsageError> for Error {
+    fn from(error: UsageError) -> Error {
+        Error::Usage(error)
+    }
+}
+
+impl From<SetupError> for Error {
+    fn from(error: SetupError) -> Error {
+        Error::Setup(error)
+    }
+}
 
 /// A command shown on one line: the first line, with `…` if there are more.
-pub fn one_line(command: &str) -> String {
+pub(crate) fn one_line(command: &str) -> String {
     let trimmed = command.trim_end_matches('\n');
     match trimmed.split_once('\n') {
         Some((first, _)) => format!("{}…", terminal_safe(first)),
@@ -389,7 +434,7 @@ pub fn one_line(command: &str) -> String {
 }
 
 /// The usual name of a signal number.
-pub fn signal_name(signal: i32) -> String {
+pub(crate) fn signal_name(signal: i32) -> String {
     match signal {
         libc::SIGINT => "SIGINT".to_string(),
         libc::SIGTERM => "SIGTERM".to_string(),

@@ -8,7 +8,7 @@ use crate::cancel::{Cancel, POLL};
 use crate::error::Error;
 
 /// Reads one line (without its newline) from stdin; `None` at end of input.
-pub fn read_line(cancel: &Cancel) -> Result<Option<String>, Error> {
+pub(crate) fn read_line(cancel: &Cancel) -> Result<Option<String>, Error> {
     let mut line = Vec::new();
     loop {
         cancel.check()?;
@@ -34,7 +34,7 @@ pub fn read_line(cancel: &Cancel) -> Result<Option<String>, Error> {
 }
 
 /// Whether `fd` becomes readable (or reaches EOF) within `timeout`.
-pub fn readable(fd: i32, timeout: std::time::Duration) -> Result<bool, Error> {
+pub(crate) fn readable(fd: i32, timeout: std::time::Duration) -> Result<bool, Error> {
     let mut poll = libc::pollfd {
         fd,
         events: libc::POLLIN,

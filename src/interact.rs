@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 /// Runs an interactive session on `stream` until stdin ends.
-pub fn shell_session(stream: &UnixStream, cancel: &Cancel) -> Result<(), Error> {
+pub(crate) fn shell_session(stream: &UnixStream, cancel: &Cancel) -> Result<(), Error> {
     let mut reader = stream
         .try_clone()
         .map_err(|e| Error::io("cloning the shell socket", e))?;

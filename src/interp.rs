@@ -6,7 +6,7 @@
 
 use crate::backend::Backend;
 use crate::error::Error;
-use crate::logger::Outcome;
+use crate::logger::NestEnd;
 use crate::methods::{self, Invocation, Value};
 use crate::script::ast::{Arg, CallStatement, Check, CheckOp, Statement, Text, TextPart};
 use crate::script::check::resolve_machine;
@@ -75,8 +75,8 @@ impl<'a> Interpreter<'a> {
                     );
                 }
                 logger.close_nest(match result {
-                    Ok(()) => Outcome::Finished,
-                    Err(_) => Outcome::Failed,
+                    Ok(()) => NestEnd::Finished,
+                    Err(_) => NestEnd::Failed,
                 });
                 result
             }

@@ -1,33 +1,40 @@
 //! vmtest-min: boots NixOS-style QEMU virtual machines and runs test scripts on them.
 //!
-//! See `ARCHITECTURE.md` for the map of modules.
+//! The binary calls [`main`] and turns its result into the exit status; see
+//! `ARCHITECTURE.md` for the map of modules.
 
 pub mod backend;
-pub mod cancel;
-pub mod cli;
-pub mod color;
+mod cancel;
+mod cli;
+mod color;
 pub mod command;
-pub mod config;
-pub mod driver;
-pub mod error;
-pub mod exit;
-pub mod input;
-pub mod interact;
+mod driver;
+mod error;
+mod exit;
+mod input;
+mod interact;
 pub mod interp;
-pub mod logger;
+mod logger;
 pub mod machine;
 pub mod methods;
-pub(crate) mod monitor;
-pub mod process;
-pub(crate) mod qemu;
-pub mod repl;
-pub mod report;
-pub mod run;
+mod monitor;
+mod process;
+mod qemu;
+mod repl;
+mod report;
+mod run;
 pub mod sanitize;
 pub mod script;
 pub mod serial;
-pub(crate) mod shell;
-pub mod signals;
-pub(crate) mod socket;
-pub mod vlan;
-pub mod xml_log;
+mod setup;
+mod shell;
+mod signals;
+mod socket;
+#[cfg(test)]
+mod tidy;
+mod vlan;
+mod xml_log;
+
+pub use error::Error;
+pub use exit::Status;
+pub use run::main;

@@ -1,8 +1,13 @@
 //! The run's log: the terminal (stderr) and, when asked for, the XML file.
 //!
 //! One [`Logger`] is shared (behind an `Arc`) by the main thread and the serial reader
-//! threads; a mutex keeps each event whole on both outputs. Serial lines land inside
-//! whatever nest is open when they arrive, as in the NixOS driver.
+//! threads; a mutex keeps each event whole on both outputs. Everything else takes it
+//! by reference. Serial lines land inside whatever nest is open when they arrive, as
+//! in the NixOS driver.
+//!
+//! A nest (a header, the lines of a step, a closing line with the time taken) is
+//! opened and closed in one way: [`Logger::nest`] runs a step inside one and closes
+//! it as finished or failed however the step ends, a panic included.
 
 use crate::color::Palette;
 use crate::sanitize::terminal_safe;
@@ -31,7 +36,7 @@ struct Nest {
 
 /// How a nest ended, for its closing line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
+pub enum NestEnd {
     /// The step finished normally.
     Finished,
     /// The step failed; the closing line says so.
@@ -40,7 +45,7 @@ pub enum Outcome {
 
 impl Logger {
     /// A logger writing to stderr (coloured by `palette`) and to `xml` if given.
-    pub fn new(palette: Palette, xml: Option<XmlLog>, print_serial: bool) -> Logger {
+    pub(crate) fn new(palette: Palette, xml: Option<XmlLog>, print_serial: bool) -> Logger {
         Logger {
             inner: Mutex::new(Inner {
                 xml,
@@ -52,7 +57,7 @@ impl Logger {
     }
 
     /// The palette used for the terminal.
-    pub fn palette(&self) -> Palette {
+    pub(crate) fn palette(&self) -> Palette {
         self.palette
     }
 
@@ -117,7 +122,41 @@ impl Logger {
         self.lock().print_serial = on;
     }
 
-    /// Opens a nest: a header now, a closing line with the time taken at [`Logger::close_nest`].
+    /// Runs `step` inside a nest headed `head`, and closes the nest with
+    /// `(finished: head, in X seconds)` if the step succeeds, `(failed: …)` if it fails
+    /// or panics.
+    pub fn nest<T, E>(
+        &self,
+        machine: Option<&str>,
+        head: &str,
+        step: impl FnOnce() -> Result<T, E>,
+    ) -> Result<T, E> {
+        /// Closes the nest when dropped, also while a panic unwinds.
+        struct Open<'a> {
+            logger: &'a Logger,
+            end: NestEnd,
+        }
+        impl Drop for Open<'_> {
+            fn drop(&mut self) {
+                self.logger.close_nest(self.end);
+            }
+        }
+        self.open_nest(machine, head);
+        let mut open = Open {
+            logger: self,
+            end: NestEnd::Failed,
+        };
+        let result = step();
+        if result.is_ok() {
+            open.end = NestEnd::Finished;
+        }
+        drop(open);
+        result
+    }
+
+    /// Opens a nest: a header now, a closing line with the time taken at
+    /// [`Logger::close_nest`]. Use [`Logger::nest`]; this stays public only until
+    /// `machine.rs` uses it too.
     pub fn open_nest(&self, machine: Option<&str>, message: &str) {
         let mut inner = self.lock();
         let header = self.palette.green(&terminal_safe(message));
@@ -133,14 +172,15 @@ impl Logger {
     }
 
     /// Closes the innermost nest with `(finished: msg, in X seconds)` or `(failed: …)`.
-    pub fn close_nest(&self, outcome: Outcome) {
+    /// Use [`Logger::nest`]; this stays public only until `machine.rs` uses it too.
+    pub fn close_nest(&self, end: NestEnd) {
         let mut inner = self.lock();
         let Some(nest) = inner.nests.pop() else {
             return;
         };
-        let word = match outcome {
-            Outcome::Finished => "finished",
-            Outcome::Failed => "failed",
+        let word = match end {
+            NestEnd::Finished => "finished",
+            NestEnd::Failed => "failed",
         };
         let line = format!(
             "({word}: {}, in {:.2} seconds)",
@@ -159,7 +199,7 @@ impl Logger {
     pub fn close(&self) {
         let open = self.lock().nests.len();
         for _ in 0..open {
-            self.close_nest(Outcome::Failed);
+            self.close_nest(NestEnd::Failed);
         }
         if let Some(mut xml) = self.lock().xml.take() {
             xml.close();
@@ -190,7 +230,7 @@ fn prefixed(machine: Option<&str>, message: &str) -> String {
 
 /// Writes one line to stderr while holding stdout's lock, so that lines never
 /// interleave with anything printed on stdout; a closed stderr is ignored.
-pub fn eprint_line(line: &str) {
+pub(crate) fn eprint_line(line: &str) {
     let _stdout = std::io::stdout().lock();
     let mut stderr = std::io::stderr().lock();
     let _ = writeln!(stderr, "{line}");

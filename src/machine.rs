@@ -14,7 +14,7 @@
 use crate::cancel::{Cancel, Deadline};
 use crate::command::{Outcome, Request};
 use crate::error::{Error, one_line};
-use crate::logger::{Logger, Outcome as LogOutcome};
+use crate::logger::Logger;
 use crate::monitor::Monitor;
 use crate::process;
 use crate::qemu::{Qemu, TAIL_LINES};
@@ -56,6 +56,8 @@ pub struct MachineConfig {
     pub keep_state: bool,
     /// How long the guest may take to boot to its root shell.
     pub connect_timeout: Duration,
+    /// Whether QEMU may open a window (`DISPLAY` or `WAYLAND_DISPLAY` is set).
+    pub display: bool,
 }
 
 /// A machine of the test, running or not.
@@ -142,7 +144,7 @@ impl Machine {
             .map_err(|e| Error::io(format!("creating `{}`", stderr_path.display()), e))?;
         let mut command = Command::new(&self.config.start_script);
         command
-            .args(qemu_args(&monitor_path, &shell_path, display_available()))
+            .args(qemu_args(&monitor_path, &shell_path, self.config.display))
             .current_dir(state)
             .env("TMPDIR", state)
             .env("USE_TMPDIR", "1")
@@ -252,14 +254,10 @@ impl Machine {
             }
             Guest::Booting(_) => {}
         }
-        self.logger
-            .open_nest(Some(&name), "waiting for the VM to finish booting");
-        let result = self.handshake();
-        self.logger.close_nest(match result {
-            Ok(()) => LogOutcome::Finished,
-            Err(_) => LogOutcome::Failed,
-        });
-        result
+        let logger = Arc::clone(&self.logger);
+        logger.nest(Some(&name), "waiting for the VM to finish booting", || {
+            self.handshake()
+        })
     }
 
     /// Waits for the handshake and sets the shell up. An interrupted wait leaves
@@ -625,12 +623,6 @@ pub fn qemu_args(monitor: &Path, shell: &Path, display: bool) -> Vec<String> {
         args.push("-nographic".to_string());
     }
     args
-}
-
-fn display_available() -> bool {
-    ["DISPLAY", "WAYLAND_DISPLAY"]
-        .iter()
-        .any(|var| std::env::var_os(var).is_some_and(|v| !v.is_empty()))
 }
 
 impl crate::backend::Vm for Machine {

@@ -10,13 +10,13 @@
 use crate::cancel::{Cancel, Deadline};
 use crate::error::Error;
 use crate::logger::Logger;
-use crate::process;
+use crate::process::{self, Group};
 use crate::serial::{Console, SerialReader};
 use crate::socket::Stop;
 use std::fs;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::PathBuf;
-use std::process::{Child, Command, ExitStatus};
+use std::process::{Command, ExitStatus};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -30,7 +30,7 @@ const STDERR_LINES: usize = 40;
 /// A running QEMU (or whatever the start script runs).
 pub(crate) struct Qemu {
     name: String,
-    child: Child,
+    group: Group,
     serial: SerialReader,
     stderr_path: PathBuf,
     cancel: Cancel,
@@ -46,25 +46,29 @@ impl Qemu {
         logger: Arc<Logger>,
         cancel: Cancel,
     ) -> Result<Qemu, Error> {
-        process::own_group_dying_with_us(command);
-        let mut child = spawn_retrying(command).map_err(|e| Error::Machine {
+        let mut group = Group::spawn(command).map_err(|e| Error::Machine {
             machine: name.to_string(),
             message: format!(
                 "cannot run start script `{}`: {e}",
                 command.get_program().to_string_lossy()
             ),
         })?;
-        let stdout = child.stdout.take().expect("stdout is piped");
+        let Some(stdout) = group.take_stdout() else {
+            return Err(Error::Machine {
+                machine: name.to_string(),
+                message: "the start script's stdout (the serial console) is not a pipe".to_string(),
+            });
+        };
         match SerialReader::spawn(name, stdout, logger) {
             Ok(serial) => Ok(Qemu {
                 name: name.to_string(),
-                child,
+                group,
                 serial,
                 stderr_path,
                 cancel,
             }),
             Err(error) => {
-                process::terminate_group(&mut child);
+                drop(group);
                 let _ = fs::remove_file(&stderr_path);
                 Err(error)
             }
@@ -73,7 +77,7 @@ impl Qemu {
 
     /// The process id (and process group id).
     pub(crate) fn pid(&self) -> u32 {
-        self.child.id()
+        self.group.id()
     }
 
     /// The serial console.
@@ -83,7 +87,7 @@ impl Qemu {
 
     /// QEMU's exit status, if it has exited.
     pub(crate) fn exited(&mut self) -> Option<ExitStatus> {
-        self.child.try_wait().ok().flatten()
+        self.group.exited()
     }
 
     /// The last lines QEMU (or the start script) wrote on stderr.
@@ -204,26 +208,10 @@ impl Qemu {
     /// Ends the process group (SIGTERM, then SIGKILL), joins the serial reader and
     /// removes the stderr file; returns what QEMU wrote on stderr and its console.
     pub(crate) fn end(mut self) -> (String, Console) {
-        process::terminate_group(&mut self.child);
+        self.group.terminate();
         self.serial.join();
         let stderr = self.stderr();
         let _ = fs::remove_file(&self.stderr_path);
         (stderr, self.serial.console().clone())
-    }
-}
-
-/// Spawns `command`, retrying briefly on ETXTBSY: a start script written just before
-/// (by a build step or a test) can still be open for writing in a process that forked
-/// meanwhile, until that process execs.
-fn spawn_retrying(command: &mut Command) -> std::io::Result<Child> {
-    let mut tries = 0;
-    loop {
-        match command.spawn() {
-            Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) && tries < 20 => {
-                tries += 1;
-                std::thread::sleep(Duration::from_millis(10));
-            }
-            result => return result,
-        }
     }
 }

@@ -22,7 +22,7 @@ use std::io::Write;
 const FILE: &str = "<stdin>";
 
 /// Runs the prompt until end of input; returns the error that ended it, if any.
-pub fn run(
+pub(crate) fn session(
     backend: &mut dyn Backend,
     machines: Vec<String>,
     context: &CheckContext<'_>,

@@ -1,58 +1,58 @@
-//! One invocation of the program: `run`, `check`, help or version, to an exit code.
+//! One invocation of the program: help, version, `check` or `run`, to an exit status.
+//!
+//! [`main`] returns `Ok(status)` once the program has done its work, whatever the
+//! test's verdict (a failed step is reported in the run's log, terminal and XML, and
+//! becomes [`Status::TestFailed`]); it returns `Err` for an error before anything
+//! boots, which `main.rs` prints. The word "run" means the `run` command: boot the
+//! machines and execute a script or the prompt.
 
-use crate::cancel::Cancel;
-use crate::cli::{self, Args, Command};
+use crate::cancel::{self, Cancel};
+use crate::cli::{self, Args, Command, EnvLookup, UsageError};
 use crate::color::Palette;
-use crate::config;
 use crate::driver::{Driver, DriverConfig};
 use crate::error::Error;
-use crate::exit::ExitCode;
+use crate::exit::Status;
 use crate::interp::Interpreter;
-use crate::logger::{Logger, Outcome, eprint_line};
+use crate::logger::{Logger, eprint_line};
 use crate::methods;
 use crate::repl;
 use crate::report;
 use crate::script::ast::Script;
 use crate::script::check::CheckContext;
 use crate::script::signature::Signature;
+use crate::setup::{self, Machines};
 use crate::signals;
-use crate::xml_log::XmlLog;
 use std::ffi::OsString;
 use std::io::IsTerminal;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
-/// Runs the program with `argv` (without the program name) and the process
-/// environment; returns the exit code.
-pub fn main(argv: Vec<OsString>) -> ExitCode {
-    let env = |name: &str| std::env::var_os(name);
-    match cli::parse(argv, &env) {
-        Ok(Command::Help) => print_quietly(cli::HELP),
-        Ok(Command::Version) => {
-            print_quietly(&format!("vmtest-min {}\n", env!("CARGO_PKG_VERSION")))
-        }
-        Ok(Command::Check(args)) => check(&args),
-        Ok(Command::Run(args)) => run(&args),
-        Err(message) => usage_error(&message),
+/// Runs the program with `argv` (without the program name), reading the
+/// environment through `env` only.
+///
+/// # Errors
+///
+/// A usage, setup or script error: nothing was booted; the error is for the caller
+/// to print.
+pub fn main(argv: Vec<OsString>, env: EnvLookup<'_>) -> Result<Status, Error> {
+    match cli::parse(argv, env)? {
+        Command::Help => Ok(print_quietly(cli::HELP)),
+        Command::Version => Ok(print_quietly(&format!(
+            "vmtest-min {}\n",
+            env!("CARGO_PKG_VERSION")
+        ))),
+        Command::Check(args) => check_command(&args),
+        Command::Run(args) => run_command(&args),
     }
 }
 
 /// Prints `text` on stdout; a closed stdout (`vmtest-min --help | head -1`) is not
 /// an error.
-fn print_quietly(text: &str) -> ExitCode {
+fn print_quietly(text: &str) -> Status {
     use std::io::Write;
     let _ = std::io::stdout().lock().write_all(text.as_bytes());
-    ExitCode::Passed
+    Status::Passed
 }
-
-fn usage_error(message: &str) -> ExitCode {
-    eprint_line(&format!("vmtest-min: error: {message}"));
-    ExitCode::Usage
-}
-
-/// The machines of a run: names and start scripts.
-type Machines = Vec<(String, PathBuf)>;
 
 fn names(machines: &Machines) -> Vec<String> {
     machines.iter().map(|(name, _)| name.clone()).collect()
@@ -65,14 +65,11 @@ struct Loaded {
     script: Script,
 }
 
-/// Reads and checks the script of `args`; renders every problem on failure.
-fn load(args: &Args, machines: &Machines, palette: Palette) -> Result<Loaded, ExitCode> {
-    let Some(path) = args.script.as_ref() else {
-        return Err(usage_error(
-            "no test script: pass SCRIPT, set testScript, or use --interactive",
-        ));
-    };
-    let source = config::read_script(path).map_err(|m| usage_error(&m))?;
+/// Reads and checks the script of `args`; on failure, prints every problem with its
+/// source line and returns [`Error::ScriptRejected`].
+fn load(args: &Args, machines: &Machines, palette: Palette) -> Result<Loaded, Error> {
+    let path = args.script.as_ref().ok_or(UsageError::NoScript)?;
+    let source = setup::read_script(path)?;
     let file = path.display().to_string();
     let names = names(machines);
     let signatures = methods::signatures();
@@ -86,12 +83,10 @@ fn load(args: &Args, machines: &Machines, palette: Palette) -> Result<Loaded, Ex
             for diagnostic in &diagnostics {
                 eprint!("{}", diagnostic.render(&file, &source, palette.enabled()));
             }
-            let count = diagnostics.len();
-            eprint_line(&format!(
-                "vmtest-min: {count} error{} in `{file}`; nothing was started",
-                if count == 1 { "" } else { "s" }
-            ));
-            Err(ExitCode::Usage)
+            Err(Error::ScriptRejected {
+                file,
+                count: diagnostics.len(),
+            })
         }
     }
 }
@@ -103,74 +98,50 @@ fn context<'a>(names: &'a [String], signatures: &'a [Signature]) -> CheckContext
     }
 }
 
-fn check(args: &Args) -> ExitCode {
+/// `vmtest-min check`: reads and checks the script; boots nothing.
+fn check_command(args: &Args) -> Result<Status, Error> {
     let palette = Palette::new(args.color.resolve());
-    let machines = match config::machines(&args.start_scripts, false) {
-        Ok(machines) => machines,
-        Err(message) => return usage_error(&message),
-    };
-    match load(args, &machines, palette) {
-        Ok(loaded) => {
-            let names = names(&machines);
-            eprint_line(&format!(
-                "{}: ok ({} statements; machines: {})",
-                loaded.file,
-                loaded.script.statements.len(),
-                if names.is_empty() {
-                    "none".to_string()
-                } else {
-                    names.join(", ")
-                }
-            ));
-            ExitCode::Passed
+    let machines = setup::machines(&args.start_scripts, false)?;
+    let loaded = load(args, &machines, palette)?;
+    let names = names(&machines);
+    eprint_line(&format!(
+        "{}: ok ({} statements; machines: {})",
+        loaded.file,
+        loaded.script.statements.len(),
+        if names.is_empty() {
+            "none".to_string()
+        } else {
+            names.join(", ")
         }
-        Err(code) => code,
-    }
+    ));
+    Ok(Status::Passed)
 }
 
-fn run(args: &Args) -> ExitCode {
+/// `vmtest-min run`: checks everything, boots on demand, executes the script (or
+/// the prompt), cleans up.
+fn run_command(args: &Args) -> Result<Status, Error> {
     let palette = Palette::new(args.color.resolve());
-    let machines = match config::machines(&args.start_scripts, true) {
-        Ok(machines) => machines,
-        Err(message) => return usage_error(&message),
-    };
+    let machines = setup::machines(&args.start_scripts, true)?;
     let interactive = args.interactive || (args.script.is_none() && std::io::stdin().is_terminal());
-    let loaded = if interactive {
-        None
-    } else {
-        match load(args, &machines, palette) {
-            Ok(loaded) => Some(loaded),
-            Err(code) => return code,
-        }
+    let loaded = match interactive {
+        true => None,
+        false => Some(load(args, &machines, palette)?),
     };
-    let xml = match &args.log_xml {
-        Some(path) => match XmlLog::create(path) {
-            Ok(xml) => Some(xml),
-            Err(e) => {
-                return usage_error(&format!("cannot create log file `{}`: {e}", path.display()));
-            }
-        },
-        None => None,
-    };
-    if let Err(e) = std::fs::create_dir_all(&args.output_dir) {
-        return usage_error(&format!(
-            "cannot create output directory `{}`: {e}",
-            args.output_dir.display()
-        ));
-    }
+    let xml = setup::outputs(args.output_dir.as_deref(), args.log_xml.as_deref())?;
     let logger = Arc::new(Logger::new(palette, xml, !args.no_serial));
     signals::install();
     let global_timeout = match interactive {
-        true => crate::cancel::FOREVER,
-        false => crate::cancel::seconds(args.global_timeout),
+        true => cancel::FOREVER,
+        false => cancel::seconds(args.global_timeout),
     };
     let started = Instant::now();
     let config = DriverConfig {
         machines: machines.clone(),
         vlans: args.vlans.clone(),
         keep_vm_state: args.keep_vm_state,
-        connect_timeout: crate::cancel::seconds(args.connect_timeout),
-        tmp_base: config::tmp_base(),
+        connect_timeout: cancel::seconds(args.connect_timeout),
+        tmp_dir: args.tmp_dir.clone(),
+        display: args.display,
     };
     if !interactive {
         logger.log(
@@ -181,69 +152,70 @@ fn run(args: &Args) -> ExitCode {
             ),
         );
     }
-    let code = match Driver::new(&config, logger.clone(), Cancel::new(global_timeout)) {
+    let status = match Driver::new(&config, logger.clone(), Cancel::new(global_timeout)) {
         Ok(mut driver) => {
-            let code = match &loaded {
-                Some(loaded) => run_script(&mut driver, names(&machines), loaded, &logger),
-                None => run_prompt(&mut driver, names(&machines), &logger),
+            let status = match &loaded {
+                Some(loaded) => execute_script(&mut driver, names(&machines), loaded, &logger),
+                None => prompt_session(&mut driver, names(&machines), &logger),
             };
             driver.clean_up();
-            code
+            status
         }
         Err(error) => {
             logger.error(None, &error.to_string());
-            error.exit_code()
+            error.status()
         }
     };
     let elapsed = started.elapsed().as_secs_f64();
-    match (code, &loaded) {
-        (ExitCode::Passed, Some(loaded)) => {
+    match (status, &loaded) {
+        (Status::Passed, Some(loaded)) => {
             logger.log(None, &format!("test script finished in {elapsed:.2}s"));
             eprint_line(&palette.green(&format!("vmtest-min: passed: {}", loaded.file)));
         }
-        (ExitCode::Passed, None) => {}
-        (code, _) => logger.log(
+        (Status::Passed, None) => {}
+        (status, _) => logger.log(
             None,
-            &format!("stopped after {elapsed:.2}s (exit status {})", code.code()),
+            &format!(
+                "stopped after {elapsed:.2}s (exit status {})",
+                status.code()
+            ),
         ),
     }
     logger.close();
-    code
+    Ok(status)
 }
 
-fn run_script(
+/// Executes a checked script on the driver's machines; a failed step is reported in
+/// the log.
+fn execute_script(
     driver: &mut Driver,
     names: Vec<String>,
     loaded: &Loaded,
     logger: &Logger,
-) -> ExitCode {
-    logger.open_nest(None, "run the VM test script");
-    let result = Interpreter::new(driver, names).run(&loaded.script.statements);
-    logger.close_nest(if result.is_ok() {
-        Outcome::Finished
-    } else {
-        Outcome::Failed
+) -> Status {
+    let result = logger.nest(None, "run the VM test script", || {
+        Interpreter::new(driver, names).run(&loaded.script.statements)
     });
     match result {
-        Ok(()) => ExitCode::Passed,
+        Ok(()) => Status::Passed,
         Err(failure) => {
             report::step_failure(logger, &loaded.file, &loaded.source, &failure);
-            failure.error.exit_code()
+            failure.error.status()
         }
     }
 }
 
-fn run_prompt(driver: &mut Driver, names: Vec<String>, logger: &Logger) -> ExitCode {
+/// Runs the interactive prompt on the driver's machines until it ends.
+fn prompt_session(driver: &mut Driver, names: Vec<String>, logger: &Logger) -> Status {
     let signatures = methods::signatures();
     let context = context(&names, &signatures);
-    match repl::run(driver, names.clone(), &context, logger) {
-        Ok(()) => ExitCode::Passed,
+    match repl::session(driver, names.clone(), &context, logger) {
+        Ok(()) => Status::Passed,
         Err(error) => {
-            let code = error.exit_code();
             if !matches!(error, Error::Interrupted { .. }) {
                 logger.error(None, &error.to_string());
             }
-            code
+            error.status()
         }
     }
 }

@@ -15,7 +15,7 @@ extern "C" fn on_signal(signal: libc::c_int) {
 }
 
 /// Installs the handler for SIGINT, SIGTERM and SIGHUP.
-pub fn install() {
+pub(crate) fn install() {
     for signal in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
         // SAFETY: `action` is fully initialised (zeroed, then handler and mask set)
         // before `sigaction` reads it, and the handler only performs an atomic store,
@@ -31,12 +31,12 @@ pub fn install() {
 }
 
 /// Forgets a received signal (the interactive prompt survives Ctrl-C).
-pub fn clear() {
+pub(crate) fn clear() {
     RECEIVED.store(0, Ordering::SeqCst);
 }
 
 /// The signal received so far, if any.
-pub fn received() -> Option<i32> {
+pub(crate) fn received() -> Option<i32> {
     match RECEIVED.load(Ordering::SeqCst) {
         0 => None,
         signal => Some(signal),

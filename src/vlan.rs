@@ -5,31 +5,37 @@
 //! driver's own environment is never changed). The switch's stdin stays open for its
 //! lifetime, because `vde_switch` ends when its console reaches EOF.
 
-use crate::cancel::{Cancel, Deadline};
+use crate::cancel::Cancel;
 use crate::error::Error;
 use crate::logger::Logger;
-use crate::process;
+use crate::process::{self, Group, Waited};
 use std::fs::{self, File};
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::{ChildStdin, Command, Stdio};
 use std::time::Duration;
 
 /// How long a switch may take to create its control socket.
-pub const START_TIMEOUT: Duration = Duration::from_secs(10);
+const START_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A running vlan switch.
-pub struct Vlan {
+pub(crate) struct Vlan {
     number: u32,
     socket_dir: PathBuf,
     log_path: PathBuf,
-    child: Child,
+    switch: Group,
     _console: ChildStdin,
 }
 
 impl Vlan {
     /// Starts the switch for vlan `number` under `root` and waits until it listens.
-    pub fn start(
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Vlan`] if the switch cannot start, exits or never listens;
+    /// [`Error::Interrupted`] or [`Error::GlobalTimeout`] if the run is cancelled
+    /// meanwhile.
+    pub(crate) fn start(
         number: u32,
         root: &Path,
         logger: &Logger,
@@ -58,47 +64,43 @@ impl Vlan {
             .stdin(Stdio::piped())
             .stdout(log)
             .stderr(log_err);
-        process::own_group_dying_with_us(&mut command);
-        let mut child = command.spawn().map_err(|e| {
+        let mut switch = Group::spawn(&mut command).map_err(|e| {
             vlan_error(if e.kind() == ErrorKind::NotFound {
                 "`vde_switch` was not found on PATH (Debian: apt-get install vde2)".to_string()
             } else {
                 format!("cannot run `vde_switch`: {e}")
             })
         })?;
-        let console = child.stdin.take().expect("stdin is piped");
-        let deadline = Deadline::after(START_TIMEOUT);
+        let console = switch.take_stdin().ok_or_else(|| {
+            Error::io(
+                "keeping `vde_switch`'s console open",
+                ErrorKind::BrokenPipe.into(),
+            )
+        })?;
         let ctl = socket_dir.join("ctl");
-        loop {
-            if ctl.exists() {
-                break;
-            }
-            let failure = if let Ok(Some(status)) = child.try_wait() {
-                Some(format!(
+        // On any early return, dropping `switch` ends its process group.
+        match switch.wait_until(START_TIMEOUT, cancel, || ctl.exists())? {
+            Waited::Ready => {}
+            Waited::Exited(status) => {
+                return Err(vlan_error(format!(
                     "`vde_switch` exited ({}): {}",
                     process::describe(&status),
                     fs::read_to_string(&log_path).unwrap_or_default().trim()
-                ))
-            } else if deadline.passed() {
-                Some(format!(
+                )));
+            }
+            Waited::TimedOut => {
+                return Err(vlan_error(format!(
                     "`vde_switch` did not create `{}` within {} s",
                     ctl.display(),
                     START_TIMEOUT.as_secs()
-                ))
-            } else {
-                cancel.check().err().map(|e| e.to_string())
-            };
-            if let Some(message) = failure {
-                process::terminate_group(&mut child);
-                return Err(vlan_error(message));
+                )));
             }
-            std::thread::sleep(Duration::from_millis(5));
         }
         logger.log(
             None,
             &format!(
                 "running vlan {number} (pid {}; ctl {})",
-                child.id(),
+                switch.id(),
                 socket_dir.display()
             ),
         );
@@ -106,25 +108,25 @@ impl Vlan {
             number,
             socket_dir,
             log_path,
-            child,
+            switch,
             _console: console,
         })
     }
 
     /// The vlan number.
-    pub fn number(&self) -> u32 {
+    pub(crate) fn number(&self) -> u32 {
         self.number
     }
 
     /// The switch's socket directory, for `QEMU_VDE_SOCKET_<n>`.
-    pub fn socket_dir(&self) -> &Path {
+    pub(crate) fn socket_dir(&self) -> &Path {
         &self.socket_dir
     }
 }
 
 impl Drop for Vlan {
     fn drop(&mut self) {
-        process::terminate_group(&mut self.child);
+        self.switch.terminate();
         let _ = fs::remove_dir_all(&self.socket_dir);
         let _ = fs::remove_file(&self.log_path);
     }

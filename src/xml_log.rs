@@ -20,25 +20,25 @@ use std::io::{self, BufWriter, Write};
 use std::path::Path;
 
 /// An open XML log file.
-pub struct XmlLog {
+pub(crate) struct XmlLog {
     out: Option<BufWriter<File>>,
     open_nests: usize,
 }
 
 /// The attributes of a `<line>` or `<head>`.
 #[derive(Debug, Default, Clone, Copy)]
-pub struct Attrs<'a> {
+pub(crate) struct Attrs<'a> {
     /// `machine="…"`.
-    pub machine: Option<&'a str>,
+    pub(crate) machine: Option<&'a str>,
     /// `type="…"` (`serial` for console lines).
-    pub kind: Option<&'a str>,
+    pub(crate) kind: Option<&'a str>,
     /// `error="1"`: the line reports a failure.
-    pub error: bool,
+    pub(crate) error: bool,
 }
 
 impl XmlLog {
     /// Creates (truncates) the log at `path` and writes the document header.
-    pub fn create(path: &Path) -> io::Result<XmlLog> {
+    pub(crate) fn create(path: &Path) -> io::Result<XmlLog> {
         let mut out = BufWriter::new(File::create(path)?);
         out.write_all(b"<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<logfile>\n")?;
         out.flush()?;
@@ -49,13 +49,13 @@ impl XmlLog {
     }
 
     /// Writes `<line …>text</line>`.
-    pub fn line(&mut self, attrs: Attrs<'_>, text: &str) {
+    pub(crate) fn line(&mut self, attrs: Attrs<'_>, text: &str) {
         let element = format!("<line{}>{}</line>\n", render_attrs(attrs), xml_escape(text));
         self.write(&element);
     }
 
     /// Opens `<nest><head …>text</head>`.
-    pub fn open_nest(&mut self, attrs: Attrs<'_>, text: &str) {
+    pub(crate) fn open_nest(&mut self, attrs: Attrs<'_>, text: &str) {
         let element = format!(
             "<nest><head{}>{}</head>\n",
             render_attrs(attrs),
@@ -66,7 +66,7 @@ impl XmlLog {
     }
 
     /// Closes the innermost nest.
-    pub fn close_nest(&mut self) {
+    pub(crate) fn close_nest(&mut self) {
         if self.open_nests > 0 {
             self.open_nests -= 1;
             self.write("</nest>\n");
@@ -74,7 +74,7 @@ impl XmlLog {
     }
 
     /// Closes every open nest and the document; later writes are ignored.
-    pub fn close(&mut self) {
+    pub(crate) fn close(&mut self) {
         while self.open_nests > 0 {
             self.close_nest();
         }

@@ -13,7 +13,6 @@ mod waits;
 
 use crate::backend::{Backend, Vm};
 use crate::error::Error;
-use crate::logger::Outcome as LogOutcome;
 use crate::script::signature::{OptionSpec, Receiver, Signature, ValueKind};
 use basic::*;
 use std::time::Duration;
@@ -133,13 +132,7 @@ impl Invocation<'_> {
         body: impl FnOnce(&mut Self) -> Result<T, Error>,
     ) -> Result<T, Error> {
         let logger = self.backend.logger();
-        logger.open_nest(self.machine, message);
-        let result = body(self);
-        logger.close_nest(match result {
-            Ok(_) => LogOutcome::Finished,
-            Err(_) => LogOutcome::Failed,
-        });
-        result
+        logger.nest(self.machine, message, || body(self))
     }
 }
 

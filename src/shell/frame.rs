@@ -10,7 +10,8 @@
 //! `$VMTEST_SHARED_DIR` where a guest mounts it elsewhere), and defines:
 //!
 //! - `__vm_b ID`: opens `o.ID` in the output directory on fd 31 of the main shell
-//!   (and, every [`CLEANUP_EVERY`] commands, removes older files first);
+//!   (and, every [`CLEANUP_EVERY`] commands, removes older files first; a
+//!   directory a command removed is made again);
 //! - `__vm_e ID TAG RC`: reads how many bytes the command wrote from fd 31's offset
 //!   in `/proc/$$/fdinfo/31` (builtins only, no extra process) and answers
 //!   `TAG RC N` + the N bytes + `TAG end` when N is at most [`INLINE_MAX`];
@@ -58,11 +59,12 @@ pub(crate) fn prelude(nonce: &str, tag: &str, probe: &str) -> String {
     let e = FD;
     let defs = [
         format!(
-            "__vm_b() {{ if [ $(( $1 % {CLEANUP_EVERY} )) = 0 ]; then rm -f \"$__vm_d\"/o.* 2>/dev/null; fi; exec {e}>\"$__vm_d/o.$1\"; }}"
+            "__vm_b() {{ if [ $(( $1 % {CLEANUP_EVERY} )) = 0 ]; then rm -f \"$__vm_d\"/o.* 2>/dev/null; fi; [ -d \"$__vm_d\" ] || mkdir -p -m 700 \"$__vm_d\"; exec {e}>\"$__vm_d/o.$1\"; }}"
         ),
         format!(
             "__vm_e() {{ local n=; {{ read -r _ n </proc/$$/fdinfo/{e}; }} 2>/dev/null || n=$(wc -c <\"$__vm_d/o.$1\"); exec {e}>&-; \
-             if [ \"$n\" -le {INLINE_MAX} ]; then printf '%s %d %d\\n' \"$2\" \"$3\" \"$n\"; if [ \"$n\" != 0 ]; then head -c \"$n\" \"$__vm_d/o.$1\"; fi; printf '%s end\\n' \"$2\"; \
+             if [ \"$n\" = 0 ]; then printf '%s %d 0\\n%s end\\n' \"$2\" \"$3\" \"$2\"; \
+             elif [ \"$n\" -le {INLINE_MAX} ]; then printf '%s %d %d\\n' \"$2\" \"$3\" \"$n\"; head -c \"$n\" \"$__vm_d/o.$1\"; printf '%s end\\n' \"$2\"; \
              elif [ -n \"$__vm_s\" ] && dd if=\"$__vm_d/o.$1\" of=\"$__vm_s/.vmtest-out.$2\" bs=262144 2>/dev/null; then printf '%s %d %d shared\\n%s end\\n' \"$2\" \"$3\" \"$n\" \"$2\"; \
              else printf '%s %d %d held\\n%s end\\n' \"$2\" \"$3\" \"$n\" \"$2\"; fi; }}"
         ),

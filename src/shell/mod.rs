@@ -83,6 +83,9 @@ pub(crate) struct Shell {
     commands: u64,
     /// Requests sent (tags).
     requests: u64,
+    /// The tag of the last request sent: after an interruption, its answer is the
+    /// last one still to come.
+    last_sent: String,
     state: State,
     /// The host side of the shared directory, when the guest has it mounted.
     shared: Option<PathBuf>,
@@ -104,6 +107,7 @@ impl Shell {
             nonce: random_nonce(),
             commands: 0,
             requests: 0,
+            last_sent: String::new(),
             state: State::Ready,
             shared: None,
         };
@@ -157,19 +161,19 @@ impl Shell {
         let id = self.commands;
         let tag = self.next_tag();
         let line = frame::request(request, id, &tag);
-        socket::write_all(&self.stream, line.as_bytes(), deadline, watch)?;
+        self.send(&line, &tag, deadline, watch)?;
         if let State::Behind(earlier) = self.state.clone() {
             // The interrupted command ran on in the guest; its answer comes first.
             let skipped = self
                 .reader
                 .answer(&self.stream, &earlier, &|_| None, deadline, watch);
             if let Err(stop) = skipped {
-                return Err(self.note_failure(stop, request, tag));
+                return Err(self.note_failure(stop, request));
             }
             self.state = State::Ready;
         }
         let result = self.read_reply(id, &tag, deadline, watch);
-        result.map_err(|stop| self.note_failure(stop, request, tag))
+        result.map_err(|stop| self.note_failure(stop, request))
     }
 
     /// Sends `poweroff` to the guest shell, unframed: the guest will not answer.
@@ -193,7 +197,7 @@ impl Shell {
 
     /// Records what a failed request leaves behind: a timed-out command keeps the
     /// shell busy for good, an interrupted one leaves an answer to skip.
-    fn note_failure(&mut self, stop: Stop, request: Request<'_>, tag: String) -> Stop {
+    fn note_failure(&mut self, stop: Stop, request: Request<'_>) -> Stop {
         match &stop {
             Stop::TimedOut => {
                 let command = request.command();
@@ -202,11 +206,7 @@ impl Shell {
                     crate::error::one_line(command)
                 ));
             }
-            Stop::Watch(_) => {
-                if matches!(self.state, State::Ready) {
-                    self.state = State::Behind(tag);
-                }
-            }
+            Stop::Watch(_) => self.state = State::Behind(self.last_sent.clone()),
             Stop::Closed | Stop::Damaged(_) => {}
         }
         stop
@@ -362,9 +362,22 @@ impl Shell {
         deadline: Deadline,
         watch: Watch<'_>,
     ) -> Result<Answer, Stop> {
-        socket::write_all(&self.stream, line.as_bytes(), deadline, watch)?;
+        self.send(line, tag, deadline, watch)?;
         self.reader
             .answer(&self.stream, tag, expect, deadline, watch)
+    }
+
+    /// Sends the request `line`, whose answer is tagged `tag`.
+    fn send(
+        &mut self,
+        line: &str,
+        tag: &str,
+        deadline: Deadline,
+        watch: Watch<'_>,
+    ) -> Result<(), Stop> {
+        // Noted first: even a line only partly written may be answered.
+        self.last_sent = tag.to_string();
+        socket::write_all(&self.stream, line.as_bytes(), deadline, watch)
     }
 }
 

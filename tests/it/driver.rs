@@ -523,3 +523,75 @@ fn a_detached_process_holding_the_serial_pipe_does_not_stall_cleanup() {
         .status();
     out.code(0).within(Duration::from_secs(20));
 }
+
+/// A run with vlan 1 whose `vde_switch` starts but never creates its control socket.
+fn run_with_a_silent_switch() -> Test {
+    Test::new()
+        .fake_program("vde_switch", "exec sleep 600")
+        .fake("machine", &[])
+        .arg("--vlans")
+        .arg("1")
+        .script("machine.succeed \"true\"\n")
+}
+
+/// Issue 6: Ctrl-C while a switch starts was reported as a vlan failure (exit 3).
+#[test]
+fn a_signal_while_a_vlan_switch_starts_is_an_interruption() {
+    for (signal, code, name) in [
+        (libc::SIGINT, 130, "SIGINT"),
+        (libc::SIGTERM, 143, "SIGTERM"),
+    ] {
+        let mut run = run_with_a_silent_switch().spawn();
+        run.wait_for_line("start all VLans", Duration::from_secs(30));
+        run.signal(signal);
+        let out = run.finish();
+        out.code(code)
+            .stderr_has(&format!("interrupted by {name}"))
+            .stderr_lacks("vlan 1:")
+            .within(Duration::from_secs(8))
+            .clean();
+    }
+}
+
+/// Issue 6: the global timeout while a switch starts was reported as a vlan failure.
+#[test]
+fn the_global_timeout_while_a_vlan_switch_starts_is_a_global_timeout() {
+    let out = run_with_a_silent_switch()
+        .arg("--global-timeout")
+        .arg("1")
+        .run();
+    out.code(4)
+        .stderr_has("global timeout of 1 s reached")
+        .stderr_lacks("vlan 1:")
+        .clean();
+}
+
+/// Issue 6: `--output-dir` was created and never used; it now holds the XML log
+/// unless `--log-xml` puts it elsewhere.
+#[test]
+fn the_output_directory_is_created_and_holds_the_xml_log() {
+    let run = |test: Test, dir: &str| {
+        let out = test
+            .fake("machine", &[])
+            .arg("-o")
+            .arg(dir)
+            .script("machine.succeed \"true\"\n")
+            .run();
+        out.code(0).clean();
+        assert!(out.dir().join(dir).is_dir());
+        out
+    };
+    let out = run(Test::new().without_log_xml(), "out/nested");
+    let log = out.dir().join("out/nested/log.xml");
+    let xml = std::fs::read_to_string(&log).expect("the XML log in the output directory");
+    let elements = crate::support::xml_elements(&xml);
+    assert!(
+        elements
+            .iter()
+            .any(|(_, _, text)| text.contains("must succeed: true"))
+    );
+    // --log-xml wins.
+    let out = run(Test::new(), "out");
+    assert!(!out.dir().join("out/log.xml").exists());
+    assert!(out.xml.contains("must succeed: true"));
+}

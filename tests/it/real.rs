@@ -108,7 +108,7 @@ fn two_machines_on_a_vlan_and_a_cut_link() {
         .script(
             r#"
 start_all
-client.succeed "ping -c 1 -W 5 server"
+client.wait_until_succeeds "ping -c 1 -W 2 server" timeout=60
 server.send_monitor_command "set_link virtio-net-pci.1 off"
 client.fail "ping -c 1 -W 2 server"
 server.send_monitor_command "set_link virtio-net-pci.1 on"

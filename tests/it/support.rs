@@ -11,6 +11,7 @@
 use std::ffi::OsString;
 use std::fs;
 use std::io::{BufRead, BufReader};
+use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -35,6 +36,7 @@ pub struct Test {
     args: Vec<OsString>,
     env: Vec<(String, String)>,
     stdin: Option<Stdio>,
+    log_xml: bool,
 }
 
 impl Default for Test {
@@ -58,6 +60,7 @@ impl Test {
             args: Vec::new(),
             env: Vec::new(),
             stdin: None,
+            log_xml: true,
         }
     }
 
@@ -99,6 +102,27 @@ impl Test {
         self
     }
 
+    /// Passes no `--log-xml` (by default the log goes to `log.xml` in the scratch
+    /// directory).
+    pub fn without_log_xml(mut self) -> Test {
+        self.log_xml = false;
+        self
+    }
+
+    /// Writes an executable `fake-bin/<name>` running the shell `script`, and puts
+    /// `fake-bin` first on `PATH`, so the run finds it instead of the real program.
+    pub fn fake_program(mut self, name: &str, script: &str) -> Test {
+        let dir = self.dir.path().join("fake-bin");
+        fs::create_dir_all(&dir).expect("fake-bin dir");
+        let path = dir.join(name);
+        fs::write(&path, format!("#!/bin/sh\n{script}\n")).expect("write fake program");
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).expect("chmod");
+        let path_var = std::env::var("PATH").unwrap_or_default();
+        self.env
+            .push(("PATH".to_string(), format!("{}:{path_var}", dir.display())));
+        self
+    }
+
     /// Gives the run this stdin (default: `/dev/null`).
     pub fn stdin(mut self, stdin: impl Into<Stdio>) -> Test {
         self.stdin = Some(stdin.into());
@@ -118,8 +142,12 @@ impl Test {
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .current_dir(self.dir.path())
             .arg(subcommand)
-            .args(["--color", "never", "--log-xml"])
-            .arg(self.dir.path().join("log.xml"));
+            .args(["--color", "never"]);
+        if self.log_xml {
+            command
+                .arg("--log-xml")
+                .arg(self.dir.path().join("log.xml"));
+        }
         if !self.start_scripts.is_empty() {
             command.arg("--start-scripts").args(&self.start_scripts);
         }
@@ -253,7 +281,12 @@ impl Running {
                     libc::kill(-(self.child.id() as libc::pid_t), libc::SIGKILL);
                 }
                 let _ = self.child.wait();
-                panic!("vmtest-min ran longer than {HARD_LIMIT:?}");
+                self.seen.extend(self.lines.try_iter());
+                let skip = self.seen.len().saturating_sub(80);
+                panic!(
+                    "vmtest-min ran longer than {HARD_LIMIT:?}; the last lines of its stderr:\n{}",
+                    self.seen[skip..].join("\n")
+                );
             }
             std::thread::sleep(Duration::from_millis(10));
         };

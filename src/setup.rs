@@ -1,0 +1,233 @@
+//! The checks of the arguments that touch the system, before anything starts: the
+//! machines the start scripts define (named after `run-<name>-vm`), the test script,
+//! the output files.
+//!
+//! Each failure is a [`SetupError`] naming the path involved; all of them end the
+//! program with the usage status (2), since nothing has booted yet.
+
+use crate::xml_log::XmlLog;
+use std::fmt;
+use std::io;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+/// The machines of a run: names and (absolute) start scripts, in command-line order.
+pub(crate) type Machines = Vec<(String, PathBuf)>;
+
+/// Why the start scripts, the test script or an output file cannot be used.
+#[derive(Debug)]
+pub enum SetupError {
+    /// A `.cmds` file among the start scripts: `--start-scripts` took the script.
+    ScriptAmongStartScripts {
+        /// The test script.
+        path: PathBuf,
+    },
+    /// Two start scripts define the same machine.
+    DuplicateMachine {
+        /// The machine's name.
+        name: String,
+        /// The first script.
+        first: PathBuf,
+        /// The second script.
+        second: PathBuf,
+    },
+    /// A start script cannot be read or resolved.
+    StartScript {
+        /// The start script.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+    /// A start script is a directory or some other non-file.
+    NotAFile {
+        /// The start script.
+        path: PathBuf,
+    },
+    /// A start script lacks execute permission.
+    NotExecutable {
+        /// The start script.
+        path: PathBuf,
+    },
+    /// The test script cannot be read.
+    ReadScript {
+        /// The test script.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+    /// The XML log cannot be created.
+    CreateLog {
+        /// The log file.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+    /// The output directory cannot be created.
+    CreateOutputDir {
+        /// The directory.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+}
+
+impl fmt::Display for SetupError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SetupError::ScriptAmongStartScripts { path } => write!(
+                f,
+                "`{}` was read as a start script: --start-scripts takes every value that \
+                 follows it; put SCRIPT first or end the list with `--`",
+                path.display()
+            ),
+            SetupError::DuplicateMachine {
+                name,
+                first,
+                second,
+            } => write!(
+                f,
+                "two start scripts define machine `{name}`: `{}` and `{}`",
+                first.display(),
+                second.display()
+            ),
+            SetupError::StartScript { path, source } => {
+                write!(f, "start script `{}`: {source}", path.display())
+            }
+            SetupError::NotAFile { path } => {
+                write!(f, "start script `{}` is not a file", path.display())
+            }
+            SetupError::NotExecutable { path } => {
+                write!(f, "start script `{}` is not executable", path.display())
+            }
+            SetupError::ReadScript { path, source } => {
+                write!(f, "cannot read script `{}`: {source}", path.display())
+            }
+            SetupError::CreateLog { path, source } => {
+                write!(f, "cannot create log file `{}`: {source}", path.display())
+            }
+            SetupError::CreateOutputDir { path, source } => write!(
+                f,
+                "cannot create output directory `{}`: {source}",
+                path.display()
+            ),
+        }
+    }
+}
+
+impl std::error::Error for SetupError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            SetupError::StartScript { source, .. }
+            | SetupError::ReadScript { source, .. }
+            | SetupError::CreateLog { source, .. }
+            | SetupError::CreateOutputDir { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+/// Names the machines of `scripts` and checks that no two share a name; with
+/// `must_run`, also that every script is an executable file.
+pub(crate) fn machines(scripts: &[PathBuf], must_run: bool) -> Result<Machines, SetupError> {
+    let mut machines: Machines = Vec::new();
+    for script in scripts {
+        if script.extension().is_some_and(|e| e == "cmds") {
+            return Err(SetupError::ScriptAmongStartScripts {
+                path: script.clone(),
+            });
+        }
+        let name = machine_name(script);
+        if let Some((_, first)) = machines.iter().find(|(existing, _)| *existing == name) {
+            return Err(SetupError::DuplicateMachine {
+                name,
+                first: first.clone(),
+                second: script.clone(),
+            });
+        }
+        if must_run {
+            check_executable(script)?;
+        }
+        // The start script runs in the machine's state directory: a relative path
+        // must not change meaning there.
+        let script = std::path::absolute(script).map_err(|source| SetupError::StartScript {
+            path: script.clone(),
+            source,
+        })?;
+        machines.push((name, script));
+    }
+    Ok(machines)
+}
+
+fn check_executable(script: &Path) -> Result<(), SetupError> {
+    let path = || script.to_path_buf();
+    let metadata = std::fs::metadata(script).map_err(|source| SetupError::StartScript {
+        path: path(),
+        source,
+    })?;
+    if !metadata.is_file() {
+        return Err(SetupError::NotAFile { path: path() });
+    }
+    if metadata.permissions().mode() & 0o111 == 0 {
+        return Err(SetupError::NotExecutable { path: path() });
+    }
+    Ok(())
+}
+
+/// Reads the test script.
+pub(crate) fn read_script(path: &Path) -> Result<String, SetupError> {
+    std::fs::read_to_string(path).map_err(|source| SetupError::ReadScript {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Creates the output directory (and its parents) if there is one, and the XML log
+/// if one was asked for.
+pub(crate) fn outputs(
+    output_dir: Option<&Path>,
+    log_xml: Option<&Path>,
+) -> Result<Option<XmlLog>, SetupError> {
+    if let Some(dir) = output_dir {
+        std::fs::create_dir_all(dir).map_err(|source| SetupError::CreateOutputDir {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+    }
+    log_xml
+        .map(|path| {
+            XmlLog::create(path).map_err(|source| SetupError::CreateLog {
+                path: path.to_path_buf(),
+                source,
+            })
+        })
+        .transpose()
+}
+
+/// The machine name of a start script: `run-<name>-vm`, else `machine`.
+pub(crate) fn machine_name(script: &Path) -> String {
+    let file = script
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    file.strip_prefix("run-")
+        .and_then(|rest| rest.strip_suffix("-vm"))
+        .filter(|name| !name.is_empty())
+        .unwrap_or("machine")
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_come_from_the_script_file_name() {
+        assert_eq!(
+            machine_name(Path::new("/nix/store/x-run-foo/bin/run-server-vm")),
+            "server"
+        );
+        assert_eq!(machine_name(Path::new("run-my-vm-vm")), "my-vm");
+        assert_eq!(machine_name(Path::new("/bin/start")), "machine");
+        assert_eq!(machine_name(Path::new("run--vm")), "machine");
+    }
+}
