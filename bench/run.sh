@@ -10,7 +10,8 @@
 # LINES=350650 (77-byte lines: 27 MB), IDLE_RUNS=3, LOADED_RUNS=10, GIGA=38 bulk
 # commands back to back (1 GB), UNSHARED=1 (also vmtest-min with the shared
 # directory hidden from the guest, i.e. segment fetches over the console: slow,
-# so only UNSHARED_IDLE=1 and UNSHARED_LOADED=3 runs).
+# so only UNSHARED_IDLE=1 and UNSHARED_LOADED=3 runs, each bounded by
+# UNSHARED_TIMEOUT=240 seconds, and the first failure ends the series).
 #
 # Everything is measured side by side in one run, vmtest-min and the bare client
 # taking turns; the machine is shared and noisy, so read the ratios. Loaded means
@@ -24,6 +25,7 @@ command -v python3 >/dev/null || { echo "bench: needs python3" >&2; exit 2; }
 N=${N:-300} ROUNDS=${ROUNDS:-3} WAITS=${WAITS:-20} LINES=${LINES:-350650}
 IDLE_RUNS=${IDLE_RUNS:-3} LOADED_RUNS=${LOADED_RUNS:-10} GIGA=${GIGA:-38}
 UNSHARED=${UNSHARED:-1} UNSHARED_IDLE=${UNSHARED_IDLE:-1} UNSHARED_LOADED=${UNSHARED_LOADED:-3}
+UNSHARED_TIMEOUT=${UNSHARED_TIMEOUT:-240}
 start=${1:-guest/run-machine-vm}
 if [ $# -eq 0 ] && [ ! -x "$start" ]; then tests/guest/build.sh guest >/dev/null; fi
 [ -x "$start" ] || { echo "bench: no start script $start" >&2; exit 2; }
@@ -66,10 +68,12 @@ EOF
 chmod +x "$work/unshared/$(basename "$start")"
 unshared=$work/unshared/$(basename "$start")
 
-# vmtest-min runs SCRIPT (in $work) on START; its log goes to $work/NAME.log.
+# vmtest-min runs SCRIPT (in $work) on START, for at most GLOBAL seconds; its log,
+# with the guest's serial lines, goes to $work/NAME.log.
 vm() {
     local name=$1 script=$2 at=$3
-    TMPDIR=$work "$bin" run "$work/$script" --no-serial --start-scripts "$at" >"$work/$name.log" 2>&1
+    TMPDIR=$work "$bin" run "$work/$script" --global-timeout "${GLOBAL:-3000}" --start-scripts "$at" \
+        >"$work/$name.log" 2>&1
 }
 # Seconds of a subtest or step, from a vmtest-min log: `secs LOG 'subtest: one true'`.
 secs() { awk -v what="(finished: $2, in " 'index($0, what) { print $(NF - 1) }' "$1"; }
@@ -122,11 +126,11 @@ EOF
     echo 'machine.shutdown'
 }
 
-bulk_script() { # FIRST COUNT: checked bulk commands numbered FIRST.. (one subtest each)
+bulk_script() { # FIRST COUNT [OPTION]: checked bulk commands numbered FIRST.. (one subtest each)
     local i
     make_lines
     for i in $(seq "$1" $(($1 + $2 - 1))); do
-        printf 'subtest "bulk %s" {\nmachine.succeed "cat /tmp/bench.out" %s\n}\n' "$i" "$check"
+        printf 'subtest "bulk %s" {\nmachine.succeed "cat /tmp/bench.out" %s %s\n}\n' "$i" "$check" "${3:-}"
     done
     echo 'machine.shutdown'
 }
@@ -143,36 +147,47 @@ giga_script() {
 }
 
 # --- bulk through vmtest-min, restarting after a failed command ------------------
-# vm_bulk NAME START COUNT: appends "MB/s ok|lossy|failed" lines to $work/NAME.runs;
-# a failed check or a failed command ends the vmtest-min run, so the rest run anew.
+# vm_bulk NAME START COUNT [OPTION [once]]: appends "MB/s ok|lossy|failed" lines to
+# $work/NAME.runs; a failed check or a failed command ends the vmtest-min run, so
+# the rest run anew (with "once", they are not run).
 vm_bulk() {
-    local name=$1 at=$2 count=$3 done=0 base try=0 i s log
+    local name=$1 at=$2 count=$3 option=${4:-} once=${5:-} done=0 base try=0 i s log
     : >"$work/$name.runs"
     while [ "$done" -lt "$count" ] && [ "$try" -lt 4 ]; do
         try=$((try + 1)) base=$done log=$work/$name.$try.log
-        bulk_script $((done + 1)) $((count - done)) >"$work/$name.cmds"
+        bulk_script $((done + 1)) $((count - done)) "$option" >"$work/$name.cmds"
         vm "$name.$try" "$name.cmds" "$at" || true
         for i in $(seq $((base + 1)) "$count"); do
             if grep -qF "(finished: subtest: bulk $i," "$log"; then
-                s=$(secs "$log" 'must succeed: cat /tmp/bench.out' | sed -n "$((i - base))p")
+                s=$(awk 'index($0, "(finished: must succeed: cat /tmp/bench.out") { print $(NF - 1) }' "$log" | sed -n "$((i - base))p")
                 echo "$(calc "$bytes / $s / 1e6") ok" >>"$work/$name.runs"
                 done=$i
             elif grep -qF "(failed: subtest: bulk $i," "$log"; then
-                echo "nan failed" >>"$work/$name.runs"
+                # Lossy: the check found the output damaged, or the driver said
+                # bytes were lost; anything else failed for another reason.
+                if grep -qE '^!!! error: .*(does not satisfy|lost)' "$log"; then
+                    echo "nan lossy" >>"$work/$name.runs"
+                else
+                    echo "nan failed" >>"$work/$name.runs"
+                fi
                 echo "  $name, run $i: $(why "$log")" >>"$work/notes"
                 done=$i
+                [ -z "$once" ] || break 2
                 continue 2
             else
                 break
             fi
         done
         [ "$done" -ge "$count" ] || echo "  $name: vmtest-min run $try ended early: $(why "$log")" >>"$work/notes"
+        [ -z "$once" ] || break
     done
     # Answers the console damaged and the driver fetched again (not failures).
     cat "$work/$name".*.log | grep -c 'fetched again' >"$work/$name.recovered" || true
 }
 runs_mbs() { awk '$1 != "nan" { print $1 }' "$1" | median; }
-runs_bad() { echo "$(awk '$2 != "ok"' "$1" | wc -l) of $(wc -l <"$1")"; }
+runs_bad() { # "LOSSY of RUNS", and how many failed for another reason
+    awk '$2 == "lossy" { l++ } $2 == "failed" { f++ } END { printf "%d of %d%s", l, NR, f ? " (+" f " failed)" : "" }' "$1"
+}
 bare_cat() { # NAME RUNS: "MB/s LOST ok|lossy" lines in $work/NAME.runs
     python3 bench/bare_client.py "$start" cat "$LINES" "$2" | awk '{ print $2, $4, $3 }' >"$work/$1.runs"
 }
@@ -206,13 +221,13 @@ wait_max=$(cut -d' ' -f3 "$work/waits" | sort -g | tail -n 1)
 # --- 3: bulk, idle then loaded ------------------------------------------------
 say "bulk idle: vmtest-min"
 vm_bulk idle-shared "$start" "$IDLE_RUNS"
-if [ "$UNSHARED" = 1 ]; then say "bulk idle: vmtest-min, no shared dir"; vm_bulk idle-unshared "$unshared" "$UNSHARED_IDLE"; fi
+if [ "$UNSHARED" = 1 ]; then say "bulk idle: vmtest-min, no shared dir"; GLOBAL=$((UNSHARED_TIMEOUT * UNSHARED_IDLE + 300)) vm_bulk idle-unshared "$unshared" "$UNSHARED_IDLE" timeout="$UNSHARED_TIMEOUT" once; fi
 say "bulk idle: bare cat"
 bare_cat idle-bare "$IDLE_RUNS"
 load_on
 say "bulk loaded (busy loops ${loops[*]}): vmtest-min"
 vm_bulk loaded-shared "$start" "$LOADED_RUNS"
-if [ "$UNSHARED" = 1 ]; then say "bulk loaded: vmtest-min, no shared dir"; vm_bulk loaded-unshared "$unshared" "$UNSHARED_LOADED"; fi
+if [ "$UNSHARED" = 1 ]; then say "bulk loaded: vmtest-min, no shared dir"; GLOBAL=$((UNSHARED_TIMEOUT * UNSHARED_LOADED + 300)) vm_bulk loaded-unshared "$unshared" "$UNSHARED_LOADED" timeout="$UNSHARED_TIMEOUT" once; fi
 say "bulk loaded: bare cat"
 bare_cat loaded-bare "$LOADED_RUNS"
 load_off
@@ -226,7 +241,7 @@ giga_done=$(grep -c '(finished: subtest: giga [0-9]' "$work/giga.log" || true)
 [ "$giga_ok" = pass ] || echo "  giga: $(why "$work/giga.log")" >>"$work/notes"
 
 # --- the table --------------------------------------------------------------------
-row() { printf '%-52s %14s %14s %8s %8s\n' "$@"; }
+row() { printf '%-52s %20s %14s %8s %8s\n' "$@"; }
 ratio() { if [ "$2" = nan ] || [ -z "$2" ] || [ "$1" = nan ] || [ -z "$1" ]; then echo -; else echo "$(calc "$1 / $2")x"; fi; }
 mb() { [ "$1" = nan ] && echo - || echo "$1 MB/s"; }
 is=$(runs_mbs "$work/idle-shared.runs") ib=$(runs_mbs "$work/idle-bare.runs")
@@ -249,11 +264,11 @@ if [ "$UNSHARED" = 1 ]; then
     row "bulk idle, no shared dir (segments) / bare cat" "$(mb "$iu")" "$(mb "$ib")" "$(ratio "$iu" "$ib")" ""
     row "bulk loaded, no shared dir (segments) / bare cat" "$(mb "$lu")" "$(mb "$lb")" "$(ratio "$lu" "$lb")" ""
 fi
-row "runs lossy or failed, idle, shared dir / bare cat" "$(runs_bad "$work/idle-shared.runs")" "$(runs_bad "$work/idle-bare.runs")" "" "0"
-row "runs lossy or failed, loaded, shared dir / bare cat" "$(runs_bad "$work/loaded-shared.runs")" "$(runs_bad "$work/loaded-bare.runs")" "" "0"
+row "runs lossy, idle, shared dir / bare cat" "$(runs_bad "$work/idle-shared.runs")" "$(runs_bad "$work/idle-bare.runs")" "" "0"
+row "runs lossy, loaded, shared dir / bare cat" "$(runs_bad "$work/loaded-shared.runs")" "$(runs_bad "$work/loaded-bare.runs")" "" "0"
 if [ "$UNSHARED" = 1 ]; then
-    row "runs lossy or failed, idle, no shared dir" "$(runs_bad "$work/idle-unshared.runs")" "" "" "0"
-    row "runs lossy or failed, loaded, no shared dir" "$(runs_bad "$work/loaded-unshared.runs")" "" "" "0"
+    row "runs lossy, idle, no shared dir" "$(runs_bad "$work/idle-unshared.runs")" "" "" "0"
+    row "runs lossy, loaded, no shared dir" "$(runs_bad "$work/loaded-unshared.runs")" "" "" "0"
 fi
 row "$GIGA x $bytes bytes then \"echo alive\" ($giga_done done)" "$giga_ok ${giga_secs:-?} s" "" "" "pass"
 echo
