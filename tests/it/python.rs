@@ -220,3 +220,58 @@ fn a_failing_python_assert_fails_both_runs_at_its_line() {
             .clean();
     }
 }
+
+#[test]
+fn systemd_methods_run_systemctl_as_the_user_given() {
+    let test = Test::new().fake("machine", &[]);
+    let log = test.dir().join("calls.log");
+    let log = log.display();
+    let test = test
+        .fake_program(
+            "su",
+            &format!("echo \"su $1 $2 $3 $4 $5\" >> {log}\nexec /bin/sh -c \"$6\""),
+        )
+        .fake_program(
+            "systemctl",
+            &format!(
+                "echo \"systemctl $* (XDG_RUNTIME_DIR=${{XDG_RUNTIME_DIR:-unset}})\" >> {log}\n\
+                 case \"$*\" in *ActiveState*) echo ActiveState=active ;; *) echo \"ran $*\" ;; esac"
+            ),
+        );
+    let out = with_script(
+        test,
+        "test.py",
+        r#"start_all()
+machine.wait_for_unit("default.target", "alice")
+machine.wait_for_unit("b.service", user="bob", timeout=30)
+machine.wait_for_unit("c.service", None)
+assert machine.systemctl("is-active 'x y'", user="carol") == "ran --user is-active x y"
+machine.start_job("d.service", "dave")
+machine.stop_job("e.service")
+assert machine.get_unit_property("f.service", "ActiveState", "it's") == "active"
+"#,
+    )
+    .run();
+    out.code(0);
+    let uid = String::from_utf8(Command::new("id").arg("-u").output().unwrap().stdout).unwrap();
+    let calls = fs::read_to_string(out.dir().join("calls.log"))
+        .expect("calls log")
+        .replace(&format!("/run/user/{}", uid.trim()), "/run/user/UID");
+    assert_eq!(
+        calls,
+        "\
+su -l alice --shell /bin/sh -c
+systemctl --user --no-pager show default.target --property=ActiveState (XDG_RUNTIME_DIR=/run/user/UID)
+su -l bob --shell /bin/sh -c
+systemctl --user --no-pager show b.service --property=ActiveState (XDG_RUNTIME_DIR=/run/user/UID)
+systemctl --no-pager show c.service --property=ActiveState (XDG_RUNTIME_DIR=unset)
+su -l carol --shell /bin/sh -c
+systemctl --user is-active x y (XDG_RUNTIME_DIR=/run/user/UID)
+su -l dave --shell /bin/sh -c
+systemctl --user start d.service (XDG_RUNTIME_DIR=/run/user/UID)
+systemctl stop e.service (XDG_RUNTIME_DIR=unset)
+su -l it's --shell /bin/sh -c
+systemctl --user --no-pager show f.service --property=ActiveState (XDG_RUNTIME_DIR=/run/user/UID)
+"
+    );
+}
