@@ -405,6 +405,28 @@ impl<'a> Interpreter<'a> {
                     .map(|item| self.eval(item))
                     .collect::<Result<_, _>>()?,
             ),
+            ExprKind::Dict(entries) => {
+                let mut object: Vec<(String, Value)> = Vec::with_capacity(entries.len());
+                for (key, value) in entries {
+                    let key = match self.eval(key)? {
+                        Value::Str(text) => text,
+                        other => {
+                            let message = format!(
+                                "a JSON object's key must be a string, found {}",
+                                other.repr()
+                            );
+                            return Err(StepError::value(key.span, message));
+                        }
+                    };
+                    let value = self.eval(value)?;
+                    // As in Python: a repeated key keeps its place, the last value wins.
+                    match object.iter_mut().find(|(k, _)| *k == key) {
+                        Some(entry) => entry.1 = value,
+                        None => object.push((key, value)),
+                    }
+                }
+                Value::Dict(object)
+            }
             ExprKind::Name(ident) => self.lookup(ident)?,
             ExprKind::Index { base, index } => {
                 let base = self.eval(base)?;

@@ -521,6 +521,21 @@ impl<'a> Checker<'a> {
                 }
                 Kind::List
             }
+            ExprKind::Dict(entries) => {
+                for (key, value) in entries {
+                    let kind = self.expr(key);
+                    if !matches!(kind, Kind::Any | Kind::Str) {
+                        self.error(
+                            key.span,
+                            DiagKind::DictKey {
+                                found: kind.describe(),
+                            },
+                        );
+                    }
+                    self.expr(value);
+                }
+                Kind::Dict
+            }
             ExprKind::Name(ident) => self.name(ident),
             ExprKind::Index { base, index } => {
                 let kind = self.expr(base);
@@ -1098,6 +1113,9 @@ fn pure_names(expr: &Expr, names: &mut BTreeSet<String>) -> bool {
         }),
         ExprKind::Int(_) | ExprKind::Float(_) | ExprKind::Bool(_) | ExprKind::None => true,
         ExprKind::List(items) => items.iter().all(|item| pure_names(item, names)),
+        ExprKind::Dict(entries) => entries
+            .iter()
+            .all(|(key, value)| pure_names(key, names) && pure_names(value, names)),
         ExprKind::Index { base, index } => pure_names(base, names) && pure_names(index, names),
         ExprKind::Slice { base, start, end } => {
             pure_names(base, names)
@@ -2131,6 +2149,20 @@ error: option `user` is given twice
   |
 3 | server.start_job \"a\" \"alice\" user=\"bob\"
   |                              ^^^^
+",
+        );
+    }
+
+    #[test]
+    fn dict_literals() {
+        check(
+            "d = {\"a\": 1, \"b\": [1, 2]}\ne = {\n  \"x\": d[\"a\"],\n  \"y\": {}\n}\nassert d.get(\"a\") == e[\"x\"]\nf = {1: 2, \"k\": 3}",
+            "\
+error: a JSON object's key must be a string, found a number
+ --> test.cmds:7:6
+  |
+7 | f = {1: 2, \"k\": 3}
+  |      ^ JSON objects have string keys: quote it
 ",
         );
     }

@@ -247,6 +247,11 @@ pub(crate) enum DiagKind {
         /// The kind, such as "a machine".
         kind: &'static str,
     },
+    /// `{key: value}` with a key that is no string.
+    DictKey {
+        /// The key's kind, such as "a number".
+        found: &'static str,
+    },
     /// `a, b = value` where the value is no list.
     CannotUnpack {
         /// The kind, such as "a string".
@@ -482,6 +487,7 @@ impl DiagKind {
             WrongOperandKinds { .. } | NotIterable { .. } | NotIndexable { .. } => None,
             WrongArgument { .. } => None,
             CannotUnpack { .. } => None,
+            DictKey { .. } => Some("JSON objects have string keys: quote it".into()),
             NoStatus { .. } => Some("`rc, out = m.execute(…)` gives both".into()),
             ReservedName { .. } => Some("choose another name".into()),
             OutsideLoop { .. } | ReturnOutsideProcedure | NestedProcedure => None,
@@ -586,6 +592,7 @@ impl Display for DiagKind {
             NotIterable { kind } => write!(f, "cannot loop over {kind}"),
             NotIndexable { kind } => write!(f, "cannot index {kind}"),
             CannotUnpack { kind } => write!(f, "cannot unpack {kind} into several names"),
+            DictKey { found } => write!(f, "a JSON object's key must be a string, found {found}"),
             NoStatus { method } => write!(f, "`{method}` gives no exit status to unpack"),
             ReservedName { name, what } => write!(f, "cannot assign to `{name}`, which is {what}"),
             OutsideLoop { keyword } => write!(f, "`{keyword}` outside a loop"),

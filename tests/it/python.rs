@@ -275,3 +275,33 @@ systemctl --user --no-pager show f.service --property=ActiveState (XDG_RUNTIME_D
 "
     );
 }
+
+#[test]
+fn dict_literals_are_json_objects_when_run() {
+    let test = Test::new().fake("machine", &[]);
+    let out = with_script(
+        test,
+        "test.py",
+        r#"import json
+
+start_all()
+name = machine.succeed("echo web").strip()
+d = {
+    "name": name,
+    "ports": [8080, 9090],
+    "nested": {"on": True},
+}
+text = machine.succeed("""echo '{"name": "web", "ports": [8080, 9090], "nested": {"on": true}}'""")
+assert d == json.loads(text)
+assert d["nested"]["on"] and d.get("ports")[1] == 9090
+twice = {"a": 1, "b": 2, "a": 3}
+assert twice.keys() == ["a", "b"] and twice["a"] == 3
+n = json.loads(machine.succeed("echo 5"))
+bad = {n: 1}
+"#,
+    )
+    .run();
+    out.code(1)
+        .stderr_has("error: a JSON object's key must be a string, found 5")
+        .stderr_has("--> test.py:16:8");
+}
