@@ -305,3 +305,36 @@ bad = {n: 1}
         .stderr_has("error: a JSON object's key must be a string, found 5")
         .stderr_has("--> test.py:16:8");
 }
+
+#[test]
+fn a_method_named_without_parentheses_is_an_error_that_says_so() {
+    let out = with_script(
+        Test::new().fake("machine", &[]),
+        "test.py",
+        "machine.start\nmachine.wait_for_unit(\"x\")\n",
+    )
+    .check();
+    out.code(2);
+    assert_eq!(
+        out.stderr,
+        "\
+error: `machine.start` without `()` does nothing in Python; did you mean `machine.start()`?
+ --> test.py:1:1
+  |
+1 | machine.start
+  | ^^^^^^^^^^^^^
+vmtest-min: error: 1 error in `test.py`; nothing was started"
+    );
+}
+
+#[test]
+fn a_procedure_unpacks_execute_on_its_machine_parameter() {
+    with_script(
+        Test::new().fake("serverALSA", &[]),
+        "test.py",
+        "def play(server):\n    server.wait_for_unit(\"mpd.service\")\n    _, tracks = server.execute(\"ls\")\n    for track in tracks.splitlines():\n        server.succeed(f\"echo {track}\")\n\n\nplay(serverALSA)\n",
+    )
+    .check()
+    .code(0)
+    .stderr_has("test.py: ok");
+}

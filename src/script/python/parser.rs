@@ -1092,14 +1092,13 @@ impl<'s> Parser<'s> {
                     let span = expr.span.to(name.span);
                     let text = &self.src[span.range()];
                     // Standing alone, a method without `()` does nothing in Python.
-                    let alone = matches!(self.peek().kind, TokenKind::Newline | TokenKind::Eof);
-                    let instead = match alone {
-                        true => format!("to call the method, write `{text}()`"),
-                        false => "attributes are not values; call a method, e.g. \
-                                  `m.succeed(\"hostname\")`"
-                            .to_string(),
-                    };
-                    return Err(unsupported(span, &format!("attribute `{text}`"), &instead));
+                    if matches!(self.peek().kind, TokenKind::Newline | TokenKind::Eof) {
+                        let text = text.to_string();
+                        return Err(Diagnostic::new(span, DiagKind::MethodNotCalled { text }));
+                    }
+                    let instead = "attributes are not values; call a method, e.g. \
+                                   `m.succeed(\"hostname\")`";
+                    return Err(unsupported(span, &format!("attribute `{text}`"), instead));
                 }
                 expr = self.parse_method(expr, name)?;
             } else {

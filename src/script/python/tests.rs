@@ -267,7 +267,7 @@ fn outside_the_subset_one_diagnostic_at_the_construct() {
     );
     refused(
         "machine.start\n",
-        "1:1: unexpected attribute `machine.start` (outside the Python that vmtest-min reads); to call the method, write `machine.start()`",
+        "1:1: `machine.start` without `()` does nothing in Python; did you mean `machine.start()`?",
         "machine.start",
     );
     refused(
