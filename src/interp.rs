@@ -405,6 +405,28 @@ impl<'a> Interpreter<'a> {
                     .map(|item| self.eval(item))
                     .collect::<Result<_, _>>()?,
             ),
+            ExprKind::Dict(entries) => {
+                let mut object: Vec<(String, Value)> = Vec::with_capacity(entries.len());
+                for (key, value) in entries {
+                    let key = match self.eval(key)? {
+                        Value::Str(text) => text,
+                        other => {
+                            let message = format!(
+                                "a JSON object's key must be a string, found {}",
+                                other.repr()
+                            );
+                            return Err(StepError::value(key.span, message));
+                        }
+                    };
+                    let value = self.eval(value)?;
+                    // As in Python: a repeated key keeps its place, the last value wins.
+                    match object.iter_mut().find(|(k, _)| *k == key) {
+                        Some(entry) => entry.1 = value,
+                        None => object.push((key, value)),
+                    }
+                }
+                Value::Dict(object)
+            }
             ExprKind::Name(ident) => self.lookup(ident)?,
             ExprKind::Index { base, index } => {
                 let base = self.eval(base)?;
@@ -551,19 +573,28 @@ impl<'a> Interpreter<'a> {
     ) -> Result<(Value, Option<i32>), StepError> {
         let signature = &method.signature;
         let mut args = Vec::with_capacity(call.args.len());
+        let mut options = Vec::with_capacity(call.options.len());
         for (i, arg) in call.args.iter().enumerate() {
+            if let Some(spec) = signature.positional_option(i) {
+                let what = format!("option `{}` of `{}`", spec.name, signature.name);
+                if let Some(value) = self.method_option(arg, spec.kind, &what)? {
+                    options.push((spec, value));
+                }
+                continue;
+            }
             let param = signature.params.get(i).or(signature.params.last());
             let param = param.copied().unwrap_or("argument");
             let what = format!("argument `{param}` of `{}`", signature.name);
             args.push(self.method_arg(arg, signature.param_kind, &what)?);
         }
-        let mut options = Vec::with_capacity(call.options.len());
         for option in &call.options {
             let spec = signature
                 .option(&option.name.name)
                 .expect("the checker knows every option");
             let what = format!("option `{}` of `{}`", spec.name, signature.name);
-            options.push((spec, self.method_arg(&option.value, spec.kind, &what)?));
+            if let Some(value) = self.method_option(&option.value, spec.kind, &what)? {
+                options.push((spec, value));
+            }
         }
         let check = match &call.check {
             Some(check) => Some(self.output_check(check)?),
@@ -612,6 +643,19 @@ impl<'a> Interpreter<'a> {
             let message = format!("{what} must be {expected}, found {}", value.repr());
             StepError::value(expr.span, message)
         })
+    }
+
+    /// An option's value, or `None` for Python's `None` (`user=None`): not given.
+    fn method_option(
+        &mut self,
+        expr: &Expr,
+        kind: ValueKind,
+        what: &str,
+    ) -> Result<Option<Arg>, StepError> {
+        if matches!(expr.kind, ExprKind::None) {
+            return Ok(None);
+        }
+        self.method_arg(expr, kind, what).map(Some)
     }
 
     /// A call's output check, its operand evaluated (and its regex compiled).

@@ -172,9 +172,17 @@ pub(crate) const STATE: OptionSpec = OptionSpec {
     kind: ValueKind::Text,
 };
 
+/// `user=name`: run `systemctl --user` as that user, as the NixOS driver does.
+pub(crate) const USER: OptionSpec = OptionSpec {
+    name: "user",
+    kind: ValueKind::Text,
+};
+
 const TIMEOUT_ONLY: &[OptionSpec] = &[TIMEOUT];
+/// The systemd methods' options, in the NixOS driver's parameter order.
+const UNIT_OPTIONS: &[OptionSpec] = &[USER, TIMEOUT];
 const PORT_OPTIONS: &[OptionSpec] = &[ADDR, TIMEOUT];
-const STATE_OPTIONS: &[OptionSpec] = &[STATE, TIMEOUT];
+const STATE_OPTIONS: &[OptionSpec] = &[STATE, USER, TIMEOUT];
 
 const fn global(
     name: &'static str,
@@ -188,6 +196,7 @@ const fn global(
         param_kind: ValueKind::Text,
         variadic: false,
         options: &[],
+        positional_options: false,
         returns_text: false,
         returns_status: false,
         summary,
@@ -366,6 +375,8 @@ pub(crate) static METHODS: &[Method] = &[
     },
     Method {
         signature: Signature {
+            options: UNIT_OPTIONS,
+            positional_options: true,
             returns_text: false,
             ..command(
                 "wait_for_unit",
@@ -409,40 +420,57 @@ pub(crate) static METHODS: &[Method] = &[
         run: wait_for_closed_port,
     },
     Method {
-        signature: command(
-            "systemctl",
-            &["arguments"],
-            "run `systemctl ARGUMENTS`, whatever its status; returns its output",
-        ),
+        signature: Signature {
+            options: UNIT_OPTIONS,
+            positional_options: true,
+            ..command(
+                "systemctl",
+                &["arguments"],
+                "run `systemctl ARGUMENTS`, whatever its status; returns its output",
+            )
+        },
         run: systemctl,
     },
     Method {
-        signature: command(
-            "start_job",
-            &["unit"],
-            "`systemctl start UNIT`, which must succeed",
-        ),
+        signature: Signature {
+            options: UNIT_OPTIONS,
+            positional_options: true,
+            ..command(
+                "start_job",
+                &["unit"],
+                "`systemctl start UNIT`, which must succeed",
+            )
+        },
         run: start_job,
     },
     Method {
-        signature: command(
-            "stop_job",
-            &["unit"],
-            "`systemctl stop UNIT`, which must succeed",
-        ),
+        signature: Signature {
+            options: UNIT_OPTIONS,
+            positional_options: true,
+            ..command(
+                "stop_job",
+                &["unit"],
+                "`systemctl stop UNIT`, which must succeed",
+            )
+        },
         run: stop_job,
     },
     Method {
-        signature: command(
-            "get_unit_property",
-            &["unit", "property"],
-            "the value of one property of a unit",
-        ),
+        signature: Signature {
+            options: UNIT_OPTIONS,
+            positional_options: true,
+            ..command(
+                "get_unit_property",
+                &["unit", "property"],
+                "the value of one property of a unit",
+            )
+        },
         run: get_unit_property,
     },
     Method {
         signature: Signature {
             options: STATE_OPTIONS,
+            positional_options: true,
             returns_text: false,
             ..command(
                 "require_unit_state",

@@ -5,7 +5,7 @@
 //! shell script in the guest.
 
 use super::waits::poll;
-use super::{Invocation, MethodResult, STATE};
+use super::{Invocation, MethodResult, STATE, USER};
 use crate::command::{Status, quote as shell_quote};
 use crate::error::{Error, one_line};
 
@@ -14,19 +14,54 @@ const FAILED: i32 = 3;
 /// Exit status of the wait script for an inactive unit with no job pending.
 const INACTIVE: i32 = 4;
 
+/// `script` run as root, or with `user` as the NixOS driver runs `systemctl --user`:
+/// in a login shell of the user, with the user's runtime directory (`script` uses
+/// `$SYSTEMCTL`, which is `systemctl` or `systemctl --user`).
+pub(super) fn as_user(script: &str, user: Option<&str>) -> String {
+    match user {
+        None => format!("SYSTEMCTL=systemctl\n{script}"),
+        Some(user) => format!(
+            "su -l {} --shell /bin/sh -c {}",
+            shell_quote(user),
+            shell_quote(&format!(
+                "export XDG_RUNTIME_DIR=/run/user/$(id -u)\nSYSTEMCTL='systemctl --user'\n{script}"
+            ))
+        ),
+    }
+}
+
+/// `systemctl QUERY`, or `systemctl --user QUERY` as `user`.
+fn systemctl_command(query: &str, user: Option<&str>) -> String {
+    match user {
+        None => format!("systemctl {query}"),
+        Some(user) => format!(
+            "su -l {} --shell /bin/sh -c {}",
+            shell_quote(user),
+            shell_quote(&format!(
+                "XDG_RUNTIME_DIR=/run/user/$(id -u) systemctl --user {query}"
+            ))
+        ),
+    }
+}
+
+/// The `user=` option of a call, if given.
+fn user<'c>(call: &'c Invocation<'_>) -> Option<&'c str> {
+    call.text_option(&USER)
+}
+
 /// One try of `wait_for_unit`: prints the unit's ActiveState and exits 0 (active),
 /// [`FAILED`], [`INACTIVE`] (inactive, and still inactive once no job is pending)
 /// or 1 (not yet).
 fn wait_script(unit: &str) -> String {
     format!(
         r#"unit={unit}
-state() {{ s=$(systemctl --no-pager show "$unit" --property=ActiveState 2>/dev/null || true); echo "${{s#ActiveState=}}"; }}
+state() {{ s=$($SYSTEMCTL --no-pager show "$unit" --property=ActiveState 2>/dev/null || true); echo "${{s#ActiveState=}}"; }}
 s=$(state); echo "$s"
 case "$s" in
   active) exit 0 ;;
   failed) exit {FAILED} ;;
   inactive)
-    if systemctl list-jobs --full 2>&1 | grep "No jobs" >/dev/null && [ "$(state)" = inactive ]; then exit {INACTIVE}; fi
+    if $SYSTEMCTL list-jobs --full 2>&1 | grep "No jobs" >/dev/null && [ "$(state)" = inactive ]; then exit {INACTIVE}; fi
     exit 1 ;;
   *) exit 1 ;;
 esac"#,
@@ -37,8 +72,9 @@ esac"#,
 pub(super) fn wait_for_unit(call: &mut Invocation<'_>) -> MethodResult {
     let unit = call.text(0).to_string();
     let machine = call.machine.unwrap_or_default().to_string();
-    let script = wait_script(&unit);
-    call.nested(&format!("waiting for unit {unit}"), |call| {
+    let script = as_user(&wait_script(&unit), user(call));
+    let whose = user(call).map_or(String::new(), |user| format!(" of user {user}"));
+    call.nested(&format!("waiting for unit {unit}{whose}"), |call| {
         poll(
             call,
             &script,
@@ -69,7 +105,7 @@ pub(super) fn wait_for_unit(call: &mut Invocation<'_>) -> MethodResult {
 
 /// `systemctl QUERY`, whatever its status (as the NixOS driver's `systemctl`).
 pub(super) fn systemctl(call: &mut Invocation<'_>) -> MethodResult {
-    let command = format!("systemctl {}", call.text(0));
+    let command = systemctl_command(call.text(0), user(call));
     let timeout = call.timeout();
     let outcome = call.nested(&format!("running: {}", one_line(&command)), |call| {
         call.vm()?.execute(&command, timeout, None)
@@ -89,7 +125,7 @@ pub(super) fn stop_job(call: &mut Invocation<'_>) -> MethodResult {
 /// failure here, which hides broken units until a later, vaguer error).
 fn job(call: &mut Invocation<'_>, verb: &str, doing: &str) -> MethodResult {
     let unit = call.text(0).to_string();
-    let command = format!("systemctl {verb} {}", shell_quote(&unit));
+    let command = systemctl_command(&format!("{verb} {}", shell_quote(&unit)), user(call));
     let timeout = call.timeout();
     let machine = call.machine.unwrap_or_default().to_string();
     let outcome = call.nested(&format!("{doing} unit {unit}"), |call| {
@@ -109,11 +145,12 @@ fn job(call: &mut Invocation<'_>, verb: &str, doing: &str) -> MethodResult {
 
 /// Reads one property of a unit (`systemctl show UNIT --property=P`).
 fn property(call: &mut Invocation<'_>, unit: &str, name: &str) -> Result<String, Error> {
-    let command = format!(
-        "systemctl --no-pager show {} --property={}",
+    let query = format!(
+        "--no-pager show {} --property={}",
         shell_quote(unit),
         shell_quote(name)
     );
+    let command = systemctl_command(&query, user(call));
     let timeout = call.timeout();
     let outcome = call.vm()?.execute(&command, timeout, None)?;
     if outcome.status != 0 {

@@ -23,6 +23,7 @@
 //! | [`ExprKind::Int`], [`ExprKind::Float`] | `5`, `0.5` | `5`, `0.5` |
 //! | [`ExprKind::Bool`], [`ExprKind::None`] | `true`, `false`, `True`, `None` | `True`, `False`, `None` |
 //! | [`ExprKind::List`] | `[a, b]` | `[a, b]`, `(a, b)` |
+//! | [`ExprKind::Dict`] | `{"k": v}` | `{"k": v}` |
 //! | [`ExprKind::Name`] | `x`, `server`, `machines` | `x`, `server`, `machines` |
 //! | [`ExprKind::Index`] | `x[0]`, `x[-1]`, `j["key"]` | the same |
 //! | [`ExprKind::Slice`] | `x[1:]`, `x[:2]` | the same |
@@ -169,6 +170,8 @@ pub(crate) enum ExprKind {
     None,
     /// `[a, b, …]`.
     List(Vec<Expr>),
+    /// `{k: v, …}`: a JSON object; each key must be a string.
+    Dict(Vec<(Expr, Expr)>),
     /// A variable, a machine, or the builtin list `machines`.
     Name(Ident),
     /// `base[index]`: a list or string position (negative counts from the end), or a

@@ -521,6 +521,21 @@ impl<'a> Checker<'a> {
                 }
                 Kind::List
             }
+            ExprKind::Dict(entries) => {
+                for (key, value) in entries {
+                    let kind = self.expr(key);
+                    if !matches!(kind, Kind::Any | Kind::Str) {
+                        self.error(
+                            key.span,
+                            DiagKind::DictKey {
+                                found: kind.describe(),
+                            },
+                        );
+                    }
+                    self.expr(value);
+                }
+                Kind::Dict
+            }
             ExprKind::Name(ident) => self.name(ident),
             ExprKind::Index { base, index } => {
                 let kind = self.expr(base);
@@ -917,6 +932,11 @@ impl<'a> Checker<'a> {
         self.count(call, span, min, max);
         let checked = max.map_or(call.args.len(), |max| max.min(call.args.len()));
         for (i, (arg, kind)) in call.args[..checked].iter().zip(kinds).enumerate() {
+            if let Some(spec) = signature.positional_option(i) {
+                let slot = Slot::Option(spec.name);
+                self.value(signature.name, slot, arg, *kind, spec.kind);
+                continue;
+            }
             let param = signature
                 .params
                 .get(i)
@@ -934,9 +954,15 @@ impl<'a> Checker<'a> {
         for (i, option) in call.options.iter().enumerate() {
             let kind = self.expr(&option.value);
             let name = &option.name.name;
-            if call.options[..i]
-                .iter()
-                .any(|earlier| earlier.name.name == *name)
+            let positional = (signature.params.len()..checked).any(|j| {
+                signature
+                    .positional_option(j)
+                    .is_some_and(|spec| spec.name == *name)
+            });
+            if positional
+                || call.options[..i]
+                    .iter()
+                    .any(|earlier| earlier.name.name == *name)
             {
                 self.error(
                     option.name.span,
@@ -975,6 +1001,8 @@ impl<'a> Checker<'a> {
     /// port is 1 to 65535, as a number or a string), other expressions by kind.
     fn value(&mut self, method: &str, slot: Slot, arg: &Expr, kind: Kind, expected: ValueKind) {
         let found = match (expected, &arg.kind) {
+            // `user=None`: the option is not given, as in Python.
+            (_, ExprKind::None) if matches!(slot, Slot::Option(_)) => return,
             (ValueKind::Regex, ExprKind::Str(_)) => return self.regex(arg),
             (ValueKind::Seconds, ExprKind::Int(n)) if *n >= 0 => return,
             (ValueKind::Seconds, ExprKind::Float(f)) if *f >= 0.0 && f.is_finite() => return,
@@ -1085,6 +1113,9 @@ fn pure_names(expr: &Expr, names: &mut BTreeSet<String>) -> bool {
         }),
         ExprKind::Int(_) | ExprKind::Float(_) | ExprKind::Bool(_) | ExprKind::None => true,
         ExprKind::List(items) => items.iter().all(|item| pure_names(item, names)),
+        ExprKind::Dict(entries) => entries
+            .iter()
+            .all(|(key, value)| pure_names(key, names) && pure_names(value, names)),
         ExprKind::Index { base, index } => pure_names(base, names) && pure_names(index, names),
         ExprKind::Slice { base, start, end } => {
             pure_names(base, names)
@@ -2091,6 +2122,47 @@ error: the condition of this `while` never changes
   |
 2 | while n < 3 {
   |       ^^^^^ assign one of its variables in the body, call a method in the condition, or `break`
+",
+        );
+    }
+
+    #[test]
+    fn systemd_options_given_positionally() {
+        ok(
+            "server.wait_for_unit \"a\" \"alice\" 30\nserver.systemctl(\"x\", None)\nserver.get_unit_property \"a\" \"B\" \"alice\"\nserver.require_unit_state \"a\" \"inactive\"",
+        );
+        check(
+            "server.wait_for_unit \"a\" \"alice\" 30 4\nserver.wait_for_unit \"a\" 5\nserver.start_job \"a\" \"alice\" user=\"bob\"",
+            "\
+error: `wait_for_unit` takes 1 to 3 arguments, found 4
+ --> test.cmds:1:37
+  |
+1 | server.wait_for_unit \"a\" \"alice\" 30 4
+  |                                     ^
+error: option `user` of `wait_for_unit` must be a string, found a number
+ --> test.cmds:2:26
+  |
+2 | server.wait_for_unit \"a\" 5
+  |                          ^ put it in quotes
+error: option `user` is given twice
+ --> test.cmds:3:30
+  |
+3 | server.start_job \"a\" \"alice\" user=\"bob\"
+  |                              ^^^^
+",
+        );
+    }
+
+    #[test]
+    fn dict_literals() {
+        check(
+            "d = {\"a\": 1, \"b\": [1, 2]}\ne = {\n  \"x\": d[\"a\"],\n  \"y\": {}\n}\nassert d.get(\"a\") == e[\"x\"]\nf = {1: 2, \"k\": 3}",
+            "\
+error: a JSON object's key must be a string, found a number
+ --> test.cmds:7:6
+  |
+7 | f = {1: 2, \"k\": 3}
+  |      ^ JSON objects have string keys: quote it
 ",
         );
     }

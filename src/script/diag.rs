@@ -247,6 +247,16 @@ pub(crate) enum DiagKind {
         /// The kind, such as "a machine".
         kind: &'static str,
     },
+    /// Python's `machine.start` standing alone: an attribute read, no call.
+    MethodNotCalled {
+        /// The attribute as written, such as `machine.start`.
+        text: String,
+    },
+    /// `{key: value}` with a key that is no string.
+    DictKey {
+        /// The key's kind, such as "a number".
+        found: &'static str,
+    },
     /// `a, b = value` where the value is no list.
     CannotUnpack {
         /// The kind, such as "a string".
@@ -482,6 +492,8 @@ impl DiagKind {
             WrongOperandKinds { .. } | NotIterable { .. } | NotIndexable { .. } => None,
             WrongArgument { .. } => None,
             CannotUnpack { .. } => None,
+            MethodNotCalled { .. } => None,
+            DictKey { .. } => Some("JSON objects have string keys: quote it".into()),
             NoStatus { .. } => Some("`rc, out = m.execute(…)` gives both".into()),
             ReservedName { .. } => Some("choose another name".into()),
             OutsideLoop { .. } | ReturnOutsideProcedure | NestedProcedure => None,
@@ -586,6 +598,11 @@ impl Display for DiagKind {
             NotIterable { kind } => write!(f, "cannot loop over {kind}"),
             NotIndexable { kind } => write!(f, "cannot index {kind}"),
             CannotUnpack { kind } => write!(f, "cannot unpack {kind} into several names"),
+            MethodNotCalled { text } => write!(
+                f,
+                "`{text}` without `()` does nothing in Python; did you mean `{text}()`?"
+            ),
+            DictKey { found } => write!(f, "a JSON object's key must be a string, found {found}"),
             NoStatus { method } => write!(f, "`{method}` gives no exit status to unpack"),
             ReservedName { name, what } => write!(f, "cannot assign to `{name}`, which is {what}"),
             OutsideLoop { keyword } => write!(f, "`{keyword}` outside a loop"),

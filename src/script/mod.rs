@@ -90,6 +90,7 @@ mod tests {
         variadic: true,
         options: &[],
         returns_text: true,
+        positional_options: false,
         returns_status: false,
         summary: "",
     }];

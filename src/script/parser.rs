@@ -222,6 +222,44 @@ impl<'s> Parser<'s> {
         }
     }
 
+    /// The expression before a block (`subtest`, `if`, `for`, `while`): a `{` there
+    /// opens the block, so the expression is missing (not an empty JSON object).
+    fn parse_head(&mut self) -> Result<Expr, Diagnostic> {
+        if self.peek().kind == TokenKind::LBrace {
+            self.note("expression");
+            return Err(self.unexpected());
+        }
+        self.parse_expr()
+    }
+
+    /// `{key: value, …}`, a JSON object; newlines may separate the entries.
+    fn parse_dict(&mut self) -> Result<Expr, Diagnostic> {
+        let open = self.advance();
+        self.open.push(('{', open.span));
+        let mut entries = Vec::new();
+        loop {
+            while self.skip(TokenKind::Newline) {}
+            if self.accept(TokenKind::RBrace).is_some() {
+                break;
+            }
+            let key = self.parse_expr()?;
+            self.expect(TokenKind::Colon)?;
+            while self.skip(TokenKind::Newline) {}
+            let value = self.parse_expr()?;
+            entries.push((key, value));
+            while self.skip(TokenKind::Newline) {}
+            if self.accept(TokenKind::Comma).is_none() {
+                self.expect(TokenKind::RBrace)?;
+                break;
+            }
+        }
+        self.open.pop();
+        Ok(Expr {
+            kind: ExprKind::Dict(entries),
+            span: open.span.to(self.last),
+        })
+    }
+
     /// The error for a next token that fits nothing in `expected`.
     fn unexpected(&self) -> Diagnostic {
         let token = self.peek();
@@ -331,7 +369,7 @@ impl<'s> Parser<'s> {
         let kind = match word {
             "subtest" => {
                 self.advance();
-                let name = self.parse_expr()?;
+                let name = self.parse_head()?;
                 let body = self.parse_block(first.span)?;
                 StatementKind::Subtest { name, body }
             }
@@ -346,7 +384,7 @@ impl<'s> Parser<'s> {
                 if self.accept_word("in").is_none() {
                     return Err(self.unexpected());
                 }
-                let iterable = self.parse_expr()?;
+                let iterable = self.parse_head()?;
                 let body = self.parse_block(first.span)?;
                 StatementKind::For {
                     var,
@@ -356,7 +394,7 @@ impl<'s> Parser<'s> {
             }
             "while" => {
                 self.advance();
-                let condition = self.parse_expr()?;
+                let condition = self.parse_head()?;
                 let body = self.parse_block(first.span)?;
                 StatementKind::While { condition, body }
             }
@@ -535,7 +573,7 @@ impl<'s> Parser<'s> {
     /// and `else` may start the line after the `}`.
     fn parse_if(&mut self) -> Result<StatementKind, Diagnostic> {
         let keyword = self.advance().span;
-        let mut branches = vec![(self.parse_expr()?, self.parse_block(keyword)?)];
+        let mut branches = vec![(self.parse_head()?, self.parse_block(keyword)?)];
         let mut otherwise = None;
         loop {
             let mut ahead = 0;
@@ -556,7 +594,7 @@ impl<'s> Parser<'s> {
             }
             self.advance();
             if word == "elif" || self.accept_word("if").is_some() {
-                branches.push((self.parse_expr()?, self.parse_block(keyword)?));
+                branches.push((self.parse_head()?, self.parse_block(keyword)?));
             } else {
                 otherwise = Some(self.parse_block(keyword)?);
                 break;
@@ -1130,6 +1168,7 @@ impl<'s> Parser<'s> {
                     span: open.span.to(self.last),
                 })
             }
+            TokenKind::LBrace => self.parse_dict(),
             TokenKind::LParen => {
                 let open = self.advance();
                 self.open.push(('(', open.span));
@@ -1380,6 +1419,18 @@ fn write_expr(out: &mut String, expr: &Expr) {
                 write_expr(out, item);
             }
             out.push(']');
+        }
+        ExprKind::Dict(entries) => {
+            out.push('{');
+            for (i, (key, value)) in entries.iter().enumerate() {
+                if i > 0 {
+                    out.push(' ');
+                }
+                write_expr(out, key);
+                out.push_str(": ");
+                write_expr(out, value);
+            }
+            out.push('}');
         }
         ExprKind::Name(name) => out.push_str(&name.name),
         ExprKind::Index { base, index } => {

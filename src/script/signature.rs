@@ -49,6 +49,10 @@ pub(crate) struct Signature {
     pub variadic: bool,
     /// The options it accepts.
     pub options: &'static [OptionSpec],
+    /// Whether the options may also be given positionally, after the parameters and
+    /// in their order, as the NixOS driver's keyword parameters can
+    /// (`m.wait_for_unit("x", "alice")` is `user="alice"`).
+    pub positional_options: bool,
     /// Whether it returns text, so that it can be captured and checked.
     pub returns_text: bool,
     /// Whether it runs one command whose exit status `rc, out = …` can capture.
@@ -72,8 +76,19 @@ impl Signature {
     pub(crate) fn max_args(&self) -> Option<usize> {
         if self.variadic {
             None
+        } else if self.positional_options {
+            Some(self.params.len() + self.options.len())
         } else {
             Some(self.params.len())
+        }
+    }
+
+    /// The option positional argument `index` gives, if it is past the parameters
+    /// of a method that takes options positionally.
+    pub(crate) fn positional_option(&self, index: usize) -> Option<&OptionSpec> {
+        match self.positional_options {
+            true => self.options.get(index.checked_sub(self.params.len())?),
+            false => None,
         }
     }
 

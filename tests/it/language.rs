@@ -277,3 +277,26 @@ fn a_loop_that_never_ends_stops_at_the_global_timeout() {
         .clean();
     out.within(std::time::Duration::from_secs(30));
 }
+
+#[test]
+fn dict_literals_build_json_objects() {
+    Test::new()
+        .fake("machine", &[])
+        .script(
+            r#"
+port = 8080
+d = {"ports": [port, port + 1],
+  "name": machine.succeed("echo web").strip(),
+}
+assert d["ports"][1] == 8081 and d.get("name") == "web"
+assert d == json("{\"ports\": [8080, 8081], \"name\": \"web\"}")
+assert {} == json("{}")
+if d != {} {
+  assert "ports" in d
+}
+"#,
+        )
+        .run()
+        .code(0)
+        .clean();
+}

@@ -220,3 +220,121 @@ fn a_failing_python_assert_fails_both_runs_at_its_line() {
             .clean();
     }
 }
+
+#[test]
+fn systemd_methods_run_systemctl_as_the_user_given() {
+    let test = Test::new().fake("machine", &[]);
+    let log = test.dir().join("calls.log");
+    let log = log.display();
+    let test = test
+        .fake_program(
+            "su",
+            &format!("echo \"su $1 $2 $3 $4 $5\" >> {log}\nexec /bin/sh -c \"$6\""),
+        )
+        .fake_program(
+            "systemctl",
+            &format!(
+                "echo \"systemctl $* (XDG_RUNTIME_DIR=${{XDG_RUNTIME_DIR:-unset}})\" >> {log}\n\
+                 case \"$*\" in *ActiveState*) echo ActiveState=active ;; *) echo \"ran $*\" ;; esac"
+            ),
+        );
+    let out = with_script(
+        test,
+        "test.py",
+        r#"start_all()
+machine.wait_for_unit("default.target", "alice")
+machine.wait_for_unit("b.service", user="bob", timeout=30)
+machine.wait_for_unit("c.service", None)
+assert machine.systemctl("is-active 'x y'", user="carol") == "ran --user is-active x y"
+machine.start_job("d.service", "dave")
+machine.stop_job("e.service")
+assert machine.get_unit_property("f.service", "ActiveState", "it's") == "active"
+"#,
+    )
+    .run();
+    out.code(0);
+    let uid = String::from_utf8(Command::new("id").arg("-u").output().unwrap().stdout).unwrap();
+    let calls = fs::read_to_string(out.dir().join("calls.log"))
+        .expect("calls log")
+        .replace(&format!("/run/user/{}", uid.trim()), "/run/user/UID");
+    assert_eq!(
+        calls,
+        "\
+su -l alice --shell /bin/sh -c
+systemctl --user --no-pager show default.target --property=ActiveState (XDG_RUNTIME_DIR=/run/user/UID)
+su -l bob --shell /bin/sh -c
+systemctl --user --no-pager show b.service --property=ActiveState (XDG_RUNTIME_DIR=/run/user/UID)
+systemctl --no-pager show c.service --property=ActiveState (XDG_RUNTIME_DIR=unset)
+su -l carol --shell /bin/sh -c
+systemctl --user is-active x y (XDG_RUNTIME_DIR=/run/user/UID)
+su -l dave --shell /bin/sh -c
+systemctl --user start d.service (XDG_RUNTIME_DIR=/run/user/UID)
+systemctl stop e.service (XDG_RUNTIME_DIR=unset)
+su -l it's --shell /bin/sh -c
+systemctl --user --no-pager show f.service --property=ActiveState (XDG_RUNTIME_DIR=/run/user/UID)
+"
+    );
+}
+
+#[test]
+fn dict_literals_are_json_objects_when_run() {
+    let test = Test::new().fake("machine", &[]);
+    let out = with_script(
+        test,
+        "test.py",
+        r#"import json
+
+start_all()
+name = machine.succeed("echo web").strip()
+d = {
+    "name": name,
+    "ports": [8080, 9090],
+    "nested": {"on": True},
+}
+text = machine.succeed("""echo '{"name": "web", "ports": [8080, 9090], "nested": {"on": true}}'""")
+assert d == json.loads(text)
+assert d["nested"]["on"] and d.get("ports")[1] == 9090
+twice = {"a": 1, "b": 2, "a": 3}
+assert twice.keys() == ["a", "b"] and twice["a"] == 3
+n = json.loads(machine.succeed("echo 5"))
+bad = {n: 1}
+"#,
+    )
+    .run();
+    out.code(1)
+        .stderr_has("error: a JSON object's key must be a string, found 5")
+        .stderr_has("--> test.py:16:8");
+}
+
+#[test]
+fn a_method_named_without_parentheses_is_an_error_that_says_so() {
+    let out = with_script(
+        Test::new().fake("machine", &[]),
+        "test.py",
+        "machine.start\nmachine.wait_for_unit(\"x\")\n",
+    )
+    .check();
+    out.code(2);
+    assert_eq!(
+        out.stderr,
+        "\
+error: `machine.start` without `()` does nothing in Python; did you mean `machine.start()`?
+ --> test.py:1:1
+  |
+1 | machine.start
+  | ^^^^^^^^^^^^^
+vmtest-min: error: 1 error in `test.py`; nothing was started"
+    );
+}
+
+#[test]
+fn a_procedure_unpacks_execute_on_its_machine_parameter() {
+    with_script(
+        Test::new().fake("serverALSA", &[]),
+        "test.py",
+        "def play(server):\n    server.wait_for_unit(\"mpd.service\")\n    _, tracks = server.execute(\"ls\")\n    for track in tracks.splitlines():\n        server.succeed(f\"echo {track}\")\n\n\nplay(serverALSA)\n",
+    )
+    .check()
+    .code(0)
+    .stderr_has("test.py: ok");
+}

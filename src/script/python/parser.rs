@@ -1092,14 +1092,13 @@ impl<'s> Parser<'s> {
                     let span = expr.span.to(name.span);
                     let text = &self.src[span.range()];
                     // Standing alone, a method without `()` does nothing in Python.
-                    let alone = matches!(self.peek().kind, TokenKind::Newline | TokenKind::Eof);
-                    let instead = match alone {
-                        true => format!("to call the method, write `{text}()`"),
-                        false => "attributes are not values; call a method, e.g. \
-                                  `m.succeed(\"hostname\")`"
-                            .to_string(),
-                    };
-                    return Err(unsupported(span, &format!("attribute `{text}`"), &instead));
+                    if matches!(self.peek().kind, TokenKind::Newline | TokenKind::Eof) {
+                        let text = text.to_string();
+                        return Err(Diagnostic::new(span, DiagKind::MethodNotCalled { text }));
+                    }
+                    let instead = "attributes are not values; call a method, e.g. \
+                                   `m.succeed(\"hostname\")`";
+                    return Err(unsupported(span, &format!("attribute `{text}`"), instead));
                 }
                 expr = self.parse_method(expr, name)?;
             } else {
@@ -1603,12 +1602,7 @@ impl<'s> Parser<'s> {
             TokenKind::Op => match text {
                 "(" => return self.parse_parenthesized(),
                 "[" => return self.parse_list(),
-                "{" => {
-                    return Err(self.refuse(
-                        "dict or set literal",
-                        "build JSON in the guest and read it with `json(text)`",
-                    ));
-                }
+                "{" => return self.parse_dict(),
                 _ => return Err(self.expected(&["an expression"])),
             },
             _ => return Err(self.expected(&["an expression"])),
@@ -1758,6 +1752,40 @@ impl<'s> Parser<'s> {
         }
         Ok(Expr {
             kind: ExprKind::List(items),
+            span: self.since(start),
+        })
+    }
+
+    /// `{key: value, …}`, a JSON object (sets and comprehensions are refused).
+    fn parse_dict(&mut self) -> Result<Expr, Diagnostic> {
+        let start = self.bump().span;
+        let mut entries = Vec::new();
+        while self.eat_word("}").is_none() {
+            let key = self.parse_test()?;
+            if entries.is_empty() && (self.at_word(",") || self.at_word("}")) {
+                return Err(unsupported(
+                    self.since(start),
+                    "set literal",
+                    "use a list: `[a, b]`",
+                ));
+            }
+            self.expect_word(":")?;
+            let value = self.parse_test()?;
+            if self.at_word("for") {
+                return Err(unsupported(
+                    self.since(start),
+                    "dict comprehension",
+                    "write a `for` loop",
+                ));
+            }
+            entries.push((key, value));
+            if self.eat_word(",").is_none() {
+                self.expect_word("}")?;
+                break;
+            }
+        }
+        Ok(Expr {
+            kind: ExprKind::Dict(entries),
             span: self.since(start),
         })
     }

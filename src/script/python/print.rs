@@ -217,6 +217,18 @@ impl Printer<'_> {
                 self.list(items);
                 self.out.push(']');
             }
+            ExprKind::Dict(entries) => {
+                self.out.push('{');
+                for (i, (key, value)) in entries.iter().enumerate() {
+                    if i > 0 {
+                        self.out.push_str(", ");
+                    }
+                    self.expr(key, 0);
+                    self.out.push_str(": ");
+                    self.expr(value, 0);
+                }
+                self.out.push('}');
+            }
             ExprKind::Name(ident) => self.out.push_str(&ident.name),
             ExprKind::Index { base, index } => {
                 self.expr(base, PRIMARY);
@@ -380,6 +392,7 @@ fn hole_safe(expr: &Expr) -> bool {
         ExprKind::Int(_) | ExprKind::Float(_) | ExprKind::Bool(_) | ExprKind::None => true,
         ExprKind::Name(_) => true,
         ExprKind::List(items) => all(items),
+        ExprKind::Dict(_) => false,
         ExprKind::Index { base, index } => hole_safe(base) && hole_safe(index),
         ExprKind::Slice { base, start, end } => {
             hole_safe(base)

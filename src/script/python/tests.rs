@@ -222,6 +222,18 @@ fn comments_and_blank_lines_are_kept() {
 }
 
 #[test]
+fn dict_literals_are_json_objects() {
+    converts(
+        "conf = {}\nentry = {\"id\": name, 'n': 1, \"devices\": [{\"deviceID\": d}],}\n",
+        "conf = {}\nentry = {\"id\": name, \"n\": 1, \"devices\": [{\"deviceID\": d}]}\n",
+    );
+    converts(
+        "x = {\n    \"a\": 1,\n    \"b\": f(\n        2\n    ),\n}\nlog(f\"{x['a']}\")\n",
+        "x = {\"a\": 1, \"b\": f(2)}\nlog(\"${x['a']}\")\n",
+    );
+}
+
+#[test]
 fn outside_the_subset_one_diagnostic_at_the_construct() {
     refused(
         "start_all()\nimport subprocess\n",
@@ -239,9 +251,14 @@ fn outside_the_subset_one_diagnostic_at_the_construct() {
         "lambda",
     );
     refused(
-        "x = {\"a\": 1}",
-        "1:5: unexpected dict or set literal (outside the Python that vmtest-min reads); build JSON in the guest and read it with `json(text)`",
-        "{",
+        "x = {\"a\", 1}",
+        "1:5: unexpected set literal (outside the Python that vmtest-min reads); use a list: `[a, b]`",
+        "{\"a\"",
+    );
+    refused(
+        "x = {k: 1 for k in y}",
+        "1:5: unexpected dict comprehension (outside the Python that vmtest-min reads); write a `for` loop",
+        "{k: 1",
     );
     refused(
         "print(m.id)",
@@ -250,7 +267,7 @@ fn outside_the_subset_one_diagnostic_at_the_construct() {
     );
     refused(
         "machine.start\n",
-        "1:1: unexpected attribute `machine.start` (outside the Python that vmtest-min reads); to call the method, write `machine.start()`",
+        "1:1: `machine.start` without `()` does nothing in Python; did you mean `machine.start()`?",
         "machine.start",
     );
     refused(
