@@ -10,8 +10,9 @@
 //! driver has just written there must be visible at `/tmp/shared`, or at
 //! `$VMTEST_SHARED_DIR` where a guest mounts it elsewhere), and defines:
 //!
-//! - `__vm_b FILE`: opens `o.FILE` in the output directory on fd 31 of the main
-//!   shell (making the directory again if a command removed it);
+//! - `__vm_b FILE`: empties the last non-empty output (so a guest's `/dev/shm` does
+//!   not fill up over a run) and opens `o.FILE` in the output directory on fd 31
+//!   of the main shell (making the directory again if a command removed it);
 //! - `__vm_e FILE TAG RC`: answers `TAG RC N FILE` + the N bytes + `TAG end` when
 //!   the output has at most [`INLINE_MAX`] bytes. When the command wrote only
 //!   through fd 31 and no NUL byte, its offset (read from `/proc/$$/fdinfo/31`)
@@ -69,7 +70,7 @@ pub(crate) fn prelude(nonce: &str, tag: &str, probe: &str) -> String {
     let e = FD;
     let defs = [
         format!(
-            "__vm_b() {{ if [ -n \"$__vm_l\" ]; then : >\"$__vm_l\"; fi 2>/dev/null; __vm_l=$__vm_d/o.$1; \
+            "__vm_b() {{ if [ -n \"$__vm_l\" ]; then : >\"$__vm_l\"; __vm_l=; fi 2>/dev/null; \
              {{ exec {e}>\"$__vm_d/o.$1\"; }} 2>/dev/null || {{ mkdir -p -m 700 \"$__vm_d\"; exec {e}>\"$__vm_d/o.$1\"; }}; }}"
         ),
         // FILE TAG RC: the answer. The offset of fd {e} is the byte count when the
@@ -81,7 +82,7 @@ pub(crate) fn prelude(nonce: &str, tag: &str, probe: &str) -> String {
             "__vm_e() {{ local LC_ALL=C f=\"$__vm_d/o.$1\" p= n= x=; {{ read -r _ p </proc/$$/fdinfo/{e}; }} 2>/dev/null; exec {e}>&-; \
              if [ ! -s \"$f\" ]; then if [ -n \"$p\" ] || [ -f \"$f\" ]; then printf '%s %d 0 %s\\n%s end\\n' \"$2\" \"$3\" \"$1\" \"$2\"; \
              else printf '%s %d lost %s\\n%s end\\n' \"$2\" \"$3\" \"$1\" \"$2\"; fi; return; fi; \
-             IFS= read -r -N {probe_len} x <\"$f\"; \
+             __vm_l=$f; IFS= read -r -N {probe_len} x <\"$f\"; \
              if [ \"${{#x}}\" = \"$p\" ] && [ \"$p\" -le {INLINE_MAX} ]; then printf '%s %d %d %s\\n%s%s end\\n' \"$2\" \"$3\" \"$p\" \"$1\" \"$x\" \"$2\"; return; fi; \
              n=$(wc -c <\"$f\"); n=${{n//[!0-9]/}}; \
              if [ \"$n\" -le {INLINE_MAX} ]; then printf '%s %d %d %s\\n' \"$2\" \"$3\" \"$n\" \"$1\"; head -c \"$n\" \"$f\"; printf '%s end\\n' \"$2\"; \
@@ -101,7 +102,7 @@ pub(crate) fn prelude(nonce: &str, tag: &str, probe: &str) -> String {
             "__vm_w() {{ local rc t=0 d=$7 end=$((SECONDS + $5)); while :; do t=$((t + 1)); __vm_b \"$1.$t\"; \
              if [ \"$9\" = plain ]; then timeout -s KILL \"$6\" $8 >&{e} {e}>&- 30<&- </dev/null; \
              else timeout -s KILL \"$6\" \"$BASH\" -c 'set -euo pipefail; eval \"$1\"' vmtest \"$8\" >&{e} {e}>&- 30<&- </dev/null; fi; rc=$?; \
-             [ \"$rc\" \"$3\" \"$4\" ] && break; [ \"$SECONDS\" -lt \"$end\" ] || break; \
+             [ \"$rc\" \"$3\" \"$4\" ] && break; : >\"$__vm_d/o.$1.$t\"; [ \"$SECONDS\" -lt \"$end\" ] || break; \
              read -r -t \"$d\" -u 30 2>/dev/null; [ $? -gt 128 ] || sleep \"$d\" 2>/dev/null || sleep 1; \
              case $t in 20) d=0.2 ;; 60) d=1 ;; esac; done; __vm_e \"$1.$t\" \"$2\" \"$rc\"; }}"
         ),
