@@ -11,6 +11,7 @@
 //! A [`Machine`] owns its QEMU process group: dropping it (or [`Machine::kill`]) ends
 //! the group, joins the serial reader and removes the sockets.
 
+use crate::backend::Vm;
 use crate::cancel::{Cancel, Deadline};
 use crate::command::{Outcome, Request};
 use crate::error::{Error, one_line};
@@ -128,71 +129,6 @@ impl Machine {
 
     fn log(&self, message: &str) {
         self.logger.log(Some(&self.config.name), message);
-    }
-
-    /// Starts QEMU and returns once it runs; the guest boots in the background.
-    pub(crate) fn start(&mut self) -> Result<(), Error> {
-        if self.is_running() {
-            return Ok(());
-        }
-        self.log("starting vm");
-        self.prepare_state_dir()?;
-        let state = &self.config.state_dir;
-        let monitor_path = state.join("monitor");
-        let shell_path = state.join("shell");
-        let monitor_listener = self.listen(&monitor_path)?;
-        let shell_listener = self.listen(&shell_path)?;
-        let stderr_path = state.join("qemu-stderr.log");
-        let stderr = File::create(&stderr_path)
-            .map_err(|e| Error::io(format!("creating `{}`", stderr_path.display()), e))?;
-        let mut command = Command::new(&self.config.start_script);
-        command
-            .args(qemu_args(&monitor_path, &shell_path, self.config.display))
-            .current_dir(state)
-            .env("TMPDIR", state)
-            .env("USE_TMPDIR", "1")
-            .env("SHARED_DIR", &self.config.shared_dir)
-            .envs(self.config.env.iter().map(|(k, v)| (k, v)))
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(stderr);
-        let mut qemu = Qemu::spawn(
-            &self.config.name,
-            &mut command,
-            stderr_path,
-            self.logger.clone(),
-            self.cancel,
-        )?;
-        let connected = qemu.accept(&monitor_listener, &shell_listener);
-        let _ = fs::remove_file(&monitor_path);
-        let _ = fs::remove_file(&shell_path);
-        let (monitor_stream, shell_stream) = match connected {
-            Ok(streams) => streams,
-            Err(error) => {
-                qemu.end();
-                return Err(error);
-            }
-        };
-        let deadline = Deadline::after(MONITOR_TIMEOUT);
-        let greeted = Monitor::connect(monitor_stream, deadline, &mut || {
-            qemu.watch(false, "starting")
-        });
-        let monitor = match greeted {
-            Ok(monitor) => monitor,
-            Err(stop) => {
-                let error = qemu.stop_error(stop, "waiting for the monitor greeting");
-                qemu.end();
-                return Err(error);
-            }
-        };
-        let pid = qemu.pid();
-        self.power = Power::On(Box::new(Running {
-            qemu,
-            monitor,
-            guest: Guest::Booting(shell_stream),
-        }));
-        self.log(&format!("QEMU running (pid {pid})"));
-        Ok(())
     }
 
     fn prepare_state_dir(&mut self) -> Result<(), Error> {
@@ -354,12 +290,161 @@ impl Machine {
         error
     }
 
-    /// Runs `request` in the guest, waiting at most `timeout` for its answer.
-    pub(crate) fn run(
+    /// Runs one monitor operation under the machine's watch.
+    fn on_monitor(
         &mut self,
-        request: Request<'_>,
-        timeout: Duration,
-    ) -> Result<Outcome, Error> {
+        what: &str,
+        operation: impl FnOnce(&mut Monitor, Deadline, Watch<'_>) -> Result<String, Stop>,
+    ) -> Result<String, Error> {
+        let name = self.config.name.clone();
+        let Some(running) = self.running() else {
+            return Err(Error::NotRunning {
+                machine: name,
+                what: format!("send {what}"),
+            });
+        };
+        let during = format!("sending {what}");
+        let deadline = Deadline::after(MONITOR_TIMEOUT);
+        let Running { qemu, monitor, .. } = running;
+        match operation(monitor, deadline, &mut || qemu.watch(false, &during)) {
+            Ok(answer) => Ok(answer),
+            Err(Stop::TimedOut) => Err(Error::Timeout {
+                machine: name,
+                what: format!("an answer to {what}"),
+                seconds: MONITOR_TIMEOUT.as_secs_f64(),
+                last: None,
+            }),
+            Err(stop) => Err(qemu.stop_error(stop, &during)),
+        }
+    }
+
+    /// Ends QEMU's process group now (SIGTERM, then SIGKILL), if it runs.
+    pub(crate) fn kill(&mut self) {
+        if let Some(running) = self.running() {
+            let pid = running.qemu.pid();
+            self.logger.log(
+                Some(&self.config.name),
+                &format!("kill machine (pid {pid})"),
+            );
+            self.finish_run();
+        }
+    }
+
+    /// Ends what is left of QEMU's group, joins the reader and logs QEMU's stderr
+    /// (but its own note that we terminated it).
+    fn finish_run(&mut self) {
+        let Power::On(running) = std::mem::replace(&mut self.power, Power::Off(None)) else {
+            return;
+        };
+        let (stderr, console) = running.qemu.end();
+        let ours = |line: &str| line.contains("terminating on signal");
+        for line in stderr.lines().filter(|l| !l.trim().is_empty() && !ours(l)) {
+            self.logger
+                .log(Some(&self.config.name), &format!("qemu: {line}"));
+        }
+        self.power = Power::Off(Some(console));
+    }
+}
+
+impl Drop for Machine {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// The arguments the driver appends to every start script.
+pub(crate) fn qemu_args(monitor: &Path, shell: &Path, display: bool) -> Vec<String> {
+    let mut args = vec![
+        "-monitor".to_string(),
+        format!("unix:{}", monitor.display()),
+        "-chardev".to_string(),
+        format!("socket,id=shell,path={}", shell.display()),
+        "-device".to_string(),
+        "virtio-serial".to_string(),
+        "-device".to_string(),
+        "virtconsole,chardev=shell".to_string(),
+        "-device".to_string(),
+        "virtio-rng-pci".to_string(),
+        "-serial".to_string(),
+        "stdio".to_string(),
+        "-no-reboot".to_string(),
+    ];
+    if !display {
+        args.push("-nographic".to_string());
+    }
+    args
+}
+
+/// The machine as the methods see it: [`crate::backend::Vm`] is implemented here
+/// directly, with no forwarding layer.
+impl Vm for Machine {
+    /// Starts QEMU and returns once it runs; the guest boots in the background.
+    fn start(&mut self) -> Result<(), Error> {
+        if self.is_running() {
+            return Ok(());
+        }
+        self.log("starting vm");
+        self.prepare_state_dir()?;
+        let state = &self.config.state_dir;
+        let monitor_path = state.join("monitor");
+        let shell_path = state.join("shell");
+        let monitor_listener = self.listen(&monitor_path)?;
+        let shell_listener = self.listen(&shell_path)?;
+        let stderr_path = state.join("qemu-stderr.log");
+        let stderr = File::create(&stderr_path)
+            .map_err(|e| Error::io(format!("creating `{}`", stderr_path.display()), e))?;
+        let mut command = Command::new(&self.config.start_script);
+        command
+            .args(qemu_args(&monitor_path, &shell_path, self.config.display))
+            .current_dir(state)
+            .env("TMPDIR", state)
+            .env("USE_TMPDIR", "1")
+            .env("SHARED_DIR", &self.config.shared_dir)
+            .envs(self.config.env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(stderr);
+        let mut qemu = Qemu::spawn(
+            &self.config.name,
+            &mut command,
+            stderr_path,
+            self.logger.clone(),
+            self.cancel,
+        )?;
+        let connected = qemu.accept(&monitor_listener, &shell_listener);
+        let _ = fs::remove_file(&monitor_path);
+        let _ = fs::remove_file(&shell_path);
+        let (monitor_stream, shell_stream) = match connected {
+            Ok(streams) => streams,
+            Err(error) => {
+                qemu.end();
+                return Err(error);
+            }
+        };
+        let deadline = Deadline::after(MONITOR_TIMEOUT);
+        let greeted = Monitor::connect(monitor_stream, deadline, &mut || {
+            qemu.watch(false, "starting")
+        });
+        let monitor = match greeted {
+            Ok(monitor) => monitor,
+            Err(stop) => {
+                let error = qemu.stop_error(stop, "waiting for the monitor greeting");
+                qemu.end();
+                return Err(error);
+            }
+        };
+        let pid = qemu.pid();
+        self.power = Power::On(Box::new(Running {
+            qemu,
+            monitor,
+            guest: Guest::Booting(shell_stream),
+        }));
+        self.log(&format!("QEMU running (pid {pid})"));
+        Ok(())
+    }
+
+    /// Runs `request` in the guest, waiting at most `timeout` for its answer.
+    fn run(&mut self, request: Request<'_>, timeout: Duration) -> Result<Outcome, Error> {
         self.connect()?;
         let name = self.config.name.clone();
         let Power::On(running) = &mut self.power else {
@@ -443,7 +528,7 @@ impl Machine {
     }
 
     /// Sends a command to the QEMU monitor and returns the answer.
-    pub(crate) fn send_monitor_command(&mut self, command: &str) -> Result<String, Error> {
+    fn send_monitor_command(&mut self, command: &str) -> Result<String, Error> {
         let text = command.to_string();
         self.on_monitor(
             &format!("monitor command `{command}`"),
@@ -452,7 +537,7 @@ impl Machine {
     }
 
     /// Connects (`up`) or disconnects the guest's first vlan interface.
-    pub(crate) fn set_link(&mut self, up: bool) -> Result<(), Error> {
+    fn set_link(&mut self, up: bool) -> Result<(), Error> {
         let what = format!("setting the vlan link {}", if up { "up" } else { "down" });
         let answer = self.on_monitor(&what, |monitor, deadline, watch| {
             monitor.set_link(up, deadline, watch)
@@ -466,36 +551,8 @@ impl Machine {
         })
     }
 
-    /// Runs one monitor operation under the machine's watch.
-    fn on_monitor(
-        &mut self,
-        what: &str,
-        operation: impl FnOnce(&mut Monitor, Deadline, Watch<'_>) -> Result<String, Stop>,
-    ) -> Result<String, Error> {
-        let name = self.config.name.clone();
-        let Some(running) = self.running() else {
-            return Err(Error::NotRunning {
-                machine: name,
-                what: format!("send {what}"),
-            });
-        };
-        let during = format!("sending {what}");
-        let deadline = Deadline::after(MONITOR_TIMEOUT);
-        let Running { qemu, monitor, .. } = running;
-        match operation(monitor, deadline, &mut || qemu.watch(false, &during)) {
-            Ok(answer) => Ok(answer),
-            Err(Stop::TimedOut) => Err(Error::Timeout {
-                machine: name,
-                what: format!("an answer to {what}"),
-                seconds: MONITOR_TIMEOUT.as_secs_f64(),
-                last: None,
-            }),
-            Err(stop) => Err(qemu.stop_error(stop, &during)),
-        }
-    }
-
     /// Powers the guest off through its root shell and waits for QEMU to exit.
-    pub(crate) fn shutdown(&mut self) -> Result<(), Error> {
+    fn shutdown(&mut self) -> Result<(), Error> {
         let Some(running) = self.running() else {
             return Ok(());
         };
@@ -535,7 +592,7 @@ impl Machine {
     }
 
     /// Makes QEMU quit at once (the monitor's `quit`) and waits for it to exit.
-    pub(crate) fn crash(&mut self) -> Result<(), Error> {
+    fn crash(&mut self) -> Result<(), Error> {
         let Some(running) = self.running() else {
             return Ok(());
         };
@@ -545,7 +602,7 @@ impl Machine {
     }
 
     /// Waits until QEMU exits on its own.
-    pub(crate) fn wait_for_shutdown(&mut self, timeout: Duration) -> Result<(), Error> {
+    fn wait_for_shutdown(&mut self, timeout: Duration) -> Result<(), Error> {
         let deadline = Deadline::after(timeout);
         loop {
             let Some(running) = self.running() else {
@@ -571,11 +628,7 @@ impl Machine {
     }
 
     /// Waits for a serial line matching `regex` and returns it.
-    pub(crate) fn wait_for_console_text(
-        &mut self,
-        regex: &Regex,
-        timeout: Duration,
-    ) -> Result<String, Error> {
+    fn wait_for_console_text(&mut self, regex: &Regex, timeout: Duration) -> Result<String, Error> {
         let console = match &self.power {
             Power::On(running) => running.qemu.console().clone(),
             Power::Off(Some(console)) => console.clone(),
@@ -603,7 +656,7 @@ impl Machine {
 
     /// Puts the guest's root shell on the terminal until end of input, then checks
     /// that the shell still answers framed commands.
-    pub(crate) fn shell_interact(&mut self) -> Result<(), Error> {
+    fn shell_interact(&mut self) -> Result<(), Error> {
         // One framed command first: it waits out (and drops) the late answer of
         // an interrupted command, which would otherwise reach the terminal.
         let check = Request::Once {
@@ -624,99 +677,5 @@ impl Machine {
         self.run(check, MONITOR_TIMEOUT)?;
         self.log("shell session ended");
         Ok(())
-    }
-
-    /// Ends QEMU's process group now (SIGTERM, then SIGKILL), if it runs.
-    pub(crate) fn kill(&mut self) {
-        if let Some(running) = self.running() {
-            let pid = running.qemu.pid();
-            self.logger.log(
-                Some(&self.config.name),
-                &format!("kill machine (pid {pid})"),
-            );
-            self.finish_run();
-        }
-    }
-
-    /// Ends what is left of QEMU's group, joins the reader and logs QEMU's stderr
-    /// (but its own note that we terminated it).
-    fn finish_run(&mut self) {
-        let Power::On(running) = std::mem::replace(&mut self.power, Power::Off(None)) else {
-            return;
-        };
-        let (stderr, console) = running.qemu.end();
-        let ours = |line: &str| line.contains("terminating on signal");
-        for line in stderr.lines().filter(|l| !l.trim().is_empty() && !ours(l)) {
-            self.logger
-                .log(Some(&self.config.name), &format!("qemu: {line}"));
-        }
-        self.power = Power::Off(Some(console));
-    }
-}
-
-impl Drop for Machine {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-/// The arguments the driver appends to every start script.
-pub(crate) fn qemu_args(monitor: &Path, shell: &Path, display: bool) -> Vec<String> {
-    let mut args = vec![
-        "-monitor".to_string(),
-        format!("unix:{}", monitor.display()),
-        "-chardev".to_string(),
-        format!("socket,id=shell,path={}", shell.display()),
-        "-device".to_string(),
-        "virtio-serial".to_string(),
-        "-device".to_string(),
-        "virtconsole,chardev=shell".to_string(),
-        "-device".to_string(),
-        "virtio-rng-pci".to_string(),
-        "-serial".to_string(),
-        "stdio".to_string(),
-        "-no-reboot".to_string(),
-    ];
-    if !display {
-        args.push("-nographic".to_string());
-    }
-    args
-}
-
-impl crate::backend::Vm for Machine {
-    fn start(&mut self) -> Result<(), Error> {
-        Machine::start(self)
-    }
-
-    fn run(&mut self, request: Request<'_>, timeout: Duration) -> Result<Outcome, Error> {
-        Machine::run(self, request, timeout)
-    }
-
-    fn shutdown(&mut self) -> Result<(), Error> {
-        Machine::shutdown(self)
-    }
-
-    fn crash(&mut self) -> Result<(), Error> {
-        Machine::crash(self)
-    }
-
-    fn wait_for_shutdown(&mut self, timeout: Duration) -> Result<(), Error> {
-        Machine::wait_for_shutdown(self, timeout)
-    }
-
-    fn wait_for_console_text(&mut self, regex: &Regex, timeout: Duration) -> Result<String, Error> {
-        Machine::wait_for_console_text(self, regex, timeout)
-    }
-
-    fn send_monitor_command(&mut self, command: &str) -> Result<String, Error> {
-        Machine::send_monitor_command(self, command)
-    }
-
-    fn set_link(&mut self, up: bool) -> Result<(), Error> {
-        Machine::set_link(self, up)
-    }
-
-    fn shell_interact(&mut self) -> Result<(), Error> {
-        Machine::shell_interact(self)
     }
 }
