@@ -580,8 +580,11 @@ impl Vm for Machine {
             _ => None,
         };
         match sent {
-            Some(result) => result?,
-            None => {
+            Some(Ok(())) => {}
+            Some(Err(error @ (Error::Interrupted { .. } | Error::GlobalTimeout { .. }))) => {
+                return Err(error);
+            }
+            Some(Err(_)) | None => {
                 self.log("the guest shell is busy or gone: asking for an ACPI power-off instead");
                 self.on_monitor("an ACPI power-off", |monitor, deadline, watch| {
                     monitor.power_down(deadline, watch)

@@ -39,8 +39,6 @@ pub(crate) struct Answer {
 pub(crate) struct Reader {
     pending: Vec<u8>,
     probes: u64,
-    /// Whether the header of the answer being read (or last read) has arrived.
-    header_seen: bool,
 }
 
 impl Reader {
@@ -49,14 +47,7 @@ impl Reader {
         Reader {
             pending: Vec::new(),
             probes: 0,
-            header_seen: false,
         }
-    }
-
-    /// Whether the header of the last answer read arrived: if not, the command
-    /// may still be running in the guest.
-    pub(crate) fn header_seen(&self) -> bool {
-        self.header_seen
     }
 
     /// Reads the answer tagged `tag`. `expect` gives the number of data bytes from the
@@ -79,15 +70,17 @@ impl Reader {
         let head = format!("{tag} ");
         let trailer = format!("{tag} end\n");
         let mut buffer = std::mem::take(&mut self.pending);
-        self.header_seen = false;
         let probe = format!("{tag}-probe");
         let mut quiet_since = Instant::now();
         let mut probes_sent: Vec<String> = Vec::new();
         // Find the header line; what comes before it is an interrupted command's
         // late answer, or a stray probe reply: dropped.
         let (header, body_start) = loop {
-            if let Some(at) = find_line_start(&buffer, head.as_bytes())
+            // Anywhere, not only at a line start: the newline before it may be
+            // what the console lost, and the random tag cannot occur by chance.
+            if let Some(at) = find(&buffer, head.as_bytes())
                 && let Some(end) = buffer[at..].iter().position(|&b| b == b'\n')
+                && !buffer[at..at + end + 1].starts_with(trailer.as_bytes())
             {
                 let line = String::from_utf8_lossy(&buffer[at + head.len()..at + end]);
                 let words: Vec<String> = line.split_whitespace().map(str::to_string).collect();
@@ -99,6 +92,13 @@ impl Reader {
                 && buffer[at..].contains(&b'\n')
             {
                 return Err(Stop::Restarted);
+            }
+            // The trailer with no header before it: the header was lost.
+            if let Some(at) = find(&buffer, trailer.as_bytes()) {
+                self.pending = buffer.split_off(at + trailer.len());
+                return Err(Stop::Damaged(
+                    "the answer's status line was lost on the console".to_string(),
+                ));
             }
             if let Some(at) = first_reply(&buffer, &probes_sent) {
                 self.pending = buffer.split_off(at);
@@ -124,7 +124,6 @@ impl Reader {
                 quiet_since = Instant::now();
             }
         };
-        self.header_seen = true;
         buffer.drain(..body_start);
         let length = expect(&header);
         if let Some(length) = length {
@@ -164,6 +163,13 @@ impl Reader {
                 });
             }
             // The guest finished sending, yet the trailer never came: lost.
+            // The trailer with no header before it: the header was lost.
+            if let Some(at) = find(&buffer, trailer.as_bytes()) {
+                self.pending = buffer.split_off(at + trailer.len());
+                return Err(Stop::Damaged(
+                    "the answer's status line was lost on the console".to_string(),
+                ));
+            }
             if let Some(at) = first_reply(&buffer, &probes_sent) {
                 self.pending = buffer.split_off(at);
                 return Ok(Answer {
@@ -325,6 +331,28 @@ mod tests {
             &mut || Ok(()),
         );
         assert!(matches!(result, Err(Stop::Restarted)));
+    }
+
+    #[test]
+    fn a_trailer_without_its_header_is_a_damaged_answer() {
+        let (ours, mut theirs) = UnixStream::pair().unwrap();
+        theirs.write_all(b"abct-1 end\n").unwrap();
+        let result = Reader::new().answer(
+            &ours,
+            "t-1",
+            &|_| None,
+            false,
+            Deadline::after(Duration::from_secs(5)),
+            &mut || Ok(()),
+        );
+        assert!(matches!(result, Err(Stop::Damaged(_))));
+    }
+
+    #[test]
+    fn a_header_after_a_lost_newline_is_found() {
+        let (answer, _) = read(b"junkt-1 0 3 5\nabct-1 end\n", "t-1");
+        assert!(answer.whole);
+        assert_eq!(answer.data, b"abc");
     }
 
     #[test]

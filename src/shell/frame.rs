@@ -70,7 +70,7 @@ pub(crate) fn prelude(nonce: &str, tag: &str, probe: &str) -> String {
     let e = FD;
     let defs = [
         format!(
-            "__vm_b() {{ if [ -n \"$__vm_l\" ]; then : >\"$__vm_l\"; __vm_l=; fi 2>/dev/null; \
+            "__vm_b() {{ exec {e}>&-; if [ -n \"$__vm_l\" ]; then : >\"$__vm_l\"; __vm_l=; fi 2>/dev/null; \
              {{ exec {e}>\"$__vm_d/o.$1\"; }} 2>/dev/null || {{ mkdir -p -m 700 \"$__vm_d\"; exec {e}>\"$__vm_d/o.$1\"; }}; }}"
         ),
         // FILE TAG RC: the answer. The offset of fd {e} is the byte count when the
@@ -80,7 +80,7 @@ pub(crate) fn prelude(nonce: &str, tag: &str, probe: &str) -> String {
         // head, or kept for the host to fetch.
         format!(
             "__vm_e() {{ local LC_ALL=C f=\"$__vm_d/o.$1\" p= n= x=; {{ read -r _ p </proc/$$/fdinfo/{e}; }} 2>/dev/null; exec {e}>&-; \
-             if [ ! -s \"$f\" ]; then if [ -n \"$p\" ] || [ -f \"$f\" ]; then printf '%s %d 0 %s\\n%s end\\n' \"$2\" \"$3\" \"$1\" \"$2\"; \
+             if [ ! -s \"$f\" ]; then if [ -f \"$f\" ] || [ \"$p\" = 0 ]; then printf '%s %d 0 %s\\n%s end\\n' \"$2\" \"$3\" \"$1\" \"$2\"; \
              else printf '%s %d lost %s\\n%s end\\n' \"$2\" \"$3\" \"$1\" \"$2\"; fi; return; fi; \
              __vm_l=$f; IFS= read -r -N {probe_len} x <\"$f\"; \
              if [ \"${{#x}}\" = \"$p\" ] && [ \"$p\" -le {INLINE_MAX} ]; then printf '%s %d %d %s\\n%s%s end\\n' \"$2\" \"$3\" \"$p\" \"$1\" \"$x\" \"$2\"; return; fi; \
@@ -102,7 +102,7 @@ pub(crate) fn prelude(nonce: &str, tag: &str, probe: &str) -> String {
             "__vm_w() {{ local rc t=0 d=$7 end=$((SECONDS + $5)); while :; do t=$((t + 1)); __vm_b \"$1.$t\"; \
              if [ \"$9\" = plain ]; then timeout -s KILL \"$6\" $8 >&{e} {e}>&- 30<&- </dev/null; \
              else timeout -s KILL \"$6\" \"$BASH\" -c 'set -euo pipefail; eval \"$1\"' vmtest \"$8\" >&{e} {e}>&- 30<&- </dev/null; fi; rc=$?; \
-             [ \"$rc\" \"$3\" \"$4\" ] && break; : >\"$__vm_d/o.$1.$t\"; [ \"$SECONDS\" -lt \"$end\" ] || break; \
+             [ \"$rc\" \"$3\" \"$4\" ] && break; [ \"$SECONDS\" -lt \"$end\" ] || break; : >\"$__vm_d/o.$1.$t\"; \
              read -r -t \"$d\" -u 30 2>/dev/null; [ $? -gt 128 ] || sleep \"$d\" 2>/dev/null || sleep 1; \
              case $t in 20) d=0.2 ;; 60) d=1 ;; esac; done; __vm_e \"$1.$t\" \"$2\" \"$rc\"; }}"
         ),
@@ -174,7 +174,11 @@ pub(crate) fn request(request: Request<'_>, id: u64, tag: &str) -> String {
                 whole_seconds(limit.min(UNTIL_SLICE)),
                 whole_seconds(limit),
                 quote(command),
-                if is_plain(command) { "plain" } else { "eval" }
+                if is_plain(command) && !is_builtin(command) {
+                    "plain"
+                } else {
+                    "eval"
+                }
             )
         }
     }
@@ -214,6 +218,78 @@ fn is_plain(command: &str) -> bool {
         && !first.starts_with(|c: char| c.is_ascii_digit())
         && !first.contains('=')
         && !RESERVED.contains(&first)
+}
+
+/// Whether `command`'s first word names a bash builtin (or keyword): a wait's
+/// try runs plain words straight under `timeout`, which can run only programs.
+fn is_builtin(command: &str) -> bool {
+    const BUILTINS: &[&str] = &[
+        ".",
+        ":",
+        "[",
+        "alias",
+        "bg",
+        "bind",
+        "break",
+        "builtin",
+        "caller",
+        "cd",
+        "command",
+        "compgen",
+        "complete",
+        "compopt",
+        "continue",
+        "declare",
+        "dirs",
+        "disown",
+        "echo",
+        "enable",
+        "eval",
+        "exec",
+        "exit",
+        "export",
+        "false",
+        "fc",
+        "fg",
+        "getopts",
+        "hash",
+        "help",
+        "history",
+        "jobs",
+        "kill",
+        "let",
+        "local",
+        "logout",
+        "mapfile",
+        "popd",
+        "printf",
+        "pushd",
+        "pwd",
+        "read",
+        "readarray",
+        "readonly",
+        "return",
+        "set",
+        "shift",
+        "shopt",
+        "source",
+        "suspend",
+        "test",
+        "times",
+        "trap",
+        "true",
+        "type",
+        "typeset",
+        "ulimit",
+        "umask",
+        "unalias",
+        "unset",
+        "wait",
+    ];
+    command
+        .split_whitespace()
+        .next()
+        .is_some_and(|word| BUILTINS.contains(&word))
 }
 
 fn whole_seconds(limit: Duration) -> u64 {
@@ -302,6 +378,20 @@ mod tests {
             6,
             "t",
         );
-        assert_eq!(until, "__vm_w 6 t -ne 0 5 60 1 'test -e /x' plain\n");
+        assert_eq!(until, "__vm_w 6 t -ne 0 5 60 1 'test -e /x' eval\n");
+        let program = request(
+            Request::Until {
+                command: "nc -z localhost 80",
+                stop: Status::SUCCESS,
+                limit: Duration::from_secs(60),
+                waited: Duration::ZERO,
+            },
+            7,
+            "t",
+        );
+        assert!(
+            program.ends_with(" 'nc -z localhost 80' plain\n"),
+            "{program}"
+        );
     }
 }

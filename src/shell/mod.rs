@@ -86,6 +86,9 @@ pub(crate) struct Shell {
     /// Requests sent (tags).
     requests: u64,
     state: State,
+    /// Whether the running command's own answer header has arrived (after it,
+    /// a failure is in moving the output; the guest is idle).
+    answered: bool,
     /// The host side of the shared directory, when the guest has it mounted.
     shared: Option<PathBuf>,
 }
@@ -107,6 +110,7 @@ impl Shell {
             commands: 0,
             requests: 0,
             state: State::Ready,
+            answered: false,
             shared: None,
         };
         let probe_name = format!(".vmtest-probe-{}", shell.nonce);
@@ -165,6 +169,7 @@ impl Shell {
         let id = self.commands;
         let tag = self.next_tag();
         let line = frame::request(request, id, &tag);
+        self.answered = false;
         self.send(&line, deadline, watch)?;
         let result = self.read_reply(&tag, deadline, watch);
         result.map_err(|stop| self.note_failure(stop, request))
@@ -194,7 +199,7 @@ impl Shell {
     /// idle, or soon will be.
     fn note_failure(&mut self, stop: Stop, request: Request<'_>) -> Stop {
         if let Stop::TimedOut = stop
-            && !self.reader.header_seen()
+            && !self.answered
         {
             self.state = State::Busy(format!(
                 "the guest shell is still busy with command `{}`, which outlived its timeout",
@@ -214,6 +219,7 @@ impl Shell {
         let answer =
             self.reader
                 .answer(&self.stream, tag, &inline_length, false, deadline, watch)?;
+        self.answered = true;
         let header = Header::parse(&answer.header).ok_or_else(|| {
             Stop::Damaged(format!(
                 "the guest answered with a malformed status line `{}`",
@@ -296,7 +302,7 @@ impl Shell {
         if self.shared.is_some() {
             let tag = self.next_tag();
             let line = frame::copy_to_shared(file, &tag);
-            let answer = self.exchange(&line, &tag, &|_| None, deadline, watch)?;
+            let answer = self.fetch(&line, &tag, &|_| None, deadline, watch)?;
             if answer.header.first().map(String::as_str) == Some("shared")
                 && let Some(output) = self.take_shared(&tag, length)
             {
@@ -334,7 +340,7 @@ impl Shell {
             let tag = self.next_tag();
             let line = frame::segment(file, &tag, skip, count);
             let want = move |_: &[String]| Some(expected);
-            let answer = self.exchange(&line, &tag, &want, deadline, watch)?;
+            let answer = self.fetch(&line, &tag, &want, deadline, watch)?;
             if answer.whole {
                 output.extend_from_slice(&answer.data);
                 if failures > 0 {
@@ -379,13 +385,34 @@ impl Shell {
             .answer(&self.stream, tag, expect, true, deadline, watch)
     }
 
+    /// [`Shell::exchange`] for a request that only moves data: a damaged answer
+    /// (even one whose header was lost) is an answer to try again, not an error.
+    fn fetch(
+        &mut self,
+        line: &str,
+        tag: &str,
+        expect: &dyn Fn(&[String]) -> Option<u64>,
+        deadline: Deadline,
+        watch: Watch<'_>,
+    ) -> Result<Answer, Stop> {
+        match self.exchange(line, tag, expect, deadline, watch) {
+            Err(Stop::Damaged(_)) => Ok(Answer {
+                header: Vec::new(),
+                data: Vec::new(),
+                whole: false,
+            }),
+            result => result,
+        }
+    }
+
     /// Sends a request line whole. A line cut off by a signal is finished first
     /// (it is short); one that cannot be finished leaves the shell unusable, since
     /// the guest would join it to the next.
     fn send(&mut self, line: &str, deadline: Deadline, watch: Watch<'_>) -> Result<(), Stop> {
         let mut rest = line.as_bytes();
         let result = socket::write_from(&self.stream, &mut rest, deadline, watch);
-        if rest.is_empty() || rest.len() == line.len() && !matches!(result, Err(Stop::Watch(_))) {
+        // Whole, or not begun: nothing is left half-said.
+        if rest.is_empty() || rest.len() == line.len() {
             return result;
         }
         let finish = Deadline::after(Duration::from_secs(5));

@@ -199,3 +199,33 @@ assert int(kept) < 3000, "the guest keeps ${kept} KiB of old outputs"
         .code(0)
         .clean();
 }
+
+#[test]
+fn a_wait_that_runs_out_shows_its_last_output_and_builtins_work_in_waits() {
+    let script = r#"
+machine.wait_until_succeeds "command -v bash" timeout=30
+machine.wait_until_succeeds "echo visible-output; false" timeout=2
+"#;
+    Test::new()
+        .fake("machine", &[])
+        .script(script)
+        .run()
+        .code(1)
+        .stderr_has("timed out after 2 s waiting for success of `echo visible-output; false`")
+        .stderr_has("visible-output")
+        .clean();
+}
+
+#[test]
+fn output_the_command_itself_removed_is_an_error_not_an_empty_success() {
+    let script = r#"
+machine.succeed 'echo important; rm -rf "$FAKE_VM_DIR"/.vmtest-min.*'
+"#;
+    Test::new()
+        .fake("machine", &[])
+        .script(script)
+        .run()
+        .code(3)
+        .stderr_has("the guest could not write the command's output to its file")
+        .clean();
+}
