@@ -25,11 +25,15 @@
 //! - `__vm_c FILE TAG`: copies a kept output to the shared directory, for recovery;
 //! - `__vm_g FILE TAG SKIP COUNT`: sends blocks `SKIP..SKIP+COUNT` (64 KiB each) of
 //!   a kept output between `TAG segment` and `TAG end` lines;
-//! - `__vm_w ID TAG OP N LOOP TRY PAUSE CMD`: a wait in the guest: runs CMD, each
-//!   try bounded by `timeout` and writing its own file `o.ID.T`, until
-//!   `[ STATUS OP N ]` holds (`-eq 0`: success, `-ne 0`: failure) or LOOP seconds
-//!   (at most [`UNTIL_SLICE`]) pass, pausing from PAUSE up to 1 s between tries,
-//!   then answers like `__vm_e` with the last try's output and status.
+//! - `__vm_w ID TAG OP N LOOP TRY PAUSE CMD`: a wait in the guest. One bash under
+//!   `timeout -s KILL TRY` (the time left for the whole wait) runs CMD in a
+//!   subshell, each try writing its own file `o.ID.T` and its number and status
+//!   to `o.ID.r`, until `[ STATUS OP N ]` holds (`-eq 0`: success, `-ne 0`:
+//!   failure) or LOOP seconds (at most [`UNTIL_SLICE`]) pass, pausing from PAUSE
+//!   up to 1 s between tries (a builtin `read -t` on a fifo). A try costs one fork
+//!   (none more for a builtin), not a `timeout` and a bash. The main shell then
+//!   answers like `__vm_e` with the last try's output and status (137 when
+//!   `timeout` killed it).
 //!
 //! Every [`CLEANUP_EVERY`] commands the request line first removes older files.
 //!
@@ -99,12 +103,14 @@ pub(crate) fn prelude(nonce: &str, tag: &str, probe: &str) -> String {
         // pass; the pause grows from PAUSE to 1 s so a long wait does not keep the
         // guest's CPU busy.
         format!(
-            "__vm_w() {{ local rc t=0 d=$7 end=$((SECONDS + $5)); while :; do t=$((t + 1)); __vm_b \"$1.$t\"; \
-             if [ \"$9\" = plain ]; then timeout -s KILL \"$6\" $8 >&{e} {e}>&- 30<&- </dev/null; \
-             else timeout -s KILL \"$6\" \"$BASH\" -c 'set -euo pipefail; eval \"$1\"' vmtest \"$8\" >&{e} {e}>&- 30<&- </dev/null; fi; rc=$?; \
-             [ \"$rc\" \"$3\" \"$4\" ] && break; [ \"$SECONDS\" -lt \"$end\" ] || break; : >\"$__vm_d/o.$1.$t\"; \
-             read -r -t \"$d\" -u 30 2>/dev/null; [ $? -gt 128 ] || sleep \"$d\" 2>/dev/null || sleep 1; \
-             case $t in 20) d=0.2 ;; 60) d=1 ;; esac; done; __vm_e \"$1.$t\" \"$2\" \"$rc\"; }}"
+            "__vm_w() {{ local rc=137 t=1; __vm_b \"$1.r\"; exec {e}>&-; \
+             timeout -s KILL \"$6\" \"$BASH\" -c 'id=$1 op=$2 n=$3 end=$((SECONDS + $4)) d=$5 dir=$7 t=0; \
+             while :; do t=$((t + 1)); printf \"%s 137\\n\" $t >\"$dir/o.$id.r\"; \
+             ( set -euo pipefail; eval \"$6\" ) >\"$dir/o.$id.$t\" 30<&- </dev/null; rc=$?; printf \"%s %s\\n\" $t $rc >\"$dir/o.$id.r\"; \
+             [ $rc $op $n ] && exit; [ $SECONDS -lt $end ] || exit; : >\"$dir/o.$id.$t\"; \
+             read -r -t $d -u 30 2>/dev/null; [ $? -gt 128 ] || sleep $d 2>/dev/null || sleep 1; \
+             case $t in 20) d=0.2 ;; 60) d=1 ;; esac; done' vmtest \"$1\" \"$3\" \"$4\" \"$5\" \"$7\" \"$8\" \"$__vm_d\" </dev/null; \
+             read -r t rc <\"$__vm_d/o.$1.r\" || {{ t=1; rc=137; }}; __vm_e \"$1.$t\" \"$2\" \"$rc\"; }}"
         ),
     ];
     let setup = format!(
@@ -170,15 +176,10 @@ pub(crate) fn request(request: Request<'_>, id: u64, tag: &str) -> String {
                 "1"
             };
             format!(
-                "{cleanup}__vm_w {id} {tag} {op} {status} {} {} {pause} {} {}\n",
+                "{cleanup}__vm_w {id} {tag} {op} {status} {} {} {pause} {}\n",
                 whole_seconds(limit.min(UNTIL_SLICE)),
                 whole_seconds(limit),
-                quote(command),
-                if is_plain(command) && !is_builtin(command) {
-                    "plain"
-                } else {
-                    "eval"
-                }
+                quote(command)
             )
         }
     }
@@ -218,78 +219,6 @@ fn is_plain(command: &str) -> bool {
         && !first.starts_with(|c: char| c.is_ascii_digit())
         && !first.contains('=')
         && !RESERVED.contains(&first)
-}
-
-/// Whether `command`'s first word names a bash builtin (or keyword): a wait's
-/// try runs plain words straight under `timeout`, which can run only programs.
-fn is_builtin(command: &str) -> bool {
-    const BUILTINS: &[&str] = &[
-        ".",
-        ":",
-        "[",
-        "alias",
-        "bg",
-        "bind",
-        "break",
-        "builtin",
-        "caller",
-        "cd",
-        "command",
-        "compgen",
-        "complete",
-        "compopt",
-        "continue",
-        "declare",
-        "dirs",
-        "disown",
-        "echo",
-        "enable",
-        "eval",
-        "exec",
-        "exit",
-        "export",
-        "false",
-        "fc",
-        "fg",
-        "getopts",
-        "hash",
-        "help",
-        "history",
-        "jobs",
-        "kill",
-        "let",
-        "local",
-        "logout",
-        "mapfile",
-        "popd",
-        "printf",
-        "pushd",
-        "pwd",
-        "read",
-        "readarray",
-        "readonly",
-        "return",
-        "set",
-        "shift",
-        "shopt",
-        "source",
-        "suspend",
-        "test",
-        "times",
-        "trap",
-        "true",
-        "type",
-        "typeset",
-        "ulimit",
-        "umask",
-        "unalias",
-        "unset",
-        "wait",
-    ];
-    command
-        .split_whitespace()
-        .next()
-        .is_some_and(|word| BUILTINS.contains(&word))
 }
 
 fn whole_seconds(limit: Duration) -> u64 {
@@ -378,20 +307,6 @@ mod tests {
             6,
             "t",
         );
-        assert_eq!(until, "__vm_w 6 t -ne 0 5 60 1 'test -e /x' eval\n");
-        let program = request(
-            Request::Until {
-                command: "nc -z localhost 80",
-                stop: Status::SUCCESS,
-                limit: Duration::from_secs(60),
-                waited: Duration::ZERO,
-            },
-            7,
-            "t",
-        );
-        assert!(
-            program.ends_with(" 'nc -z localhost 80' plain\n"),
-            "{program}"
-        );
+        assert_eq!(until, "__vm_w 6 t -ne 0 5 60 1 'test -e /x'\n");
     }
 }
