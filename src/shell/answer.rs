@@ -153,25 +153,13 @@ impl Reader {
             }
             // Anywhere else, bytes were lost (or gained) on the way. (Output cannot
             // hold the trailer: the tag is random, and fetches get fresh tags.)
-            if let Some(at) = find(&buffer, trailer.as_bytes()) {
-                self.pending = buffer.split_off(at + trailer.len());
-                buffer.truncate(at);
-                return Ok(Answer {
-                    header,
-                    data: buffer,
-                    whole: false,
-                });
-            }
-            // The guest finished sending, yet the trailer never came: lost.
-            // The trailer with no header before it: the header was lost.
-            if let Some(at) = find(&buffer, trailer.as_bytes()) {
-                self.pending = buffer.split_off(at + trailer.len());
-                return Err(Stop::Damaged(
-                    "the answer's status line was lost on the console".to_string(),
-                ));
-            }
-            if let Some(at) = first_reply(&buffer, &probes_sent) {
-                self.pending = buffer.split_off(at);
+            // Or the guest finished sending, yet the trailer never came: lost.
+            let cut = find(&buffer, trailer.as_bytes())
+                .map(|at| (at, at + trailer.len()))
+                .or_else(|| first_reply(&buffer, &probes_sent).map(|at| (at, at)));
+            if let Some((end, rest)) = cut {
+                self.pending = buffer.split_off(rest);
+                buffer.truncate(end);
                 return Ok(Answer {
                     header,
                     data: buffer,
