@@ -263,10 +263,11 @@ impl<'s> Parser<'s> {
     /// The error for a next token that fits nothing in `expected`.
     fn unexpected(&self) -> Diagnostic {
         let token = self.peek();
-        if token.kind == TokenKind::Eof && self.hole.is_none() {
-            if let Some(&(open, span)) = self.open.last() {
-                return Diagnostic::new(span, DiagKind::UnclosedDelimiter { open });
-            }
+        if token.kind == TokenKind::Eof
+            && self.hole.is_none()
+            && let Some(&(open, span)) = self.open.last()
+        {
+            return Diagnostic::new(span, DiagKind::UnclosedDelimiter { open });
         }
         let expected: Vec<String> = self.expected.iter().map(|s| s.to_string()).collect();
         let found = token.describe(self.src);

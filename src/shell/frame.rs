@@ -131,7 +131,7 @@ pub(crate) fn prelude(nonce: &str, tag: &str, probe: &str) -> String {
 /// The line that runs `request` as command number `id`, answering under `tag`.
 pub(crate) fn request(request: Request<'_>, id: u64, tag: &str) -> String {
     let e = FD;
-    let cleanup = if id % CLEANUP_EVERY == 0 {
+    let cleanup = if id.is_multiple_of(CLEANUP_EVERY) {
         "rm -f \"$__vm_d\"/o.* 2>/dev/null; "
     } else {
         ""

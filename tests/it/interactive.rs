@@ -19,13 +19,10 @@ help
 machine.succeed "exit 4"
 machine.succeed "echo after the error"
 "#;
-    let (reader, mut writer) = std::io::pipe().expect("pipe");
-    writer.write_all(input.as_bytes()).expect("write input");
-    drop(writer);
     let out = Test::new()
         .fake("machine", &[])
         .arg("-I")
-        .stdin(reader)
+        .input(input)
         .run();
     out.code(0)
         .stderr_has("unknown machine `bogus`")

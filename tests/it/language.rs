@@ -2,7 +2,6 @@
 //! conditions, procedures, `retry`, exit-status capture and JSON (issue 8).
 
 use crate::support::Test;
-use std::io::Write;
 
 #[test]
 fn asserts_pass_and_a_failed_one_shows_both_sides() {
@@ -243,13 +242,10 @@ n * 21
 answer = "forty-two"
 answer
 "#;
-    let (reader, mut writer) = std::io::pipe().expect("pipe");
-    writer.write_all(input.as_bytes()).expect("write input");
-    drop(writer);
     let out = Test::new()
         .fake("machine", &[])
         .arg("-I")
-        .stdin(reader)
+        .input(input)
         .run();
     out.code(0)
         .stderr_has("unknown machine `srver`")

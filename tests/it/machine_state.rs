@@ -3,20 +3,16 @@
 //! shell socket" on the statement after a failed handshake).
 
 use crate::support::Test;
-use std::io::Write;
 
 #[test]
 fn after_a_failed_handshake_the_prompt_says_why_the_machine_is_unusable() {
     let input = "machine.succeed \"true\"\nmachine.succeed \"true\"\nmachine.succeed \"true\"\n";
-    let (reader, mut writer) = std::io::pipe().expect("pipe");
-    writer.write_all(input.as_bytes()).expect("write input");
-    drop(writer);
     let out = Test::new()
         .fake("machine", &[("FAKE_VM_MODE", "no-backdoor")])
         .arg("-I")
         .arg("--connect-timeout")
         .arg("1")
-        .stdin(reader)
+        .input(input)
         .run();
     out.code(0)
         .stderr_has("the guest's root shell did not connect within 1 s")

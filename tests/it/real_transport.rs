@@ -4,7 +4,6 @@
 
 use crate::real::start_script;
 use crate::support::Test;
-use std::io::Write;
 use std::process::{Child, Command};
 
 /// Busy loops on the host, ended when dropped.
@@ -63,15 +62,10 @@ machine.shutdown
 fn a_restarted_guest_shell_is_set_up_again() {
     // The guest's init starts a new backdoor shell when the old one dies; the
     // step that killed it fails, the next one runs on the new shell.
-    let (reader, mut writer) = std::io::pipe().expect("pipe");
-    writer
-        .write_all(b"machine.succeed \"true\"\nmachine.execute \"kill -9 $$\"\nmachine.succeed \"echo back\"\n")
-        .expect("write input");
-    drop(writer);
     let out = Test::new()
         .start_script(&start_script("machine"))
         .arg("-I")
-        .stdin(reader)
+        .input("machine.succeed \"true\"\nmachine.execute \"kill -9 $$\"\nmachine.succeed \"echo back\"\n")
         .run();
     out.code(0)
         .stderr_has("the guest's root shell restarted while running `kill -9 $$`")

@@ -129,6 +129,16 @@ impl Test {
         self
     }
 
+    /// Gives the run `text` on stdin, then end of input (as typed at the prompt
+    /// and ended with Ctrl-D). `text` must fit a pipe's buffer.
+    pub fn input(self, text: &str) -> Test {
+        use std::io::Write;
+        let (reader, mut writer) = std::io::pipe().expect("pipe");
+        writer.write_all(text.as_bytes()).expect("write input");
+        drop(writer);
+        self.stdin(reader)
+    }
+
     fn command(&self, subcommand: &str) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_vmtest-min"));
         command.env_clear();

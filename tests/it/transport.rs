@@ -4,7 +4,6 @@
 //! saying so. Issue 7.
 
 use crate::support::Test;
-use std::io::Write;
 use std::time::Duration;
 
 /// A 6-digit number a line: any lost 2 KiB buffer breaks the 7-byte rhythm.
@@ -159,18 +158,13 @@ machine.succeed "echo alive" == "alive"
 fn after_an_interrupted_wait_the_next_command_runs_promptly() {
     // At the prompt, Ctrl-C stops a wait; the guest stops trying within seconds,
     // so the next command does not wait behind the rest of the wait's timeout.
-    let (reader, mut writer) = std::io::pipe().expect("pipe");
-    writer
-        .write_all(
-            b"machine.wait_until_succeeds \"test -e /nonexistent\" timeout=120\n\
-              machine.succeed \"echo after\"\n",
-        )
-        .expect("write input");
-    drop(writer);
     let mut run = Test::new()
         .fake("machine", &[])
         .arg("-I")
-        .stdin(reader)
+        .input(
+            "machine.wait_until_succeeds \"test -e /nonexistent\" timeout=120\n\
+             machine.succeed \"echo after\"\n",
+        )
         .spawn();
     run.wait_for_line("waiting for success", Duration::from_secs(60));
     std::thread::sleep(Duration::from_secs(1));
