@@ -11,7 +11,7 @@ use crate::error::Error;
 use crate::input;
 use crate::interp::Interpreter;
 use crate::logger::{Logger, eprint_line};
-use crate::methods::METHODS;
+use crate::methods;
 use crate::report;
 use crate::script::builtins;
 use crate::script::check::{CheckContext, Checker};
@@ -130,7 +130,7 @@ fn print_help(machines: &[String]) {
     let example = machines.first().map_or("machine", String::as_str);
     let mut lines =
         vec!["methods (a machine's methods are called as `machine.method …`):".to_string()];
-    for method in METHODS {
+    for method in methods::all() {
         let signature = &method.signature;
         let mut usage = match signature.receiver {
             Receiver::Global => signature.name.to_string(),

@@ -1,8 +1,9 @@
 //! Lifecycle, plain commands and the monitor: the methods that do one thing once.
 
-use super::{Invocation, MethodResult};
+use super::{Invocation, Method, MethodResult, TIMEOUT_ONLY, command, global, on_machine};
 use crate::command::Outcome;
 use crate::error::{Error, one_line};
+use crate::script::signature::{Signature, ValueKind};
 use std::time::{Duration, Instant};
 
 pub(super) fn start_all(call: &mut Invocation<'_>) -> MethodResult {
@@ -185,3 +186,128 @@ pub(super) fn guest_sleep(call: &mut Invocation<'_>) -> MethodResult {
     })?;
     Ok(None)
 }
+
+/// The methods this module runs, with their signatures.
+pub(super) static TABLE: &[Method] = &[
+    Method {
+        signature: global(
+            "start_all",
+            &[],
+            "start every machine (they boot in parallel)",
+        ),
+        run: start_all,
+    },
+    Method {
+        signature: global("join_all", &[], "wait until every machine has shut down"),
+        run: join_all,
+    },
+    Method {
+        signature: global("log", &["message"], "write a message to the log"),
+        run: log,
+    },
+    Method {
+        signature: Signature {
+            param_kind: ValueKind::Seconds,
+            ..global("sleep", &["seconds"], "pause the script (host time)")
+        },
+        run: sleep,
+    },
+    Method {
+        signature: global(
+            "serial_stdout_on",
+            &[],
+            "show serial lines on the terminal (default)",
+        ),
+        run: serial_stdout_on,
+    },
+    Method {
+        signature: global(
+            "serial_stdout_off",
+            &[],
+            "show serial lines only in the XML log",
+        ),
+        run: serial_stdout_off,
+    },
+    Method {
+        signature: on_machine("start", "start the machine; it boots in the background"),
+        run: start,
+    },
+    Method {
+        signature: on_machine("shutdown", "power the guest off and wait for QEMU to exit"),
+        run: shutdown,
+    },
+    Method {
+        signature: on_machine("crash", "quit QEMU at once, like pulling the plug"),
+        run: crash,
+    },
+    Method {
+        signature: on_machine(
+            "shell_interact",
+            "the guest's root shell on the terminal until Ctrl-D",
+        ),
+        run: shell_interact,
+    },
+    Method {
+        signature: Signature {
+            options: TIMEOUT_ONLY,
+            ..on_machine("wait_for_shutdown", "wait until QEMU exits on its own")
+        },
+        run: wait_for_shutdown,
+    },
+    Method {
+        signature: Signature {
+            returns_status: true,
+            ..command(
+                "execute",
+                &["command"],
+                "run a command; its status does not matter (`rc, out = …` takes both)",
+            )
+        },
+        run: execute,
+    },
+    Method {
+        signature: Signature {
+            variadic: true,
+            ..command(
+                "succeed",
+                &["command"],
+                "run commands that must exit 0; returns their output",
+            )
+        },
+        run: succeed,
+    },
+    Method {
+        signature: Signature {
+            variadic: true,
+            ..command("fail", &["command"], "run commands that must exit non-zero")
+        },
+        run: fail,
+    },
+    Method {
+        signature: Signature {
+            options: &[],
+            ..command(
+                "send_monitor_command",
+                &["command"],
+                "send a QEMU monitor command; returns the answer",
+            )
+        },
+        run: send_monitor_command,
+    },
+    Method {
+        signature: on_machine("block", "cut the link of the first vlan NIC (eth1)"),
+        run: block,
+    },
+    Method {
+        signature: on_machine("unblock", "restore the link of the first vlan NIC"),
+        run: unblock,
+    },
+    Method {
+        signature: Signature {
+            param_kind: ValueKind::Seconds,
+            ..on_machine("sleep", "sleep in the guest (guest time)")
+        }
+        .with_params(&["seconds"]),
+        run: guest_sleep,
+    },
+];

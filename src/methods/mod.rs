@@ -1,9 +1,10 @@
 //! The method table: every command a script can call, with its signature and the
 //! function that runs it.
 //!
-//! Adding a method is one [`Method`] entry in [`METHODS`] plus one function in the
-//! submodule it belongs to: `basic` (lifecycle, commands, monitor), `waits`
-//! (retrying and console waits) or `units` (systemd). The checker reads only the
+//! Every submodule owns a `TABLE` of [`Method`] entries beside the functions that
+//! run them: `basic` (lifecycle, commands, monitor), `waits` (retrying and console
+//! waits) and `units` (systemd). Adding a method is one entry and one function
+//! there; adding a module is one more line in [`TABLES`]. The checker reads only the
 //! signatures (see [`signatures`]); the interpreter evaluates the arguments and
 //! calls `run` with an [`Invocation`].
 
@@ -14,10 +15,7 @@ mod waits;
 use crate::backend::{Backend, Vm};
 use crate::error::Error;
 use crate::script::signature::{OptionSpec, Receiver, Signature, ValueKind, lookup};
-use basic::*;
 use std::time::Duration;
-use units::*;
-use waits::*;
 
 /// The default timeout of commands and waits, in seconds (as in the NixOS driver).
 pub(crate) const DEFAULT_TIMEOUT: f64 = 900.0;
@@ -178,13 +176,13 @@ pub(crate) const USER: OptionSpec = OptionSpec {
     kind: ValueKind::Text,
 };
 
-const TIMEOUT_ONLY: &[OptionSpec] = &[TIMEOUT];
+pub(super) const TIMEOUT_ONLY: &[OptionSpec] = &[TIMEOUT];
 /// The systemd methods' options, in the NixOS driver's parameter order.
-const UNIT_OPTIONS: &[OptionSpec] = &[USER, TIMEOUT];
-const PORT_OPTIONS: &[OptionSpec] = &[ADDR, TIMEOUT];
-const STATE_OPTIONS: &[OptionSpec] = &[STATE, USER, TIMEOUT];
+pub(super) const UNIT_OPTIONS: &[OptionSpec] = &[USER, TIMEOUT];
+pub(super) const PORT_OPTIONS: &[OptionSpec] = &[ADDR, TIMEOUT];
+pub(super) const STATE_OPTIONS: &[OptionSpec] = &[STATE, USER, TIMEOUT];
 
-const fn global(
+pub(super) const fn global(
     name: &'static str,
     params: &'static [&'static str],
     summary: &'static str,
@@ -203,14 +201,14 @@ const fn global(
     }
 }
 
-const fn on_machine(name: &'static str, summary: &'static str) -> Signature {
+pub(super) const fn on_machine(name: &'static str, summary: &'static str) -> Signature {
     Signature {
         receiver: Receiver::Machine,
         ..global(name, &[], summary)
     }
 }
 
-const fn command(
+pub(super) const fn command(
     name: &'static str,
     params: &'static [&'static str],
     summary: &'static str,
@@ -223,271 +221,20 @@ const fn command(
     .with_params(params)
 }
 
+/// The tables of every submodule, in the order `help` lists them.
+static TABLES: &[&[Method]] = &[basic::TABLE, waits::TABLE, units::TABLE];
+
 /// Every method a script can call.
-pub(crate) static METHODS: &[Method] = &[
-    Method {
-        signature: global(
-            "start_all",
-            &[],
-            "start every machine (they boot in parallel)",
-        ),
-        run: start_all,
-    },
-    Method {
-        signature: global("join_all", &[], "wait until every machine has shut down"),
-        run: join_all,
-    },
-    Method {
-        signature: global("log", &["message"], "write a message to the log"),
-        run: log,
-    },
-    Method {
-        signature: Signature {
-            param_kind: ValueKind::Seconds,
-            ..global("sleep", &["seconds"], "pause the script (host time)")
-        },
-        run: sleep,
-    },
-    Method {
-        signature: global(
-            "serial_stdout_on",
-            &[],
-            "show serial lines on the terminal (default)",
-        ),
-        run: serial_stdout_on,
-    },
-    Method {
-        signature: global(
-            "serial_stdout_off",
-            &[],
-            "show serial lines only in the XML log",
-        ),
-        run: serial_stdout_off,
-    },
-    Method {
-        signature: on_machine("start", "start the machine; it boots in the background"),
-        run: start,
-    },
-    Method {
-        signature: on_machine("shutdown", "power the guest off and wait for QEMU to exit"),
-        run: shutdown,
-    },
-    Method {
-        signature: on_machine("crash", "quit QEMU at once, like pulling the plug"),
-        run: crash,
-    },
-    Method {
-        signature: on_machine(
-            "shell_interact",
-            "the guest's root shell on the terminal until Ctrl-D",
-        ),
-        run: shell_interact,
-    },
-    Method {
-        signature: Signature {
-            options: TIMEOUT_ONLY,
-            ..on_machine("wait_for_shutdown", "wait until QEMU exits on its own")
-        },
-        run: wait_for_shutdown,
-    },
-    Method {
-        signature: Signature {
-            returns_status: true,
-            ..command(
-                "execute",
-                &["command"],
-                "run a command; its status does not matter (`rc, out = …` takes both)",
-            )
-        },
-        run: execute,
-    },
-    Method {
-        signature: Signature {
-            variadic: true,
-            ..command(
-                "succeed",
-                &["command"],
-                "run commands that must exit 0; returns their output",
-            )
-        },
-        run: succeed,
-    },
-    Method {
-        signature: Signature {
-            variadic: true,
-            ..command("fail", &["command"], "run commands that must exit non-zero")
-        },
-        run: fail,
-    },
-    Method {
-        signature: command(
-            "wait_until_succeeds",
-            &["command"],
-            "retry a command until it exits 0 (and its output passes the check)",
-        ),
-        run: wait_until_succeeds,
-    },
-    Method {
-        signature: command(
-            "wait_until_fails",
-            &["command"],
-            "retry a command until it exits non-zero (and its output passes the check)",
-        ),
-        run: wait_until_fails,
-    },
-    Method {
-        signature: Signature {
-            param_kind: ValueKind::Regex,
-            ..command(
-                "wait_for_console_text",
-                &["regex"],
-                "wait for a serial console line matching a regex; returns the line",
-            )
-        },
-        run: wait_for_console_text,
-    },
-    Method {
-        signature: Signature {
-            options: &[],
-            ..command(
-                "send_monitor_command",
-                &["command"],
-                "send a QEMU monitor command; returns the answer",
-            )
-        },
-        run: send_monitor_command,
-    },
-    Method {
-        signature: on_machine("block", "cut the link of the first vlan NIC (eth1)"),
-        run: block,
-    },
-    Method {
-        signature: on_machine("unblock", "restore the link of the first vlan NIC"),
-        run: unblock,
-    },
-    Method {
-        signature: Signature {
-            param_kind: ValueKind::Seconds,
-            ..on_machine("sleep", "sleep in the guest (guest time)")
-        }
-        .with_params(&["seconds"]),
-        run: guest_sleep,
-    },
-    Method {
-        signature: Signature {
-            options: UNIT_OPTIONS,
-            positional_options: true,
-            returns_text: false,
-            ..command(
-                "wait_for_unit",
-                &["unit"],
-                "wait until a systemd unit is active; fail at once if it failed",
-            )
-        },
-        run: wait_for_unit,
-    },
-    Method {
-        signature: Signature {
-            returns_text: false,
-            ..command("wait_for_file", &["path"], "wait until a file exists")
-        },
-        run: wait_for_file,
-    },
-    Method {
-        signature: Signature {
-            param_kind: ValueKind::Port,
-            options: PORT_OPTIONS,
-            returns_text: false,
-            ..command(
-                "wait_for_open_port",
-                &["port"],
-                "wait until a TCP port accepts connections (addr=localhost)",
-            )
-        },
-        run: wait_for_open_port,
-    },
-    Method {
-        signature: Signature {
-            param_kind: ValueKind::Port,
-            options: PORT_OPTIONS,
-            returns_text: false,
-            ..command(
-                "wait_for_closed_port",
-                &["port"],
-                "wait until a TCP port refuses connections (addr=localhost)",
-            )
-        },
-        run: wait_for_closed_port,
-    },
-    Method {
-        signature: Signature {
-            options: UNIT_OPTIONS,
-            positional_options: true,
-            ..command(
-                "systemctl",
-                &["arguments"],
-                "run `systemctl ARGUMENTS`, whatever its status; returns its output",
-            )
-        },
-        run: systemctl,
-    },
-    Method {
-        signature: Signature {
-            options: UNIT_OPTIONS,
-            positional_options: true,
-            ..command(
-                "start_job",
-                &["unit"],
-                "`systemctl start UNIT`, which must succeed",
-            )
-        },
-        run: start_job,
-    },
-    Method {
-        signature: Signature {
-            options: UNIT_OPTIONS,
-            positional_options: true,
-            ..command(
-                "stop_job",
-                &["unit"],
-                "`systemctl stop UNIT`, which must succeed",
-            )
-        },
-        run: stop_job,
-    },
-    Method {
-        signature: Signature {
-            options: UNIT_OPTIONS,
-            positional_options: true,
-            ..command(
-                "get_unit_property",
-                &["unit", "property"],
-                "the value of one property of a unit",
-            )
-        },
-        run: get_unit_property,
-    },
-    Method {
-        signature: Signature {
-            options: STATE_OPTIONS,
-            positional_options: true,
-            returns_text: false,
-            ..command(
-                "require_unit_state",
-                &["unit"],
-                "fail unless a unit is in a state (state=active)",
-            )
-        },
-        run: require_unit_state,
-    },
-];
+pub(crate) fn all() -> impl Iterator<Item = &'static Method> + Clone {
+    TABLES.iter().flat_map(|table| table.iter())
+}
 
 /// The signatures of [`METHODS`], for the checker.
 pub(crate) fn signatures() -> Vec<Signature> {
-    METHODS.iter().map(|method| method.signature).collect()
+    all().map(|method| method.signature).collect()
 }
 
 /// The method a call of `name` on `receiver` means (see `signature::lookup`).
 pub(crate) fn find(name: &str, receiver: Receiver) -> Option<&'static Method> {
-    lookup(METHODS, |method| &method.signature, name, receiver)
+    lookup(all(), |method| &method.signature, name, receiver)
 }

@@ -5,9 +5,10 @@
 //! shell script in the guest.
 
 use super::waits::poll;
-use super::{Invocation, MethodResult, STATE, USER};
+use super::{Invocation, Method, MethodResult, STATE, STATE_OPTIONS, UNIT_OPTIONS, USER, command};
 use crate::command::{Status, quote as shell_quote};
 use crate::error::{Error, one_line};
+use crate::script::signature::Signature;
 
 /// Exit status of the wait script for a failed unit.
 const FAILED: i32 = 3;
@@ -194,3 +195,81 @@ pub(super) fn require_unit_state(call: &mut Invocation<'_>) -> MethodResult {
     )?;
     Ok(None)
 }
+
+/// The methods this module runs, with their signatures.
+pub(super) static TABLE: &[Method] = &[
+    Method {
+        signature: Signature {
+            options: UNIT_OPTIONS,
+            positional_options: true,
+            returns_text: false,
+            ..command(
+                "wait_for_unit",
+                &["unit"],
+                "wait until a systemd unit is active; fail at once if it failed",
+            )
+        },
+        run: wait_for_unit,
+    },
+    Method {
+        signature: Signature {
+            options: UNIT_OPTIONS,
+            positional_options: true,
+            ..command(
+                "systemctl",
+                &["arguments"],
+                "run `systemctl ARGUMENTS`, whatever its status; returns its output",
+            )
+        },
+        run: systemctl,
+    },
+    Method {
+        signature: Signature {
+            options: UNIT_OPTIONS,
+            positional_options: true,
+            ..command(
+                "start_job",
+                &["unit"],
+                "`systemctl start UNIT`, which must succeed",
+            )
+        },
+        run: start_job,
+    },
+    Method {
+        signature: Signature {
+            options: UNIT_OPTIONS,
+            positional_options: true,
+            ..command(
+                "stop_job",
+                &["unit"],
+                "`systemctl stop UNIT`, which must succeed",
+            )
+        },
+        run: stop_job,
+    },
+    Method {
+        signature: Signature {
+            options: UNIT_OPTIONS,
+            positional_options: true,
+            ..command(
+                "get_unit_property",
+                &["unit", "property"],
+                "the value of one property of a unit",
+            )
+        },
+        run: get_unit_property,
+    },
+    Method {
+        signature: Signature {
+            options: STATE_OPTIONS,
+            positional_options: true,
+            returns_text: false,
+            ..command(
+                "require_unit_state",
+                &["unit"],
+                "fail unless a unit is in a state (state=active)",
+            )
+        },
+        run: require_unit_state,
+    },
+];

@@ -11,10 +11,11 @@
 //! is not, it asks again after a pause that grows from [`RETRY_PAUSE`] to
 //! [`MAX_RETRY_PAUSE`].
 
-use super::{ADDR, GUEST_GRACE, Invocation, MethodResult};
+use super::{ADDR, GUEST_GRACE, Invocation, Method, MethodResult, PORT_OPTIONS, command};
 use crate::cancel::Deadline;
 use crate::command::{Outcome, Request, Status, quote as shell_quote};
 use crate::error::{Error, one_line};
+use crate::script::signature::{Signature, ValueKind};
 use regex_lite::Regex;
 use std::time::Duration;
 
@@ -181,3 +182,67 @@ fn wait_for_port(call: &mut Invocation<'_>, open: bool) -> MethodResult {
     })?;
     Ok(None)
 }
+
+/// The methods this module runs, with their signatures.
+pub(super) static TABLE: &[Method] = &[
+    Method {
+        signature: command(
+            "wait_until_succeeds",
+            &["command"],
+            "retry a command until it exits 0 (and its output passes the check)",
+        ),
+        run: wait_until_succeeds,
+    },
+    Method {
+        signature: command(
+            "wait_until_fails",
+            &["command"],
+            "retry a command until it exits non-zero (and its output passes the check)",
+        ),
+        run: wait_until_fails,
+    },
+    Method {
+        signature: Signature {
+            param_kind: ValueKind::Regex,
+            ..command(
+                "wait_for_console_text",
+                &["regex"],
+                "wait for a serial console line matching a regex; returns the line",
+            )
+        },
+        run: wait_for_console_text,
+    },
+    Method {
+        signature: Signature {
+            returns_text: false,
+            ..command("wait_for_file", &["path"], "wait until a file exists")
+        },
+        run: wait_for_file,
+    },
+    Method {
+        signature: Signature {
+            param_kind: ValueKind::Port,
+            options: PORT_OPTIONS,
+            returns_text: false,
+            ..command(
+                "wait_for_open_port",
+                &["port"],
+                "wait until a TCP port accepts connections (addr=localhost)",
+            )
+        },
+        run: wait_for_open_port,
+    },
+    Method {
+        signature: Signature {
+            param_kind: ValueKind::Port,
+            options: PORT_OPTIONS,
+            returns_text: false,
+            ..command(
+                "wait_for_closed_port",
+                &["port"],
+                "wait until a TCP port refuses connections (addr=localhost)",
+            )
+        },
+        run: wait_for_closed_port,
+    },
+];

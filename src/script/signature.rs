@@ -102,13 +102,18 @@ impl Signature {
 /// means on `receiver`: the one for that receiver, else any of that name, so that
 /// callers can say "must be called on a machine". The checker and the interpreter
 /// both look methods up here, so they cannot disagree (`sleep` exists both ways).
-pub(crate) fn lookup<'t, T>(
-    items: &'t [T],
+pub(crate) fn lookup<'t, T: 't>(
+    items: impl IntoIterator<Item = &'t T> + Clone,
     signature: impl Fn(&T) -> &Signature,
     name: &str,
     receiver: Receiver,
 ) -> Option<&'t T> {
-    let named = || items.iter().filter(|item| signature(item).name == name);
+    let named = || {
+        items
+            .clone()
+            .into_iter()
+            .filter(|item| signature(item).name == name)
+    };
     named()
         .find(|item| signature(item).receiver == receiver)
         .or_else(|| named().next())
