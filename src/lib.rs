@@ -11,6 +11,10 @@ mod command;
 mod driver;
 mod error;
 mod exit;
+/// Properties checked on arbitrary input, for the fuzz targets in `fuzz/`; not
+/// part of the program's interface.
+#[doc(hidden)]
+pub mod fuzzing;
 mod input;
 mod interact;
 mod interp;

@@ -15,7 +15,7 @@ pub(crate) fn is_xml_char(c: char) -> bool {
 }
 
 /// Escapes `text` for XML character data or a double-quoted attribute, dropping
-/// characters XML 1.0 does not allow.
+/// characters XML 1.0 does not allow; a parser gives back exactly what is kept.
 pub(crate) fn xml_escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
@@ -24,6 +24,8 @@ pub(crate) fn xml_escape(text: &str) -> String {
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
+            // A raw carriage return would be read back as a newline (or dropped).
+            '\r' => out.push_str("&#13;"),
             c if is_xml_char(c) => out.push(c),
             _ => {}
         }
@@ -57,6 +59,11 @@ mod tests {
             "ab&lt;c&gt;&amp;&quot;"
         );
         assert_eq!(xml_escape("tab\tnl\n"), "tab\tnl\n");
+    }
+
+    #[test]
+    fn xml_escape_keeps_carriage_returns_as_references() {
+        assert_eq!(xml_escape("50%\r100%\r\n"), "50%&#13;100%&#13;\n");
     }
 
     #[test]

@@ -479,13 +479,22 @@ impl<'s> Lexer<'s> {
         Ok(kind)
     }
 
-    /// `[0-9]+(\.[0-9]+)?`, not glued to letters, digits or dots.
+    /// `[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?`, not glued to letters, digits or dots.
     fn number(&mut self) -> Result<TokenKind, Diagnostic> {
         let cursor = &mut self.cursor;
         let start = cursor.pos;
         cursor.bump_while(|c| c.is_ascii_digit());
         if cursor.peek() == Some('.') && cursor.peek_nth(1).is_some_and(|c| c.is_ascii_digit()) {
             cursor.bump();
+            cursor.bump_while(|c| c.is_ascii_digit());
+        }
+        let sign = usize::from(matches!(cursor.peek_nth(1), Some('+' | '-')));
+        if matches!(cursor.peek(), Some('e' | 'E'))
+            && cursor
+                .peek_nth(1 + sign)
+                .is_some_and(|c| c.is_ascii_digit())
+        {
+            cursor.bump_n(1 + sign);
             cursor.bump_while(|c| c.is_ascii_digit());
         }
         if cursor

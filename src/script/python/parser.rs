@@ -826,11 +826,12 @@ impl<'s> Parser<'s> {
                 .any(|w| self.at_word(w))
     }
 
-    /// A full expression: `or_test`, refusing conditional expressions and lambdas.
-    fn parse_test(&mut self) -> Result<Expr, Diagnostic> {
-        if self.at_word("lambda") {
-            return self.parse_lambda();
-        }
+    /// Runs `parse` one expression level deeper, refusing to go past
+    /// [`NESTING_LIMIT`], so that no input can overflow the stack.
+    fn deeper(
+        &mut self,
+        parse: impl FnOnce(&mut Self) -> Result<Expr, Diagnostic>,
+    ) -> Result<Expr, Diagnostic> {
         self.depth += 1;
         if self.depth > NESTING_LIMIT {
             return Err(Diagnostic::new(
@@ -841,8 +842,17 @@ impl<'s> Parser<'s> {
                 },
             ));
         }
-        let result = self.parse_or();
+        let result = parse(self);
         self.depth -= 1;
+        result
+    }
+
+    /// A full expression: `or_test`, refusing conditional expressions and lambdas.
+    fn parse_test(&mut self) -> Result<Expr, Diagnostic> {
+        if self.at_word("lambda") {
+            return self.parse_lambda();
+        }
+        let result = self.deeper(Self::parse_or);
         let expr = result?;
         if self.at_word("if") {
             if !(self.whole_value && self.depth == 0 && self.deferred.is_none()) {
@@ -925,7 +935,7 @@ impl<'s> Parser<'s> {
 
     fn parse_not(&mut self) -> Result<Expr, Diagnostic> {
         if let Some(token) = self.eat_word("not") {
-            let operand = self.parse_not()?;
+            let operand = self.deeper(Self::parse_not)?;
             return Ok(Expr {
                 span: token.span.to(operand.span),
                 kind: ExprKind::Unary {
@@ -1024,7 +1034,7 @@ impl<'s> Parser<'s> {
 
     fn parse_factor(&mut self) -> Result<Expr, Diagnostic> {
         if let Some(token) = self.eat_word("-") {
-            let operand = self.parse_factor()?;
+            let operand = self.deeper(Self::parse_factor)?;
             return Ok(Expr {
                 span: token.span.to(operand.span),
                 kind: ExprKind::Unary {
@@ -1034,7 +1044,7 @@ impl<'s> Parser<'s> {
             });
         }
         if self.eat_word("+").is_some() {
-            return self.parse_factor();
+            return self.deeper(Self::parse_factor);
         }
         if self.at_word("~") {
             return Err(self.refuse("operator `~`", "compute the value in the guest"));

@@ -107,7 +107,14 @@ impl Printer<'_> {
         self.line(indent, span.line, end_line);
         let (column, end) = (span.column, next);
         match &statement.kind {
-            StatementKind::Expr(expr) => self.expr(expr, 0),
+            StatementKind::Expr(expr) => {
+                // `.cmds` statements start with a call; any other expression Python
+                // evaluates for nothing is kept as an assignment to `_`.
+                if !matches!(expr.kind, ExprKind::Call(_)) {
+                    self.out.push_str("_ = ");
+                }
+                self.expr(expr, 0)
+            }
             StatementKind::Assign { targets, value } => {
                 let names: Vec<&str> = targets.iter().map(|t| t.name.as_str()).collect();
                 let _ = write!(self.out, "{} = ", names.join(", "));
@@ -207,6 +214,8 @@ impl Printer<'_> {
             ExprKind::Int(value) => {
                 let _ = write!(self.out, "{value}");
             }
+            // Too large a literal is infinite in both languages; `1e999` says so.
+            ExprKind::Float(value) if value.is_infinite() => self.out.push_str("1e999"),
             ExprKind::Float(value) => {
                 let _ = write!(self.out, "{value:?}");
             }
