@@ -22,7 +22,8 @@ use crate::setup::Machines;
 use crate::vlan::Vlan;
 use std::convert::Infallible;
 use std::fs;
-use std::os::unix::fs::DirBuilderExt;
+use std::io;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -195,10 +196,39 @@ fn make_root(base: &Path, keep: bool) -> Result<Root, Error> {
     }
 }
 
+/// Creates the directory `path` (mode 0700) unless it exists, then makes sure it
+/// is a private directory of this user's: the kept state directory has a fixed
+/// name in `TMPDIR`, where someone else may have put a directory or a symlink first.
 fn mkdir_private(path: &Path) -> Result<(), Error> {
+    let context = || format!("creating `{}`", path.display());
     fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
         .create(path)
-        .map_err(|e| Error::io(format!("creating `{}`", path.display()), e))
+        .map_err(|e| Error::io(context(), e))?;
+    let metadata = fs::symlink_metadata(path).map_err(|e| Error::io(context(), e))?;
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let me = unsafe { libc::geteuid() };
+    if !metadata.is_dir() || metadata.uid() != me {
+        let why = format!(
+            "it exists as a {} owned by uid {}, not as a directory of this user (uid {me})",
+            if metadata.is_symlink() {
+                "symlink"
+            } else if metadata.is_dir() {
+                "directory"
+            } else {
+                "file"
+            },
+            metadata.uid()
+        );
+        return Err(Error::io(
+            context(),
+            io::Error::new(io::ErrorKind::PermissionDenied, why),
+        ));
+    }
+    if metadata.mode() & 0o077 != 0 {
+        fs::set_permissions(path, fs::Permissions::from_mode(0o700))
+            .map_err(|e| Error::io(context(), e))?;
+    }
+    Ok(())
 }

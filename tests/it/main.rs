@@ -10,6 +10,7 @@ mod python;
 pub(crate) mod real;
 mod real_debian;
 mod real_transport;
+mod security;
 pub mod support;
 mod tidy;
 mod transport;
