@@ -21,6 +21,7 @@ mod methods;
 mod monitor;
 mod process;
 mod qemu;
+mod qmp;
 mod repl;
 mod report;
 mod run;

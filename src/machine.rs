@@ -15,10 +15,12 @@ use crate::backend::Vm;
 use crate::cancel::{Cancel, Deadline};
 use crate::command::{Outcome, Request};
 use crate::error::{Error, one_line};
+use crate::json::Json;
 use crate::logger::Logger;
 use crate::monitor::Monitor;
 use crate::process;
 use crate::qemu::{Qemu, TAIL_LINES};
+use crate::qmp::{Answer, Qmp};
 use crate::serial::{Console, WaitEnd};
 use crate::shell::Shell;
 use crate::shell::handshake;
@@ -47,6 +49,9 @@ pub(crate) struct MachineConfig {
     pub name: String,
     /// The start script.
     pub start_script: PathBuf,
+    /// Arguments before the driver's (a plain QEMU command's options, for
+    /// machines `create_machine` adds).
+    pub start_args: Vec<String>,
     /// `vm-state-<name>`: QEMU's cwd and TMPDIR, home of the sockets.
     pub state_dir: PathBuf,
     /// `shared-xchg`, shared by all machines (`/tmp/shared` in the guest).
@@ -83,6 +88,8 @@ struct Running {
     qemu: Qemu,
     monitor: Monitor,
     guest: Guest,
+    /// QMP, past negotiation; events queue there until a wait takes them.
+    qmp: Qmp,
 }
 
 /// The guest's root shell, as far as the driver knows.
@@ -352,9 +359,12 @@ impl Drop for Machine {
     }
 }
 
-/// The arguments the driver appends to every start script.
-pub(crate) fn qemu_args(monitor: &Path, shell: &Path, display: bool) -> Vec<String> {
+/// The arguments the driver appends to every start script. QMP comes first, as
+/// in the NixOS driver: QEMU listens on it before it connects to the monitor.
+pub(crate) fn qemu_args(qmp: &Path, monitor: &Path, shell: &Path, display: bool) -> Vec<String> {
     let mut args = vec![
+        "-qmp".to_string(),
+        format!("unix:{},server=on,wait=off", qmp.display()),
         "-monitor".to_string(),
         format!("unix:{}", monitor.display()),
         "-chardev".to_string(),
@@ -388,6 +398,7 @@ impl Vm for Machine {
         let state = &self.config.state_dir;
         let monitor_path = state.join("monitor");
         let shell_path = state.join("shell");
+        let qmp_path = state.join("qmp");
         let monitor_listener = self.listen(&monitor_path)?;
         let shell_listener = self.listen(&shell_path)?;
         let stderr_path = state.join("qemu-stderr.log");
@@ -395,7 +406,13 @@ impl Vm for Machine {
             .map_err(|e| Error::io(format!("creating `{}`", stderr_path.display()), e))?;
         let mut command = Command::new(&self.config.start_script);
         command
-            .args(qemu_args(&monitor_path, &shell_path, self.config.display))
+            .args(&self.config.start_args)
+            .args(qemu_args(
+                &qmp_path,
+                &monitor_path,
+                &shell_path,
+                self.config.display,
+            ))
             .current_dir(state)
             .env("TMPDIR", state)
             .env("USE_TMPDIR", "1")
@@ -433,11 +450,24 @@ impl Vm for Machine {
                 return Err(error);
             }
         };
+        let negotiated = Qmp::connect(&qmp_path, deadline, &mut || {
+            qemu.watch(false, "connecting to QMP")
+        });
+        let _ = fs::remove_file(&qmp_path);
+        let qmp = match negotiated {
+            Ok(qmp) => qmp,
+            Err(stop) => {
+                let error = qemu.stop_error(stop, "connecting to QMP");
+                qemu.end();
+                return Err(error);
+            }
+        };
         let pid = qemu.pid();
         self.power = Power::On(Box::new(Running {
             qemu,
             monitor,
             guest: Guest::Booting(shell_stream),
+            qmp,
         }));
         self.log(&format!("QEMU running (pid {pid})"));
         Ok(())
@@ -680,5 +710,77 @@ impl Vm for Machine {
         self.run(check, MONITOR_TIMEOUT)?;
         self.log("shell session ended");
         Ok(())
+    }
+
+    // QMP.
+
+    /// Takes QMP events in arrival order, dropping those whose name `filter` does
+    /// not match whole, until one does or `timeout` passes; fails at once if QEMU
+    /// exits.
+    fn wait_for_qmp_event(&mut self, filter: &Regex, timeout: Duration) -> Result<Json, Error> {
+        let name = self.config.name.clone();
+        let Some(Running { qemu, qmp, .. }) = self.running() else {
+            return Err(Error::NotRunning {
+                machine: name,
+                what: format!("wait for the QMP event `{filter}`"),
+            });
+        };
+        let during = format!("waiting for the QMP event `{filter}`");
+        let deadline = Deadline::after(timeout);
+        let mut seen = Vec::new();
+        loop {
+            let event = match qmp.next_event(deadline, &mut || qemu.watch(false, &during)) {
+                Ok(event) => event,
+                Err(Stop::TimedOut) => {
+                    return Err(Error::Timeout {
+                        machine: name,
+                        what: format!("a QMP event matching `{filter}`"),
+                        seconds: timeout.as_secs_f64(),
+                        last: Some(match seen.is_empty() {
+                            true => "no QMP events came".to_string(),
+                            false => format!("events that did not match: {}", seen.join(", ")),
+                        }),
+                    });
+                }
+                Err(stop) => return Err(qemu.stop_error(stop, &during)),
+            };
+            let event_name = event
+                .get("event")
+                .and_then(Json::as_str)
+                .unwrap_or_default();
+            if filter.is_match(event_name) {
+                return Ok(event);
+            }
+            seen.push(event_name.to_string());
+        }
+    }
+
+    /// Sends a QMP command and returns its result; a QMP error fails the step.
+    fn qmp_command(&mut self, command: &str, arguments: Option<Json>) -> Result<Json, Error> {
+        let name = self.config.name.clone();
+        let Some(Running { qemu, qmp, .. }) = self.running() else {
+            return Err(Error::NotRunning {
+                machine: name,
+                what: format!("send the QMP command `{command}`"),
+            });
+        };
+        let during = format!("sending the QMP command `{command}`");
+        let deadline = Deadline::after(MONITOR_TIMEOUT);
+        match qmp.execute(command, arguments, deadline, &mut || {
+            qemu.watch(false, &during)
+        }) {
+            Ok(Answer::Return(result)) => Ok(result),
+            Ok(Answer::Error { class, desc }) => Err(Error::Machine {
+                machine: name,
+                message: format!("the QMP command `{command}` failed: {class}: {desc}"),
+            }),
+            Err(Stop::TimedOut) => Err(Error::Timeout {
+                machine: name,
+                what: format!("an answer to the QMP command `{command}`"),
+                seconds: MONITOR_TIMEOUT.as_secs_f64(),
+                last: None,
+            }),
+            Err(stop) => Err(qemu.stop_error(stop, &during)),
+        }
     }
 }
