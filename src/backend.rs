@@ -45,9 +45,9 @@ pub(crate) trait Vm {
     fn shell_interact(&mut self) -> Result<(), Error>;
 
     // QMP.
-    /// Waits for a QMP event whose name `filter` matches whole (events before it
-    /// are dropped) and returns it.
-    fn wait_for_qmp_event(&mut self, filter: &Regex, timeout: Duration) -> Result<Json, Error>;
+    /// Waits for a QMP event whose name the regex `pattern` matches whole (events
+    /// before it are dropped) and returns it.
+    fn wait_for_qmp_event(&mut self, pattern: &str, timeout: Duration) -> Result<Json, Error>;
     /// Sends a QMP command (`arguments`: an object) and returns its result.
     fn qmp_command(&mut self, command: &str, arguments: Option<Json>) -> Result<Json, Error>;
 }

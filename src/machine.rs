@@ -714,18 +714,21 @@ impl Vm for Machine {
 
     // QMP.
 
-    /// Takes QMP events in arrival order, dropping those whose name `filter` does
-    /// not match whole, until one does or `timeout` passes; fails at once if QEMU
+    /// Takes QMP events in arrival order, dropping those whose name the regex
+    /// `pattern` does not match whole, until one does or `timeout` passes; fails at once if QEMU
     /// exits.
-    fn wait_for_qmp_event(&mut self, filter: &Regex, timeout: Duration) -> Result<Json, Error> {
+    fn wait_for_qmp_event(&mut self, pattern: &str, timeout: Duration) -> Result<Json, Error> {
         let name = self.config.name.clone();
+        let filter = Regex::new(&format!("^(?:{pattern})$")).map_err(|e| Error::InvalidValue {
+            message: format!("invalid regex `{pattern}`: {e}"),
+        })?;
         let Some(Running { qemu, qmp, .. }) = self.running() else {
             return Err(Error::NotRunning {
                 machine: name,
-                what: format!("wait for the QMP event `{filter}`"),
+                what: format!("wait for the QMP event `{pattern}`"),
             });
         };
-        let during = format!("waiting for the QMP event `{filter}`");
+        let during = format!("waiting for the QMP event `{pattern}`");
         let deadline = Deadline::after(timeout);
         let mut seen = Vec::new();
         loop {
@@ -734,7 +737,7 @@ impl Vm for Machine {
                 Err(Stop::TimedOut) => {
                     return Err(Error::Timeout {
                         machine: name,
-                        what: format!("a QMP event matching `{filter}`"),
+                        what: format!("a QMP event matching `{pattern}`"),
                         seconds: timeout.as_secs_f64(),
                         last: Some(match seen.is_empty() {
                             true => "no QMP events came".to_string(),
@@ -770,9 +773,9 @@ impl Vm for Machine {
             qemu.watch(false, &during)
         }) {
             Ok(Answer::Return(result)) => Ok(result),
-            Ok(Answer::Error { class, desc }) => Err(Error::Machine {
-                machine: name,
-                message: format!("the QMP command `{command}` failed: {class}: {desc}"),
+            // The script's request was wrong, not the machine: the step fails.
+            Ok(Answer::Error { class, desc }) => Err(Error::InvalidValue {
+                message: format!("{name}: the QMP command `{command}` failed: {class}: {desc}"),
             }),
             Err(Stop::TimedOut) => Err(Error::Timeout {
                 machine: name,

@@ -119,10 +119,17 @@ impl Qmp {
         deadline: Deadline,
         watch: Watch<'_>,
     ) -> Result<Json, Stop> {
-        while self.events.is_empty() {
-            self.read_message(deadline, watch)?;
+        if let Some(event) = self.events.pop_front() {
+            return Ok(event);
         }
-        Ok(self.events.pop_front().expect("the queue is not empty"))
+        loop {
+            // Anything but an event here answers a command an interrupted step
+            // sent and never read: nobody waits for it.
+            let message = self.read_line(deadline, watch)?;
+            if message.get("event").is_some() {
+                return Ok(message);
+            }
+        }
     }
 
     /// Reads one message that is not an event (events go to the queue).

@@ -7,6 +7,7 @@ mod interactive;
 mod language;
 mod machine_state;
 mod python;
+mod qmp;
 pub(crate) mod real;
 mod real_debian;
 mod real_transport;
