@@ -359,6 +359,32 @@ impl Drop for Machine {
     }
 }
 
+/// Why a guest did not answer, when QMP's `query-status` says it is not
+/// running (paused by the monitor's `stop`, or stopped on an error): the note a
+/// timeout carries. HMP's `info status` text varies between QEMU versions; QMP's
+/// `running` field does not.
+fn not_running(qmp: &mut Qmp, qemu: &mut Qemu) -> Option<String> {
+    let deadline = Deadline::after(Duration::from_secs(5));
+    let during = "asking QMP whether the guest runs";
+    let answer = qmp.execute("query-status", None, deadline, &mut || {
+        qemu.watch(false, during)
+    });
+    let Ok(Answer::Return(status)) = answer else {
+        return None;
+    };
+    if status.get("running") != Some(&Json::Bool(false)) {
+        return None;
+    }
+    let state = status
+        .get("status")
+        .and_then(Json::as_str)
+        .unwrap_or("unknown");
+    Some(format!(
+        "QMP says the guest is not running (status `{state}`): paused by the monitor's `stop`, \
+         or stopped on an error"
+    ))
+}
+
 /// The arguments the driver appends to every start script. QMP comes first, as
 /// in the NixOS driver: QEMU listens on it before it connects to the monitor.
 pub(crate) fn qemu_args(qmp: &Path, monitor: &Path, shell: &Path, display: bool) -> Vec<String> {
@@ -483,7 +509,9 @@ impl Vm for Machine {
                 what: format!("run `{}`", one_line(request.command())),
             });
         };
-        let Running { qemu, guest, .. } = &mut **running;
+        let Running {
+            qemu, guest, qmp, ..
+        } = &mut **running;
         let Guest::Connected(shell) = guest else {
             return Err(Error::ShellUnusable {
                 machine: name,
@@ -523,7 +551,7 @@ impl Vm for Machine {
                 machine: name,
                 what: format!("command `{}` to finish", one_line(request.command())),
                 seconds: timeout.as_secs_f64(),
-                last: None,
+                last: not_running(qmp, qemu),
             }),
             Err(Stop::Damaged(message)) => Err(Error::OutputLost {
                 machine: name,
