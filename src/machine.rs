@@ -325,6 +325,23 @@ impl Machine {
         }
     }
 
+    /// Runs one QMP operation on the running QEMU; `what` names it for the
+    /// error when QEMU does not run ("cannot `what`").
+    fn on_qmp<T>(
+        &mut self,
+        what: &str,
+        operation: impl FnOnce(&mut Qmp, &mut Qemu) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        let name = self.config.name.clone();
+        let Some(Running { qemu, qmp, .. }) = self.running() else {
+            return Err(Error::NotRunning {
+                machine: name,
+                what: what.to_string(),
+            });
+        };
+        operation(qmp, qemu)
+    }
+
     /// Ends QEMU's process group now (SIGTERM, then SIGKILL), if it runs.
     pub(crate) fn kill(&mut self) {
         if let Some(running) = self.running() {
@@ -743,75 +760,66 @@ impl Vm for Machine {
     // QMP.
 
     /// Takes QMP events in arrival order, dropping those whose name the regex
-    /// `pattern` does not match whole, until one does or `timeout` passes; fails at once if QEMU
-    /// exits.
+    /// `pattern` does not match whole, until one does or `timeout` passes; fails
+    /// at once if QEMU exits.
     fn wait_for_qmp_event(&mut self, pattern: &str, timeout: Duration) -> Result<Json, Error> {
         let name = self.config.name.clone();
         let filter = Regex::new(&format!("^(?:{pattern})$")).map_err(|e| Error::InvalidValue {
             message: format!("invalid regex `{pattern}`: {e}"),
         })?;
-        let Some(Running { qemu, qmp, .. }) = self.running() else {
-            return Err(Error::NotRunning {
-                machine: name,
-                what: format!("wait for the QMP event `{pattern}`"),
-            });
-        };
         let during = format!("waiting for the QMP event `{pattern}`");
-        let deadline = Deadline::after(timeout);
-        let mut seen = Vec::new();
-        loop {
-            let event = match qmp.next_event(deadline, &mut || qemu.watch(false, &during)) {
-                Ok(event) => event,
-                Err(Stop::TimedOut) => {
-                    return Err(Error::Timeout {
-                        machine: name,
-                        what: format!("a QMP event matching `{pattern}`"),
-                        seconds: timeout.as_secs_f64(),
-                        last: Some(match seen.is_empty() {
-                            true => "no QMP events came".to_string(),
-                            false => format!("events that did not match: {}", seen.join(", ")),
-                        }),
-                    });
+        let what = format!("wait for the QMP event `{pattern}`");
+        self.on_qmp(&what, |qmp, qemu| {
+            let deadline = Deadline::after(timeout);
+            let mut seen = Vec::new();
+            loop {
+                let event = match qmp.next_event(deadline, &mut || qemu.watch(false, &during)) {
+                    Ok(event) => event,
+                    Err(Stop::TimedOut) => {
+                        return Err(Error::Timeout {
+                            machine: name,
+                            what: format!("a QMP event matching `{pattern}`"),
+                            seconds: timeout.as_secs_f64(),
+                            last: Some(match seen.is_empty() {
+                                true => "no QMP events came".to_string(),
+                                false => format!("events that did not match: {}", seen.join(", ")),
+                            }),
+                        });
+                    }
+                    Err(stop) => return Err(qemu.stop_error(stop, &during)),
+                };
+                let event_name = event.get("event").and_then(Json::as_str);
+                let event_name = event_name.unwrap_or_default();
+                if filter.is_match(event_name) {
+                    return Ok(event);
                 }
-                Err(stop) => return Err(qemu.stop_error(stop, &during)),
-            };
-            let event_name = event
-                .get("event")
-                .and_then(Json::as_str)
-                .unwrap_or_default();
-            if filter.is_match(event_name) {
-                return Ok(event);
+                seen.push(event_name.to_string());
             }
-            seen.push(event_name.to_string());
-        }
+        })
     }
 
     /// Sends a QMP command and returns its result; a QMP error fails the step.
     fn qmp_command(&mut self, command: &str, arguments: Option<Json>) -> Result<Json, Error> {
         let name = self.config.name.clone();
-        let Some(Running { qemu, qmp, .. }) = self.running() else {
-            return Err(Error::NotRunning {
-                machine: name,
-                what: format!("send the QMP command `{command}`"),
-            });
-        };
         let during = format!("sending the QMP command `{command}`");
-        let deadline = Deadline::after(MONITOR_TIMEOUT);
-        match qmp.execute(command, arguments, deadline, &mut || {
-            qemu.watch(false, &during)
-        }) {
-            Ok(Answer::Return(result)) => Ok(result),
-            // The script's request was wrong, not the machine: the step fails.
-            Ok(Answer::Error { class, desc }) => Err(Error::InvalidValue {
-                message: format!("{name}: the QMP command `{command}` failed: {class}: {desc}"),
-            }),
-            Err(Stop::TimedOut) => Err(Error::Timeout {
-                machine: name,
-                what: format!("an answer to the QMP command `{command}`"),
-                seconds: MONITOR_TIMEOUT.as_secs_f64(),
-                last: None,
-            }),
-            Err(stop) => Err(qemu.stop_error(stop, &during)),
-        }
+        let what = format!("send the QMP command `{command}`");
+        self.on_qmp(&what, |qmp, qemu| {
+            let deadline = Deadline::after(MONITOR_TIMEOUT);
+            let watch = &mut || qemu.watch(false, &during);
+            match qmp.execute(command, arguments, deadline, watch) {
+                Ok(Answer::Return(result)) => Ok(result),
+                // The script's request was wrong, not the machine: the step fails.
+                Ok(Answer::Error { class, desc }) => Err(Error::InvalidValue {
+                    message: format!("{name}: the QMP command `{command}` failed: {class}: {desc}"),
+                }),
+                Err(Stop::TimedOut) => Err(Error::Timeout {
+                    machine: name,
+                    what: format!("an answer to the QMP command `{command}`"),
+                    seconds: MONITOR_TIMEOUT.as_secs_f64(),
+                    last: None,
+                }),
+                Err(stop) => Err(qemu.stop_error(stop, &during)),
+            }
+        })
     }
 }
