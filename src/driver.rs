@@ -6,9 +6,12 @@
 //!
 //! ```text
 //! <root>/shared-xchg/          shared by every machine (guest: /tmp/shared)
-//! <root>/vm-state-<name>/      QEMU's cwd and TMPDIR; monitor and shell sockets
+//! <root>/vm-state-<name>/      QEMU's cwd and TMPDIR; monitor, shell and QMP sockets
 //! <root>/vde<n>.ctl/           vlan n's switch
 //! ```
+//!
+//! Machines `create_machine` adds join the list and get their state directory there
+//! too, with the same shared settings ([`Driver`]'s `template`).
 //!
 //! Dropping the driver ends every machine, then every switch, then removes the root
 //! (fields drop in declaration order), whatever way the run ends.

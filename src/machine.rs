@@ -3,8 +3,9 @@
 //! Lifecycle, following the NixOS start-script contract: the driver creates the state
 //! directory, listens on `<state>/monitor` and `<state>/shell`, runs the start script
 //! (as an argv, never through `sh -c`) with QEMU's extra arguments appended, accepts
-//! QEMU's two connections, drains the monitor greeting and returns: the guest boots
-//! on its own. The first step that needs the guest's shell waits for the backdoor
+//! QEMU's two connections, drains the monitor greeting, connects to the QMP socket
+//! QEMU listens on (`<state>/qmp`, removed once connected) and returns: the guest
+//! boots on its own. The first step that needs the guest's shell waits for the backdoor
 //! handshake. Every wait also watches for QEMU exiting and for a guest kernel panic,
 //! and fails at once with QEMU's status, its stderr and the last serial lines.
 //!

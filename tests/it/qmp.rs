@@ -134,7 +134,7 @@ g.succeed("true")
 other = create_machine("{extra} -name 'x y'", name="delta")
 other.start()
 other.send_monitor_command("stop")
-ev = other.wait_for_qmp_event("STOP", timeout=30)
+ev = other.wait_for_qmp_event(lambda e: e["event"] in ["STOP", "SHUTDOWN"], timeout=30)
 assert ev["event"] == "STOP"
 create_machine("{extra}")
 "#
@@ -145,4 +145,18 @@ create_machine("{extra}")
         .stderr_has("gamma: created machine from")
         .stderr_has("a machine named `gamma` exists already")
         .clean();
+}
+
+#[test]
+fn a_python_event_predicate_other_than_the_event_name_is_refused_before_boot() {
+    let test = Test::new().fake("machine", &[]);
+    fs::write(
+        test.dir().join("test.py"),
+        "machine.wait_for_qmp_event(lambda e: e[\"data\"][\"reason\"] == \"x\")\n",
+    )
+    .unwrap();
+    let out = test.arg("--").arg("test.py").check();
+    out.code(2)
+        .stderr_has("a `wait_for_qmp_event` predicate other than")
+        .stderr_has("--> test.py:1:28");
 }
