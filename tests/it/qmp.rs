@@ -116,8 +116,11 @@ machine.wait_for_window "^gvim" timeout=2
 }
 
 #[test]
-fn machines_vlans_and_create_machine_from_python() {
-    let test = Test::new().fake("alpha", &[]).fake("beta", &[]);
+fn machines_vlans_create_machine_qmp_and_x11_from_python() {
+    let test = Test::new()
+        .fake("alpha", &[])
+        .fake("beta", &[])
+        .fake_program("xwininfo", &format!("cat <<'EOF'{XWININFO}EOF"));
     let extra = write_start_script(&test.dir().join("bin"), "gamma", &[]);
     let extra = extra.display();
     let src = format!(
@@ -136,6 +139,9 @@ other.start()
 other.send_monitor_command("stop")
 ev = other.wait_for_qmp_event(lambda e: e["event"] in ["STOP", "SHUTDOWN"], timeout=30)
 assert ev["event"] == "STOP"
+assert other.send_qmp_command("query-status")["status"] == "paused"
+assert other.get_window_names() == ["xterm", "Mozilla Firefox"]
+other.wait_for_window("Firefox$", timeout=30)
 create_machine("{extra}")
 "#
     );
