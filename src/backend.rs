@@ -7,6 +7,7 @@
 use crate::cancel::Cancel;
 use crate::command::{Outcome, Request};
 use crate::error::Error;
+use crate::json::Json;
 use crate::logger::Logger;
 use regex_lite::Regex;
 use std::sync::Arc;
@@ -42,6 +43,13 @@ pub(crate) trait Vm {
     fn set_link(&mut self, up: bool) -> Result<(), Error>;
     /// Puts the guest's root shell on the terminal until end of input.
     fn shell_interact(&mut self) -> Result<(), Error>;
+
+    // QMP.
+    /// Waits for a QMP event whose name the regex `pattern` matches whole (events
+    /// before it are dropped) and returns it.
+    fn wait_for_qmp_event(&mut self, pattern: &str, timeout: Duration) -> Result<Json, Error>;
+    /// Sends a QMP command (`arguments`: an object) and returns its result.
+    fn qmp_command(&mut self, command: &str, arguments: Option<Json>) -> Result<Json, Error>;
 }
 
 /// All machines plus the run-wide services the methods need.
@@ -56,4 +64,13 @@ pub(crate) trait Backend {
     fn logger(&self) -> Arc<Logger>;
     /// The run's cancellation state.
     fn cancel(&self) -> &Cancel;
+
+    // Machines and vlans as values; machines created by the script.
+    /// Every machine's name, in order, those `create_machine` added last.
+    fn machine_names(&self) -> Vec<String>;
+    /// The vlan numbers.
+    fn vlans(&self) -> Vec<u32>;
+    /// Adds a stopped machine that `command` (a program and its arguments)
+    /// starts, named `name`; returns the name.
+    fn create_machine(&mut self, command: Vec<String>, name: &str) -> Result<String, Error>;
 }

@@ -6,9 +6,12 @@
 //!
 //! ```text
 //! <root>/shared-xchg/          shared by every machine (guest: /tmp/shared)
-//! <root>/vm-state-<name>/      QEMU's cwd and TMPDIR; monitor and shell sockets
+//! <root>/vm-state-<name>/      QEMU's cwd and TMPDIR; monitor, shell and QMP sockets
 //! <root>/vde<n>.ctl/           vlan n's switch
 //! ```
+//!
+//! Machines `create_machine` adds join the list and get their state directory there
+//! too, with the same shared settings ([`Driver`]'s `template`).
 //!
 //! Dropping the driver ends every machine, then every switch, then removes the root
 //! (fields drop in declaration order), whatever way the run ends.
@@ -65,6 +68,9 @@ pub(crate) struct DriverConfig {
 /// The machines and switches of one run.
 pub(crate) struct Driver {
     machines: Vec<Machine>,
+    /// What every machine shares (name, script and state dir are each one's own),
+    /// for machines `create_machine` adds.
+    template: MachineConfig,
     vlans: Vec<Vlan>,
     logger: Arc<Logger>,
     cancel: Cancel,
@@ -100,25 +106,28 @@ impl Driver {
                 )
             })
             .collect();
+        let template = MachineConfig {
+            name: String::new(),
+            start_script: PathBuf::new(),
+            start_args: Vec::new(),
+            state_dir: root.path().to_path_buf(),
+            shared_dir: shared_dir.clone(),
+            env: env.clone(),
+            keep_state: config.keep_vm_state,
+            connect_timeout: config.connect_timeout,
+            display: config.display,
+        };
         let machines = config
             .machines
             .iter()
             .map(|(name, script)| {
-                let config = MachineConfig {
-                    name: name.clone(),
-                    start_script: script.clone(),
-                    state_dir: root.path().join(format!("vm-state-{name}")),
-                    shared_dir: shared_dir.clone(),
-                    env: env.clone(),
-                    keep_state: config.keep_vm_state,
-                    connect_timeout: config.connect_timeout,
-                    display: config.display,
-                };
+                let config = machine_config(&template, name, script.clone(), Vec::new());
                 Machine::new(config, logger.clone(), cancel)
             })
             .collect();
         Ok(Driver {
             machines,
+            template,
             vlans,
             logger,
             cancel,
@@ -179,6 +188,51 @@ impl Backend for Driver {
 
     fn cancel(&self) -> &Cancel {
         &self.cancel
+    }
+
+    fn machine_names(&self) -> Vec<String> {
+        self.machines.iter().map(|m| m.name().to_string()).collect()
+    }
+
+    fn vlans(&self) -> Vec<u32> {
+        self.vlans.iter().map(Vlan::number).collect()
+    }
+
+    fn create_machine(&mut self, command: Vec<String>, name: &str) -> Result<String, Error> {
+        if self.machines.iter().any(|machine| machine.name() == name) {
+            return Err(Error::InvalidValue {
+                message: format!(
+                    "`create_machine`: a machine named `{name}` exists already (pass `name=`)"
+                ),
+            });
+        }
+        let mut words = command.into_iter();
+        let program = PathBuf::from(words.next().unwrap_or_default());
+        let config = machine_config(&self.template, name, program, words.collect());
+        self.logger.log(
+            Some(name),
+            &format!("created machine from `{}`", config.start_script.display()),
+        );
+        let machine = Machine::new(config, self.logger.clone(), self.cancel);
+        self.machines.push(machine);
+        Ok(name.to_string())
+    }
+}
+
+/// The configuration of machine `name`, started by `script` with `args`: the
+/// run's shared settings from `template`, its own state directory under the root.
+fn machine_config(
+    template: &MachineConfig,
+    name: &str,
+    script: PathBuf,
+    args: Vec<String>,
+) -> MachineConfig {
+    MachineConfig {
+        name: name.to_string(),
+        start_script: script,
+        start_args: args,
+        state_dir: template.state_dir.join(format!("vm-state-{name}")),
+        ..template.clone()
     }
 }
 

@@ -26,7 +26,7 @@ use crate::script::ast::{
     UnaryOp,
 };
 use crate::script::builtins;
-use crate::script::check::{MACHINES, resolve_machine};
+use crate::script::check::{MACHINES, VLANS, resolve_machine};
 use crate::script::signature::{Receiver, ValueKind};
 use crate::script::span::Span;
 use crate::script::value::Value;
@@ -369,8 +369,16 @@ impl<'a> Interpreter<'a> {
             return Ok(Value::Machine(machine.to_string()));
         }
         if name == MACHINES {
-            let all = self.machines.iter().cloned().map(Value::Machine).collect();
-            return Ok(Value::List(all));
+            let all = self.backend.machine_names();
+            return Ok(Value::List(all.into_iter().map(Value::Machine).collect()));
+        }
+        if name == VLANS {
+            let all = self
+                .backend
+                .vlans()
+                .into_iter()
+                .map(|n| Value::Int(n.into()));
+            return Ok(Value::List(all.collect()));
         }
         Err(StepError::value(
             ident.span,
@@ -613,6 +621,7 @@ impl<'a> Interpreter<'a> {
             options,
             condition: condition.as_deref(),
             status: None,
+            value: None,
         };
         let output = (method.run)(&mut invocation).map_err(|error| StepError::new(at, error))?;
         let status = invocation.status.filter(|_| want_status);
@@ -632,7 +641,10 @@ impl<'a> Interpreter<'a> {
                 },
             ));
         }
-        let value = Value::Str(output.trim_end_matches('\n').to_string());
+        let value = match invocation.value.take() {
+            Some(value) => value,
+            None => Value::Str(output.trim_end_matches('\n').to_string()),
+        };
         Ok((value, status))
     }
 
@@ -821,6 +833,18 @@ mod tests {
         fn cancel(&self) -> &Cancel {
             &self.cancel
         }
+        fn machine_names(&self) -> Vec<String> {
+            Vec::new()
+        }
+        fn vlans(&self) -> Vec<u32> {
+            vec![2, 1]
+        }
+        fn create_machine(&mut self, _: Vec<String>, name: &str) -> Result<String, Error> {
+            Err(Error::Machine {
+                machine: name.to_string(),
+                message: "no machines in unit tests".to_string(),
+            })
+        }
     }
 
     /// Checks and runs `src`; on failure returns `line:column: error`, then the
@@ -909,6 +933,7 @@ mod tests {
         );
         passes("a, b = [1, \"two\"]\nassert b == \"two\"");
         passes("a = 1\na");
+        passes("n = 0\nfor v in vlans { n = n + v }\nassert n == 3 and machines == []");
     }
 
     #[test]

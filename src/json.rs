@@ -1,6 +1,9 @@
 //! A small JSON reader: text to a [`Json`] tree, or an error with its line and
 //! column.
 //!
+//! The writer ([`Json`]'s `Display`) gives the compact text of a value, as QMP
+//! commands are sent: no whitespace, non-ASCII kept, control characters escaped.
+//!
 //! It follows RFC 8259: one value with optional whitespace around it; objects keep
 //! their keys in order (a repeated key keeps its last value, as Python's `json`
 //! does); numbers without a fraction or exponent that fit an `i64` stay integers.
@@ -318,6 +321,76 @@ impl Reader {
     }
 }
 
+impl Json {
+    /// The member `key` of an object, if this is one and has it.
+    pub(crate) fn get(&self, key: &str) -> Option<&Json> {
+        match self {
+            Json::Object(members) => members.iter().find(|(k, _)| k == key).map(|(_, v)| v),
+            _ => None,
+        }
+    }
+
+    /// The text of a string value.
+    pub(crate) fn as_str(&self) -> Option<&str> {
+        match self {
+            Json::Str(text) => Some(text),
+            _ => None,
+        }
+    }
+}
+
+/// Compact JSON text; non-finite floats, which JSON cannot hold, are written `null`.
+impl fmt::Display for Json {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Json::Null => f.write_str("null"),
+            Json::Bool(b) => write!(f, "{b}"),
+            Json::Int(i) => write!(f, "{i}"),
+            Json::Float(x) if x.is_finite() => write!(f, "{x:?}"),
+            Json::Float(_) => f.write_str("null"),
+            Json::Str(text) => write_string(f, text),
+            Json::Array(items) => {
+                f.write_str("[")?;
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(",")?;
+                    }
+                    write!(f, "{item}")?;
+                }
+                f.write_str("]")
+            }
+            Json::Object(members) => {
+                f.write_str("{")?;
+                for (i, (key, value)) in members.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(",")?;
+                    }
+                    write_string(f, key)?;
+                    write!(f, ":{value}")?;
+                }
+                f.write_str("}")
+            }
+        }
+    }
+}
+
+/// A JSON string literal: quotes, backslashes and control characters escaped.
+fn write_string(f: &mut fmt::Formatter<'_>, text: &str) -> fmt::Result {
+    f.write_str("\"")?;
+    for c in text.chars() {
+        match c {
+            '"' => f.write_str("\\\"")?,
+            '\\' => f.write_str("\\\\")?,
+            '\n' => f.write_str("\\n")?,
+            '\r' => f.write_str("\\r")?,
+            '\t' => f.write_str("\\t")?,
+            c if u32::from(c) < 0x20 => write!(f, "\\u{:04x}", u32::from(c))?,
+            c => write!(f, "{c}")?,
+        }
+    }
+    f.write_str("\"")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -452,5 +525,15 @@ mod tests {
             parse(&deeper).unwrap_err().message,
             "nested more than 128 deep, found `[`"
         );
+    }
+
+    #[test]
+    fn writes_compact_text_that_reads_back() {
+        let text = r#"{"execute":"x","arguments":{"a":[1,-2.5,true,null],"s":"q\"\\\n\u0001é"}}"#;
+        let value = parse(text).unwrap();
+        assert_eq!(value.to_string(), text);
+        assert_eq!(parse(&value.to_string()), Ok(value));
+        assert_eq!(Json::Float(f64::NAN).to_string(), "null");
+        assert_eq!(Json::Float(2.0).to_string(), "2.0");
     }
 }

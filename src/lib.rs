@@ -25,6 +25,7 @@ mod methods;
 mod monitor;
 mod process;
 mod qemu;
+mod qmp;
 mod repl;
 mod report;
 mod run;

@@ -11,6 +11,10 @@
 mod basic;
 mod units;
 mod waits;
+// QMP, X11 and machines added by the script.
+mod create;
+mod qmp;
+mod x11;
 
 use crate::backend::{Backend, Vm};
 use crate::error::Error;
@@ -50,6 +54,9 @@ pub(crate) struct Invocation<'a> {
     /// The exit status of the one command a method ran, for methods whose
     /// signature has `returns_status` (`rc, out = m.execute …`); they set it.
     pub status: Option<i32>,
+    /// The value a method whose signature has `returns` gives instead of its
+    /// text (which output checks still see); it sets it.
+    pub value: Option<crate::script::value::Value>,
 }
 
 impl Invocation<'_> {
@@ -197,6 +204,7 @@ pub(super) const fn global(
         positional_options: false,
         returns_text: false,
         returns_status: false,
+        returns: None,
         summary,
     }
 }
@@ -222,7 +230,14 @@ pub(super) const fn command(
 }
 
 /// The tables of every submodule, in the order `help` lists them.
-static TABLES: &[&[Method]] = &[basic::TABLE, waits::TABLE, units::TABLE];
+static TABLES: &[&[Method]] = &[
+    basic::TABLE,
+    waits::TABLE,
+    units::TABLE,
+    qmp::TABLE,
+    x11::TABLE,
+    create::TABLE,
+];
 
 /// Every method a script can call.
 pub(crate) fn all() -> impl Iterator<Item = &'static Method> + Clone {

@@ -47,6 +47,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 /// The name of the builtin list of every machine.
 pub(crate) const MACHINES: &str = "machines";
+/// The name of the builtin list of the vlan numbers.
+pub(crate) const VLANS: &str = "vlans";
 
 /// What a script is checked against.
 #[derive(Debug, Clone, Copy)]
@@ -177,6 +179,8 @@ impl<'a> Checker<'a> {
             Some("a machine")
         } else if name == MACHINES {
             Some("the list of machines")
+        } else if name == VLANS {
+            Some("the list of vlans")
         } else {
             None
         };
@@ -200,6 +204,7 @@ impl<'a> Checker<'a> {
         }
         names.extend(self.machine_names().into_iter().map(str::to_string));
         names.push(MACHINES.to_string());
+        names.push(VLANS.to_string());
         names
     }
 
@@ -220,7 +225,7 @@ impl<'a> Checker<'a> {
         if resolve_machine(&ident.name, self.machines).is_some() {
             return Kind::Machine;
         }
-        if ident.name == MACHINES {
+        if ident.name == MACHINES || ident.name == VLANS {
             return Kind::List;
         }
         let names = self.visible_names();
@@ -1052,7 +1057,9 @@ fn port(n: i64) -> bool {
 
 /// The kind of what a method of the table returns.
 fn text_kind(signature: &Signature) -> Kind {
-    if signature.returns_text {
+    if let Some(kind) = signature.returns {
+        kind
+    } else if signature.returns_text {
         Kind::Str
     } else {
         Kind::None

@@ -3,6 +3,8 @@
 //! The runtime table (`crate::methods`) pairs each signature with the function that
 //! runs it; the checker only needs this half, so it never depends on the runtime.
 
+use crate::script::value::Kind;
+
 /// Whether a method is called on a machine or on its own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Receiver {
@@ -57,6 +59,9 @@ pub(crate) struct Signature {
     pub returns_text: bool,
     /// Whether it runs one command whose exit status `rc, out = …` can capture.
     pub returns_status: bool,
+    /// The kind of value it gives instead of its text (a list, a JSON object, a
+    /// machine), for methods that return text; output checks still see the text.
+    pub returns: Option<Kind>,
     /// One line for `help` and the man page.
     pub summary: &'static str,
 }

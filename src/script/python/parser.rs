@@ -1522,10 +1522,14 @@ impl<'s> Parser<'s> {
         start: Span,
     ) -> Result<Expr, Diagnostic> {
         let outer = self.lambda_allowed;
-        self.lambda_allowed = target.is_none() && name.name == "retry";
+        let event_filter = target.is_some() && name.name == "wait_for_qmp_event";
+        self.lambda_allowed = target.is_none() && name.name == "retry" || event_filter;
         let args = self.parse_args();
         self.lambda_allowed = outer;
-        let args = args?;
+        let mut args = args?;
+        if event_filter && let Some(Arg::Positional(filter)) = args.first_mut() {
+            qmp_event_filter(filter)?;
+        }
         if target.is_none() && name.name == "print" {
             name.name = "log".into();
         }
@@ -1946,6 +1950,91 @@ impl<'s> Parser<'s> {
 /// The name a lambda is kept under until `retry` takes it (not an identifier, so no
 /// script can call it).
 const LAMBDA: &str = "<lambda>";
+
+/// `wait_for_qmp_event(lambda e: e["event"] == "STOP")`: a predicate on the event's
+/// name (`==`, `in [...]`, `or` of those) becomes the regex of the names it
+/// accepts, which is what `wait_for_qmp_event` takes. Other predicates are refused.
+fn qmp_event_filter(filter: &mut Expr) -> Result<(), Diagnostic> {
+    let ExprKind::Call(lambda) = &filter.kind else {
+        return Ok(());
+    };
+    if lambda.name.name != LAMBDA {
+        return Ok(());
+    }
+    let names = lambda.args.first().and_then(event_names).ok_or_else(|| {
+        unsupported(
+            filter.span,
+            "a `wait_for_qmp_event` predicate other than `lambda e: e[\"event\"] == \"NAME\"`",
+            "name the events: `m.wait_for_qmp_event(\"STOP|RESUME\")`, and inspect the event it returns",
+        )
+    })?;
+    let escaped: Vec<String> = names.iter().map(|name| regex_escape(name)).collect();
+    filter.kind = ExprKind::Str(Text {
+        parts: vec![TextPart::Literal(escaped.join("|"))],
+    });
+    Ok(())
+}
+
+/// The event names a lambda body accepts: `e["event"] == "N"` (either way round),
+/// `e["event"] in ["A", "B"]`, and `or` of those.
+fn event_names(body: &Expr) -> Option<Vec<String>> {
+    let is_event = |expr: &Expr| match &expr.kind {
+        ExprKind::Index { base, index } => {
+            matches!(base.kind, ExprKind::Name(_)) && literal(index).as_deref() == Some("event")
+        }
+        _ => false,
+    };
+    match &body.kind {
+        ExprKind::Binary {
+            op: BinaryOp::Or,
+            left,
+            right,
+        } => {
+            let mut names = event_names(left)?;
+            names.extend(event_names(right)?);
+            Some(names)
+        }
+        ExprKind::Binary {
+            op: BinaryOp::Eq,
+            left,
+            right,
+        } if is_event(left) => Some(vec![literal(right)?]),
+        ExprKind::Binary {
+            op: BinaryOp::Eq,
+            left,
+            right,
+        } if is_event(right) => Some(vec![literal(left)?]),
+        ExprKind::Binary {
+            op: BinaryOp::In,
+            left,
+            right,
+        } if is_event(left) => match &right.kind {
+            ExprKind::List(items) => items.iter().map(literal).collect(),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// A string literal's text.
+fn literal(expr: &Expr) -> Option<String> {
+    match &expr.kind {
+        ExprKind::Str(text) => text.as_literal(),
+        _ => None,
+    }
+}
+
+/// `text` as a regex that matches it literally.
+fn regex_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if "\\.+*?()|[]{}^$".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
 
 /// The statements an assignment of a [`Deferred`] value to `target` stands for:
 /// `if c { x = a } else { x = b }`, or `x = []` and a loop appending to `x`.
