@@ -14,6 +14,15 @@
 //! registers every `def` of the statements before running them. A procedure runs
 //! in its own frame: it reads its parameters, its own variables, then the
 //! top-level ones as they are when it runs; what it assigns stays local.
+//!
+//! Polling conditions: `polling_condition` binds a [`Polling`], which captures
+//! the variables of the procedure defining it. `with` makes conditions active for
+//! its body; before each machine method, every active condition that is due (not
+//! checked for its interval) runs its check in a frame of its own, logged as a
+//! nest. A check's own methods check no condition. A failed check fails the step
+//! with [`Error::PollingConditionFailed`], located at the check's failing line and
+//! "called from" the method it ran before. A wait is one method: conditions are
+//! checked before it starts, not while it waits.
 
 use crate::backend::Backend;
 use crate::cancel::{Deadline, seconds};
@@ -29,8 +38,9 @@ use crate::script::builtins;
 use crate::script::check::{MACHINES, resolve_machine};
 use crate::script::signature::{Receiver, ValueKind};
 use crate::script::span::Span;
-use crate::script::value::Value;
+use crate::script::value::{Polling, Value};
 use regex_lite::Regex;
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::rc::Rc;
 use std::time::Duration;
@@ -79,6 +89,14 @@ const RETRY_PAUSE: Duration = Duration::from_millis(250);
 /// The longest pause between two runs of a failed `retry` body.
 const RETRY_MAX_PAUSE: Duration = Duration::from_secs(1);
 
+/// How often a polling condition is checked unless its `interval` says otherwise
+/// (as in the NixOS driver).
+const POLLING_INTERVAL: f64 = 2.0;
+
+/// The pause between two checks of a polling condition's `.wait` (as in the
+/// NixOS driver's `retry`).
+const WAIT_PAUSE: Duration = Duration::from_secs(1);
+
 /// Runs statements against a backend, keeping the script's variables.
 pub(crate) struct Interpreter<'a> {
     backend: &'a mut dyn Backend,
@@ -90,6 +108,11 @@ pub(crate) struct Interpreter<'a> {
     /// The statement running, which method failures point at.
     statement: Span,
     last_output: Option<String>,
+    /// The polling conditions the enclosing `with` blocks made active, outermost
+    /// first.
+    active: Vec<Rc<Polling>>,
+    /// Whether a polling condition's check is running (its methods check none).
+    polling: bool,
 }
 
 impl<'a> Interpreter<'a> {
@@ -103,6 +126,8 @@ impl<'a> Interpreter<'a> {
             procedures: HashMap::new(),
             statement: Span::default(),
             last_output: None,
+            active: Vec::new(),
+            polling: false,
         }
     }
 
@@ -222,8 +247,181 @@ impl<'a> Interpreter<'a> {
             StatementKind::Retry { timeout, body } => {
                 return self.retry(statement.span, timeout.as_ref(), body);
             }
+            StatementKind::PollingCondition(condition) => {
+                let interval = match &condition.interval {
+                    Some(interval) => self.seconds(interval, "option `interval`")?,
+                    None => POLLING_INTERVAL,
+                };
+                let description = match &condition.description {
+                    Some(description) => self.eval(description)?.to_text(),
+                    None => condition.name.name.clone(),
+                };
+                let polling = Polling {
+                    name: condition.name.name.clone(),
+                    span: condition.name.span,
+                    description,
+                    interval: seconds(interval),
+                    body: Rc::new(condition.body.clone()),
+                    captured: self.frames.last().cloned().unwrap_or_default(),
+                    last_checked: Cell::new(None),
+                };
+                self.bind(&condition.name.name, Value::Condition(Rc::new(polling)));
+            }
+            StatementKind::With { conditions, body } => {
+                let active = self.active.len();
+                for condition in conditions {
+                    let condition = self.condition(condition)?;
+                    self.active.push(condition);
+                }
+                let result = self.block(body);
+                self.active.truncate(active);
+                return result;
+            }
+            StatementKind::WaitCondition { condition, timeout } => {
+                let limit = match timeout {
+                    Some(timeout) => self.seconds(timeout, "option `timeout` of `wait`")?,
+                    None => DEFAULT_TIMEOUT,
+                };
+                let condition = self.condition(condition)?;
+                self.wait_condition(&condition, limit, statement.span)?;
+            }
         }
         Ok(Flow::Next)
+    }
+
+    /// Evaluates `expr` as a number of seconds; `what` names its slot.
+    fn seconds(&mut self, expr: &Expr, what: &str) -> Result<f64, StepError> {
+        match self.method_arg(expr, ValueKind::Seconds, what)? {
+            Arg::Number(seconds) => Ok(seconds),
+            Arg::Text(_) => unreachable!("seconds convert to a number"),
+        }
+    }
+
+    /// The polling condition `expr` names.
+    fn condition(&mut self, expr: &Expr) -> Result<Rc<Polling>, StepError> {
+        match self.eval(expr)? {
+            Value::Condition(condition) => Ok(condition),
+            other => Err(StepError::value(
+                expr.span,
+                format!("expected a polling condition, found {}", other.repr()),
+            )),
+        }
+    }
+
+    /// Checks the active polling conditions that are due, before a machine method
+    /// runs; the first that fails fails the step.
+    fn poll_conditions(&mut self) -> Result<(), StepError> {
+        if self.polling {
+            return Ok(());
+        }
+        let due: Vec<Rc<Polling>> = self.active.iter().filter(|c| c.due()).cloned().collect();
+        let trigger = self.statement;
+        for condition in due {
+            if let Err(mut failure) = self.check_condition(&condition, None) {
+                failure.calls.insert(0, trigger);
+                return Err(failure);
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs `condition`'s check once, logged as a nest. A failure that fails the
+    /// test becomes [`Error::PollingConditionFailed`] (with `waited`, for a
+    /// `.wait`); others (a signal, the global timeout) pass through.
+    fn check_condition(
+        &mut self,
+        condition: &Polling,
+        waited: Option<f64>,
+    ) -> Result<(), StepError> {
+        let logger = self.backend.logger();
+        let description = &condition.description;
+        logger.open_nest(None, &format!("checking polling condition '{description}'"));
+        match condition.last_checked.get() {
+            Some(last) => logger.log(
+                None,
+                &format!(
+                    "time since last check: {:.2} s",
+                    last.elapsed().as_secs_f64()
+                ),
+            ),
+            None => logger.log(None, "(not checked yet)"),
+        }
+        let caller = self.statement;
+        self.polling = true;
+        self.frames.push(condition.captured.clone());
+        let result = self.block(&condition.body);
+        self.frames.pop();
+        self.polling = false;
+        self.statement = caller;
+        condition.last_checked.set(Some(std::time::Instant::now()));
+        let failed = |span, calls, failure| StepError {
+            span,
+            error: Box::new(Error::PollingConditionFailed {
+                name: condition.name.clone(),
+                description: description.clone(),
+                waited,
+                failure,
+            }),
+            calls,
+        };
+        let failure = match result {
+            Ok(Flow::Return(value)) if value != Value::None && !value.truthy() => {
+                Some(failed(condition.span, Vec::new(), None))
+            }
+            Ok(_) => None,
+            Err(failure) if failure.error.status() != Status::TestFailed => {
+                logger.close_nest(NestEnd::Failed);
+                return Err(failure);
+            }
+            Err(StepError { span, error, calls }) => Some(failed(span, calls, Some(error))),
+        };
+        let verdict = if failure.is_some() {
+            "failed"
+        } else {
+            "succeeded"
+        };
+        logger.log(None, &format!("polling condition {verdict}: {description}"));
+        logger.close_nest(match failure {
+            Some(_) => NestEnd::Failed,
+            None => NestEnd::Finished,
+        });
+        failure.map_or(Ok(()), Err)
+    }
+
+    /// `name.wait`: checks `condition` until it holds, every second, for at most
+    /// `limit` seconds.
+    fn wait_condition(
+        &mut self,
+        condition: &Polling,
+        limit: f64,
+        span: Span,
+    ) -> Result<(), StepError> {
+        let deadline = Deadline::after(seconds(limit));
+        let logger = self.backend.logger();
+        logger.open_nest(None, &format!("waiting for {}", condition.description));
+        let result = loop {
+            match self.check_condition(condition, Some(limit)) {
+                Ok(()) => break Ok(()),
+                Err(failure)
+                    if failure.error.status() == Status::TestFailed && !deadline.passed() => {}
+                Err(failure) => break Err(failure),
+            }
+            if let Err(error) = self
+                .backend
+                .cancel()
+                .sleep(WAIT_PAUSE.min(deadline.remaining()))
+            {
+                break Err(StepError::new(span, error));
+            }
+        };
+        logger.close_nest(match result {
+            Ok(()) => NestEnd::Finished,
+            Err(_) => NestEnd::Failed,
+        });
+        result.map_err(|mut failure| {
+            failure.calls.insert(0, span);
+            failure
+        })
     }
 
     /// Runs `body` until it passes, while it fails the test and time is left.
@@ -234,13 +432,7 @@ impl<'a> Interpreter<'a> {
         body: &[Statement],
     ) -> Result<Flow, StepError> {
         let limit = match timeout {
-            Some(timeout) => {
-                let what = "option `timeout` of `retry`";
-                match self.method_arg(timeout, ValueKind::Seconds, what)? {
-                    Arg::Number(limit) => limit,
-                    Arg::Text(_) => unreachable!("seconds convert to a number"),
-                }
-            }
+            Some(timeout) => self.seconds(timeout, "option `timeout` of `retry`")?,
             None => DEFAULT_TIMEOUT,
         };
         let deadline = Deadline::after(seconds(limit));
@@ -571,6 +763,9 @@ impl<'a> Interpreter<'a> {
         call: &Call,
         want_status: bool,
     ) -> Result<(Value, Option<i32>), StepError> {
+        if machine.is_some() {
+            self.poll_conditions()?;
+        }
         let signature = &method.signature;
         let mut args = Vec::with_capacity(call.args.len());
         let mut options = Vec::with_capacity(call.options.len());

@@ -19,6 +19,9 @@
 //! | [`StatementKind::Return`] | `return e` | `return e` |
 //! | [`StatementKind::Subtest`] | `subtest "name" { … }` | `with subtest("name"): …` |
 //! | [`StatementKind::Retry`] | `retry timeout=60 { … }` | `retry(fn, timeout_seconds=60)` (body of `fn`) |
+//! | [`StatementKind::PollingCondition`] | `polling_condition up interval=5 { … }` | `@polling_condition(seconds_interval=5)` on `def up(): …` |
+//! | [`StatementKind::With`] | `with up, other { … }` | `with up, other: …` |
+//! | [`StatementKind::WaitCondition`] | `up.wait timeout=60` | `up.wait(timeout=60)` |
 //! | [`ExprKind::Str`] | `"a ${x + 1}"`, `'raw'`, heredocs | `"a"`, `f"a {x + 1}"` |
 //! | [`ExprKind::Int`], [`ExprKind::Float`] | `5`, `0.5` | `5`, `0.5` |
 //! | [`ExprKind::Bool`], [`ExprKind::None`] | `true`, `false`, `True`, `None` | `True`, `False`, `None` |
@@ -133,6 +136,37 @@ pub(crate) enum StatementKind {
         /// The body.
         body: Vec<Statement>,
     },
+    /// `polling_condition name [interval=s] [description=text] { … }`: binds `name`
+    /// to a check that `with name { … }` runs before the machine methods of its body.
+    PollingCondition(Condition),
+    /// `with name[, name…] { … }`: runs the body with the polling conditions active.
+    With {
+        /// The conditions (each a name bound by `polling_condition`).
+        conditions: Vec<Expr>,
+        /// The body.
+        body: Vec<Statement>,
+    },
+    /// `name.wait [timeout=s]`: checks the polling condition until it holds.
+    WaitCondition {
+        /// The condition.
+        condition: Expr,
+        /// The `timeout` option, if given (default 900 s).
+        timeout: Option<Expr>,
+    },
+}
+
+/// A polling condition defined with `polling_condition`.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Condition {
+    /// The name it is bound to.
+    pub name: Ident,
+    /// At most how often it is checked, in seconds (default 2).
+    pub interval: Option<Expr>,
+    /// What it checks, for the log and errors (default: its name).
+    pub description: Option<Expr>,
+    /// The check: it fails when a step fails, or when it returns a false value
+    /// other than `None`.
+    pub body: Vec<Statement>,
 }
 
 /// A procedure defined with `def`.

@@ -33,8 +33,8 @@
 //! computed only for errors.
 
 use crate::script::ast::{
-    BinaryOp, Call, Expr, ExprKind, Ident, Procedure, Script, Statement, StatementKind, TextPart,
-    UnaryOp,
+    BinaryOp, Call, Condition, Expr, ExprKind, Ident, Procedure, Script, Statement, StatementKind,
+    TextPart, UnaryOp,
 };
 use crate::script::builtins::{self, FUNCTIONS, Takes, VALUE_METHODS};
 use crate::script::diag::{DiagKind, Diagnostic};
@@ -351,6 +351,57 @@ impl<'a> Checker<'a> {
                 }
                 self.fenced_block(body);
             }
+            StatementKind::PollingCondition(condition) => self.condition(condition),
+            StatementKind::With { conditions, body } => {
+                for condition in conditions {
+                    self.is_condition(condition);
+                }
+                self.block(body);
+            }
+            StatementKind::WaitCondition { condition, timeout } => {
+                self.is_condition(condition);
+                if let Some(timeout) = timeout {
+                    let kind = self.expr(timeout);
+                    let slot = Slot::Option("timeout");
+                    self.value("wait", slot, timeout, kind, ValueKind::Seconds);
+                }
+            }
+        }
+    }
+
+    /// `polling_condition name … { … }`: the options, then the body in a scope of
+    /// its own that starts with the variables visible here (as a procedure's
+    /// does); `name` is bound after.
+    fn condition(&mut self, condition: &Condition) {
+        let name = &condition.name.name;
+        if let Some(interval) = &condition.interval {
+            let kind = self.expr(interval);
+            let slot = Slot::Option("interval");
+            self.value(name, slot, interval, kind, ValueKind::Seconds);
+        }
+        if let Some(description) = &condition.description {
+            self.expr(description);
+        }
+        let locals = match &self.procedure {
+            Some((_, locals)) => locals.clone(),
+            None => BTreeMap::new(),
+        };
+        let outer = self
+            .procedure
+            .replace((format!("polling_condition {name}"), locals));
+        let blocks = std::mem::replace(&mut self.blocks, 0);
+        self.fenced_block(&condition.body);
+        self.blocks = blocks;
+        self.procedure = outer;
+        self.assign(&condition.name, Kind::Condition);
+    }
+
+    /// Checks that `expr` is a polling condition (or may be one).
+    fn is_condition(&mut self, expr: &Expr) {
+        let kind = self.expr(expr);
+        if !matches!(kind, Kind::Condition | Kind::Any) {
+            let kind = kind.describe();
+            self.error(expr.span, DiagKind::NotACondition { kind });
         }
     }
 
@@ -1142,8 +1193,11 @@ fn escapes_or_assigns(statement: &Statement, names: &BTreeSet<String>) -> bool {
         } => branches.iter().any(|(_, body)| any(body)) || otherwise.as_deref().is_some_and(any),
         StatementKind::While { body, .. }
         | StatementKind::Subtest { body, .. }
-        | StatementKind::Retry { body, .. } => any(body),
-        StatementKind::Expr(_)
+        | StatementKind::Retry { body, .. }
+        | StatementKind::With { body, .. } => any(body),
+        StatementKind::PollingCondition(condition) => names.contains(&condition.name.name),
+        StatementKind::WaitCondition { .. }
+        | StatementKind::Expr(_)
         | StatementKind::Assert { .. }
         | StatementKind::Continue
         | StatementKind::Def(_) => false,

@@ -242,6 +242,11 @@ pub(crate) enum DiagKind {
         /// The kind, such as "a number".
         kind: &'static str,
     },
+    /// `with x { … }` or `x.wait` where `x` is not a polling condition.
+    NotACondition {
+        /// The kind, such as "a string".
+        kind: &'static str,
+    },
     /// `x[0]` on a value that has no positions or keys.
     NotIndexable {
         /// The kind, such as "a machine".
@@ -490,6 +495,9 @@ impl DiagKind {
                 did_you_mean(suggestion)
             }
             WrongOperandKinds { .. } | NotIterable { .. } | NotIndexable { .. } => None,
+            NotACondition { .. } => {
+                Some("define it first with `polling_condition name { … }`".into())
+            }
             WrongArgument { .. } => None,
             CannotUnpack { .. } => None,
             MethodNotCalled { .. } => None,
@@ -596,6 +604,7 @@ impl Display for DiagKind {
                 _ => write!(f, "`{op}` cannot take {}", kinds.join(" and ")),
             },
             NotIterable { kind } => write!(f, "cannot loop over {kind}"),
+            NotACondition { kind } => write!(f, "expected a polling condition, found {kind}"),
             NotIndexable { kind } => write!(f, "cannot index {kind}"),
             CannotUnpack { kind } => write!(f, "cannot unpack {kind} into several names"),
             MethodNotCalled { text } => write!(

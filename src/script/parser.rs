@@ -18,7 +18,8 @@
 //! interactive prompt needs to know to ask for more lines.
 //!
 //! Statements start with a keyword (`if`, `for`, `while`, `def`, `return`, `break`,
-//! `continue`, `assert`, `subtest`, `retry`), with `name =` or `a, b =`, or are an
+//! `continue`, `assert`, `subtest`, `retry`, `polling_condition`, `with`), with
+//! `name =` or `a, b =`, with `name.wait` (a polling condition's wait), or are an
 //! expression. Expressions climb the usual precedence ladder: `or`, `and`, `not`,
 //! comparisons (`== != < <= > >= in`, `not in`, `contains`, `!contains`, `=~`,
 //! `!~`), `+ -`, `* /`, unary `-`, then postfix (`.name`, calls, `[…]`). A callee
@@ -35,8 +36,8 @@
 //! expressions at most [`MAX_EXPRESSION_DEPTH`], so recursion is bounded.
 
 use crate::script::ast::{
-    BinaryOp, Call, CallOption, Check, Expr, ExprKind, Ident, Procedure, Script, Statement,
-    StatementKind, Text, TextPart, UnaryOp,
+    BinaryOp, Call, CallOption, Check, Condition, Expr, ExprKind, Ident, Procedure, Script,
+    Statement, StatementKind, Text, TextPart, UnaryOp,
 };
 use crate::script::diag::{DiagKind, Diagnostic, or_list};
 use crate::script::lexer::{
@@ -55,8 +56,29 @@ pub(crate) const MAX_EXPRESSION_DEPTH: usize = 64;
 /// The words that start statements or act as operators or constants, and so cannot
 /// name a variable.
 pub(crate) const KEYWORDS: &[&str] = &[
-    "if", "else", "elif", "for", "in", "while", "def", "return", "break", "continue", "assert",
-    "subtest", "retry", "not", "and", "or", "true", "false", "True", "False", "None",
+    "if",
+    "else",
+    "elif",
+    "for",
+    "in",
+    "while",
+    "def",
+    "return",
+    "break",
+    "continue",
+    "assert",
+    "subtest",
+    "retry",
+    "not",
+    "and",
+    "or",
+    "true",
+    "false",
+    "True",
+    "False",
+    "None",
+    "polling_condition",
+    "with",
 ];
 
 /// Parses a whole script.
@@ -432,6 +454,9 @@ impl<'s> Parser<'s> {
                 StatementKind::Assert { condition, message }
             }
             "retry" => self.parse_retry()?,
+            "polling_condition" => self.parse_polling_condition()?,
+            "with" => self.parse_with()?,
+            _ if self.starts_wait() => self.parse_wait()?,
             _ if self.starts_assignment() => self.parse_assignment()?,
             _ => {
                 if first.kind != TokenKind::Identifier {
@@ -445,6 +470,27 @@ impl<'s> Parser<'s> {
             kind,
             span: first.span.to(self.last),
         })
+    }
+
+    /// Whether the next tokens are `name.wait` and then the end of the statement
+    /// or an option: a polling condition's wait (no machine has a method `wait`).
+    fn starts_wait(&self) -> bool {
+        let [name, dot, wait, after] = [0, 1, 2, 3].map(|n| self.peek_nth(n));
+        name.kind == TokenKind::Identifier
+            && !KEYWORDS.contains(&name.lexeme(self.src))
+            && dot.kind == TokenKind::Dot
+            && wait.kind == TokenKind::Identifier
+            && wait.lexeme(self.src) == "wait"
+            && Self::adjacent(name, dot)
+            && Self::adjacent(dot, wait)
+            && matches!(
+                after.kind,
+                TokenKind::Newline
+                    | TokenKind::Semicolon
+                    | TokenKind::RBrace
+                    | TokenKind::Eof
+                    | TokenKind::Identifier
+            )
     }
 
     /// Whether the next tokens are `name =` or `name ,`.
@@ -642,26 +688,93 @@ impl<'s> Parser<'s> {
     /// `retry {option} block`.
     fn parse_retry(&mut self) -> Result<StatementKind, Diagnostic> {
         let keyword = self.advance();
-        let mut options = Vec::new();
-        while self.next_is_tight_option() {
-            options.push(self.parse_option(false)?);
-        }
-        let mut timeout = None;
-        for option in options {
-            if option.name.name != "timeout" || timeout.is_some() {
-                return Err(Diagnostic::new(
-                    option.name.span,
-                    DiagKind::UnknownOption {
-                        method: self.ident(keyword).name,
-                        option: option.name.name,
-                        suggestion: None,
-                    },
-                ));
-            }
-            timeout = Some(option.value);
-        }
+        let [timeout] = self.parse_keyword_options(keyword, ["timeout"])?;
         let body = self.parse_block(keyword.span)?;
         Ok(StatementKind::Retry { timeout, body })
+    }
+
+    /// `polling_condition name {option} block`, the options `interval` and
+    /// `description`.
+    fn parse_polling_condition(&mut self) -> Result<StatementKind, Diagnostic> {
+        let keyword = self.advance();
+        if !self.next_is_name() {
+            return Err(self.unexpected());
+        }
+        let name = self.advance();
+        let name = self.ident(name);
+        let [interval, description] =
+            self.parse_keyword_options(keyword, ["interval", "description"])?;
+        let body = self.parse_block(keyword.span)?;
+        Ok(StatementKind::PollingCondition(Condition {
+            name,
+            interval,
+            description,
+            body,
+        }))
+    }
+
+    /// `with name {"," name} block`.
+    fn parse_with(&mut self) -> Result<StatementKind, Diagnostic> {
+        let keyword = self.advance();
+        let mut conditions = Vec::new();
+        loop {
+            if !self.next_is_name() {
+                return Err(self.unexpected());
+            }
+            let name = self.advance();
+            let name = self.ident(name);
+            conditions.push(Expr {
+                span: name.span,
+                kind: ExprKind::Name(name),
+            });
+            if self.accept(TokenKind::Comma).is_none() {
+                break;
+            }
+        }
+        let body = self.parse_block(keyword.span)?;
+        Ok(StatementKind::With { conditions, body })
+    }
+
+    /// `name.wait {option}`, the option `timeout`.
+    fn parse_wait(&mut self) -> Result<StatementKind, Diagnostic> {
+        let name = self.advance();
+        let name = self.ident(name);
+        self.presume(TokenKind::Dot)?;
+        let wait = self.advance();
+        let [timeout] = self.parse_keyword_options(wait, ["timeout"])?;
+        let condition = Expr {
+            span: name.span,
+            kind: ExprKind::Name(name),
+        };
+        Ok(StatementKind::WaitCondition { condition, timeout })
+    }
+
+    /// The tight `name=value` options after `keyword`, each of `names` at most
+    /// once, as their values in the order of `names`.
+    fn parse_keyword_options<const N: usize>(
+        &mut self,
+        keyword: Token,
+        names: [&str; N],
+    ) -> Result<[Option<Expr>; N], Diagnostic> {
+        let mut values = [const { None }; N];
+        while self.next_is_tight_option() {
+            let option = self.parse_option(false)?;
+            let slot = names.iter().position(|name| *name == option.name.name);
+            match slot {
+                Some(slot) if values[slot].is_none() => values[slot] = Some(option.value),
+                _ => {
+                    return Err(Diagnostic::new(
+                        option.name.span,
+                        DiagKind::UnknownOption {
+                            method: self.ident(keyword).name,
+                            option: option.name.name,
+                            suggestion: None,
+                        },
+                    ));
+                }
+            }
+        }
+        Ok(values)
     }
 
     // Expressions.
@@ -1387,13 +1500,40 @@ fn write_statement(out: &mut String, statement: &Statement) {
         }
         StatementKind::Retry { timeout, body } => {
             out.push_str("(retry");
-            if let Some(timeout) = timeout {
-                out.push_str(" timeout=");
-                write_expr(out, timeout);
+            write_option(out, "timeout", timeout);
+            write_block(out, body);
+            out.push(')');
+        }
+        StatementKind::PollingCondition(condition) => {
+            let _ = write!(out, "(polling_condition {}", condition.name.name);
+            write_option(out, "interval", &condition.interval);
+            write_option(out, "description", &condition.description);
+            write_block(out, &condition.body);
+            out.push(')');
+        }
+        StatementKind::With { conditions, body } => {
+            out.push_str("(with");
+            for condition in conditions {
+                out.push(' ');
+                write_expr(out, condition);
             }
             write_block(out, body);
             out.push(')');
         }
+        StatementKind::WaitCondition { condition, timeout } => {
+            out.push_str("(wait ");
+            write_expr(out, condition);
+            write_option(out, "timeout", timeout);
+            out.push(')');
+        }
+    }
+}
+
+#[cfg(test)]
+fn write_option(out: &mut String, name: &str, value: &Option<Expr>) {
+    if let Some(value) = value {
+        let _ = write!(out, " {name}=");
+        write_expr(out, value);
     }
 }
 

@@ -9,8 +9,14 @@
 //! [`Kind`] is what the checker knows of a value before the run.
 
 use crate::json::Json;
+use crate::script::ast::Statement;
+use crate::script::span::Span;
+use std::cell::Cell;
 use std::cmp::Ordering;
+use std::collections::HashMap;
 use std::fmt::Write as _;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
 
 /// A value computed while a script runs.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,6 +37,46 @@ pub(crate) enum Value {
     Dict(Vec<(String, Value)>),
     /// A machine, by its configured name.
     Machine(String),
+    /// A polling condition (`polling_condition`), shared by every name bound to it.
+    Condition(Rc<Polling>),
+}
+
+/// A polling condition as defined when its `polling_condition` statement ran.
+///
+/// Two conditions are equal only when they are the same one.
+#[derive(Debug)]
+pub(crate) struct Polling {
+    /// The name it was defined with.
+    pub name: String,
+    /// Where that name is written (a check that returns a false value fails there).
+    pub span: Span,
+    /// What it checks, for the log and errors.
+    pub description: String,
+    /// It is checked at most this often.
+    pub interval: Duration,
+    /// The check.
+    pub body: Rc<Vec<Statement>>,
+    /// The variables of the procedure that defined it, as they were then (empty
+    /// at the top level): the check reads them, as a Python closure would.
+    pub captured: HashMap<String, Value>,
+    /// When a check last ended, if one has run.
+    pub last_checked: Cell<Option<Instant>>,
+}
+
+impl Polling {
+    /// Whether the condition is due: never checked, or last checked at least one
+    /// interval ago.
+    pub(crate) fn due(&self) -> bool {
+        self.last_checked
+            .get()
+            .is_none_or(|last| last.elapsed() >= self.interval)
+    }
+}
+
+impl PartialEq for Polling {
+    fn eq(&self, other: &Polling) -> bool {
+        std::ptr::eq(self, other)
+    }
 }
 
 /// What the checker knows about a value's kind.
@@ -54,6 +100,8 @@ pub(crate) enum Kind {
     Dict,
     /// A machine.
     Machine,
+    /// A polling condition.
+    Condition,
 }
 
 impl Kind {
@@ -68,6 +116,7 @@ impl Kind {
             Kind::List => "a list",
             Kind::Dict => "a JSON object",
             Kind::Machine => "a machine",
+            Kind::Condition => "a polling condition",
         }
     }
 
@@ -113,6 +162,7 @@ impl Value {
             Value::List(_) => Kind::List,
             Value::Dict(_) => Kind::Dict,
             Value::Machine(_) => Kind::Machine,
+            Value::Condition(_) => Kind::Condition,
         }
     }
 
@@ -127,7 +177,7 @@ impl Value {
             Value::Str(s) => !s.is_empty(),
             Value::List(items) => !items.is_empty(),
             Value::Dict(members) => !members.is_empty(),
-            Value::Machine(_) => true,
+            Value::Machine(_) | Value::Condition(_) => true,
         }
     }
 
@@ -182,6 +232,9 @@ impl Value {
             }
             Value::Machine(name) => {
                 let _ = write!(out, "<machine {name}>");
+            }
+            Value::Condition(condition) => {
+                let _ = write!(out, "<polling condition {}>", condition.name);
             }
         }
     }

@@ -30,6 +30,9 @@
 //!   `x = [e for v in items if c]` is `x = []` and a `for` loop appending `[e]`;
 //! - `raise Exception(msg)` is `assert False, msg`;
 //! - `with subtest(t):` and `with m.nested(t):` are subtests;
+//! - `@polling_condition[(seconds_interval=s, description=d)]` on a `def` without
+//!   parameters is a `polling_condition` (its docstring the default description),
+//!   `with c1, c2:` activates conditions, and `c.wait(timeout=t)` waits for one;
 //! - a call of a procedure defined earlier gets its arguments in parameter order,
 //!   defaults filled in;
 //! - `for a, b in pairs:` loops over `_a_b` and unpacks it into `a` and `b`;
@@ -40,8 +43,8 @@
 use super::lexer::{self, Comment, Piece, Pos, Token, TokenKind};
 use super::unsupported;
 use crate::script::ast::{
-    BinaryOp, Call, CallOption, Expr, ExprKind, Ident, Procedure, Script, Statement, StatementKind,
-    Text, TextPart, UnaryOp,
+    BinaryOp, Call, CallOption, Condition, Expr, ExprKind, Ident, Procedure, Script, Statement,
+    StatementKind, Text, TextPart, UnaryOp,
 };
 use crate::script::diag::{DiagKind, Diagnostic};
 use crate::script::span::Span;
@@ -108,6 +111,9 @@ struct Parser<'s> {
     procedures: HashMap<String, (Procedure, Vec<Option<Expr>>)>,
     /// Current expression nesting.
     depth: usize,
+    /// The first bare string of the block being read, for a polling condition's
+    /// description.
+    docstring: Option<Expr>,
     /// Whether a lambda may stand here: only as the argument of `retry`.
     lambda_allowed: bool,
     /// Whether the expression being read is the whole value of an assignment to
@@ -165,6 +171,7 @@ impl<'s> Parser<'s> {
             whole_value: false,
             deferred: None,
             groups: HashMap::new(),
+            docstring: None,
         }
     }
 
@@ -308,9 +315,7 @@ impl<'s> Parser<'s> {
                 ));
             }
             "async" => return Err(self.refuse("`async`", "statements run one after another")),
-            "@" => {
-                return Err(self.refuse("decorator", "write a plain `def` procedure"));
-            }
+            "@" => out.push(self.parse_polling_condition()?),
             _ => {
                 loop {
                     self.parse_simple(out)?;
@@ -464,9 +469,26 @@ impl<'s> Parser<'s> {
         })
     }
 
+    /// `with subtest(t):` and `with m.nested(t):` (subtests), or `with c1, c2:`
+    /// (polling conditions).
     fn parse_with(&mut self) -> Result<Statement, Diagnostic> {
         let start = self.bump().span;
         let item = self.parse_test()?;
+        if let ExprKind::Name(_) = item.kind {
+            let mut conditions = vec![item];
+            while self.eat_word(",").is_some() {
+                let name = self.expect_name()?;
+                conditions.push(Expr {
+                    span: name.span,
+                    kind: ExprKind::Name(name),
+                });
+            }
+            let body = self.parse_block()?;
+            return Ok(Statement {
+                kind: StatementKind::With { conditions, body },
+                span: self.since(start),
+            });
+        }
         let name = match item.kind {
             ExprKind::Call(Call {
                 target,
@@ -484,7 +506,7 @@ impl<'s> Parser<'s> {
             _ => {
                 return Err(unsupported(
                     item.span,
-                    "`with` statement other than `with subtest(…)`",
+                    "`with` statement other than `with subtest(…)` or polling conditions",
                     "write `subtest \"name\" { … }`",
                 ));
             }
@@ -498,6 +520,76 @@ impl<'s> Parser<'s> {
         let body = self.parse_block()?;
         Ok(Statement {
             kind: StatementKind::Subtest { name, body },
+            span: self.since(start),
+        })
+    }
+
+    /// `@polling_condition[(options)]` and the `def` it decorates, which takes
+    /// no parameters; the options are `seconds_interval` (or `interval`) and
+    /// `description`, which defaults to the function's docstring.
+    fn parse_polling_condition(&mut self) -> Result<Statement, Diagnostic> {
+        let start = self.bump().span;
+        if !self.at_word("polling_condition") {
+            return Err(self.refuse(
+                "decorator other than `@polling_condition`",
+                "write a plain `def` procedure",
+            ));
+        }
+        self.bump();
+        let (mut interval, mut description) = (None, None);
+        if self.at_word("(") {
+            for arg in self.parse_args()? {
+                match arg {
+                    Arg::Keyword(name, value) if name.name.ends_with("interval") => {
+                        interval = Some(value)
+                    }
+                    Arg::Keyword(name, value) if name.name == "description" => {
+                        description = Some(value)
+                    }
+                    Arg::Keyword(name, _) => {
+                        return Err(unsupported(
+                            name.span,
+                            &format!("`polling_condition` option `{}`", name.name),
+                            "give `seconds_interval` and `description`",
+                        ));
+                    }
+                    Arg::Positional(value) => {
+                        return Err(unsupported(
+                            value.span,
+                            "positional argument of `polling_condition`",
+                            "name it: `seconds_interval=…` or `description=…`",
+                        ));
+                    }
+                }
+            }
+        }
+        self.expect(TokenKind::Newline, "the end of the line")?;
+        self.expect_word("def")?;
+        let name = self.expect_name()?;
+        self.expect_word("(")?;
+        if !self.at_word(")") {
+            return Err(self.refuse(
+                "polling condition with parameters",
+                "read the values it needs from variables",
+            ));
+        }
+        self.bump();
+        if self.eat_word("->").is_some() {
+            self.parse_test()?;
+        }
+        let outer = self.docstring.take();
+        let body = self.parse_block()?;
+        let docstring = std::mem::replace(&mut self.docstring, outer).filter(|doc| {
+            body.first()
+                .is_none_or(|first| doc.span.offset < first.span.offset)
+        });
+        Ok(Statement {
+            kind: StatementKind::PollingCondition(Condition {
+                name,
+                interval,
+                description: description.or(docstring),
+                body,
+            }),
             span: self.since(start),
         })
     }
@@ -689,8 +781,18 @@ impl<'s> Parser<'s> {
             }
         } else {
             match first.kind {
-                // A docstring, or any bare literal: no effect.
-                ExprKind::Str(_) => return Ok(()),
+                // A docstring, or any bare literal: no effect (the first is kept
+                // for a polling condition's description).
+                ExprKind::Str(_) => {
+                    self.docstring.get_or_insert(first);
+                    return Ok(());
+                }
+                ExprKind::Call(call) if is_condition_wait(&call) => {
+                    let mut call = call;
+                    let condition = *call.target.take().expect("a wait has a target");
+                    let timeout = call.args.pop().or(call.options.pop().map(|o| o.value));
+                    StatementKind::WaitCondition { condition, timeout }
+                }
                 ExprKind::Call(call) if call.target.is_none() && call.name.name == "retry" => {
                     self.retry(call, first.span)?
                 }
@@ -1931,6 +2033,24 @@ impl<'s> Parser<'s> {
             span,
         })
     }
+}
+
+/// Whether `call` is `name.wait()`, `name.wait(t)` or `name.wait(timeout=t)`: a
+/// polling condition's wait (no machine has a method `wait`).
+fn is_condition_wait(call: &Call) -> bool {
+    call.name.name == "wait"
+        && matches!(
+            call.target.as_deref(),
+            Some(Expr {
+                kind: ExprKind::Name(_),
+                ..
+            })
+        )
+        && call.args.len() + call.options.len() <= 1
+        && call
+            .options
+            .iter()
+            .all(|option| option.name.name == "timeout")
 }
 
 /// The name a lambda is kept under until `retry` takes it (not an identifier, so no
