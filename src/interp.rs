@@ -1164,4 +1164,22 @@ mod tests {
             "2:3: retry gave up after 0 s (1 attempts); last failure: assertion failed: `==` does not hold\nleft:  1\nright: 2"
         );
     }
+
+    #[test]
+    fn polling_condition_waits() {
+        passes(
+            "t0 = time()\npolling_condition later interval=0 {\n  return time() >= t0 + 0.5\n}\nlater.wait timeout=10",
+        );
+        passes(
+            "polling_condition up {\n  log \"checked\"\n}\nwith up {\n  up.wait\n}\nassert str(up) == \"<polling condition up>\"",
+        );
+        fails(
+            "polling_condition never description=\"never holds\" {\n  return 0\n}\nnever.wait timeout=0",
+            "1:19: polling condition `never` (never holds) did not hold within 0 s: its check returned a false value\ncalled at 4:1",
+        );
+        fails(
+            "def check(v) {\n  assert v == 2\n}\npolling_condition two {\n  check(1)\n}\ndef f() {\n  two.wait timeout=0\n}\nf()",
+            "2:3: polling condition `two` did not hold within 0 s: assertion failed: `==` does not hold\ncalled at 10:1\ncalled at 8:3\ncalled at 5:3\nleft:  1\nright: 2",
+        );
+    }
 }

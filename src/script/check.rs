@@ -377,7 +377,13 @@ impl<'a> Checker<'a> {
         if let Some(interval) = &condition.interval {
             let kind = self.expr(interval);
             let slot = Slot::Option("interval");
-            self.value(name, slot, interval, kind, ValueKind::Seconds);
+            self.value(
+                "polling_condition",
+                slot,
+                interval,
+                kind,
+                ValueKind::Seconds,
+            );
         }
         if let Some(description) = &condition.description {
             self.expr(description);
@@ -2305,6 +2311,55 @@ error: undefined variable `ot`
   |
 7 | log \"${ot}\"
   |        ^^ did you mean `out`?
+",
+        );
+    }
+
+    #[test]
+    fn polling_conditions() {
+        ok(
+            "polling_condition up interval=5 {\n  server.succeed \"pgrep foo\"\n}\nup.wait timeout=10\nwith up {\n  client.succeed \"x\"\n}",
+        );
+        ok(
+            "polling_condition up {\n  return server.succeed(\"cat /x\") == \"1\"\n}\nwith up { up.wait }",
+        );
+        // A condition defined in a procedure reads its parameters.
+        ok(
+            "def f(unit) {\n  polling_condition active {\n    server.succeed \"systemctl is-active ${unit}\"\n  }\n  with active { server.succeed \"true\" }\n}\nf(\"x\")",
+        );
+        check(
+            "x = 1\nwith x, nope { }\nx.wait\npolling_condition c interval=\"often\" {\n  break\n  def g() { }\n}\nwith c { }",
+            "\
+error: expected a polling condition, found a number
+ --> test.cmds:2:6
+  |
+2 | with x, nope { }
+  |      ^ define it first with `polling_condition name { … }`
+error: undefined variable `nope`
+ --> test.cmds:2:9
+  |
+2 | with x, nope { }
+  |         ^^^^ define it earlier with `nope = …`, or write `$nope` to leave it to the shell
+error: expected a polling condition, found a number
+ --> test.cmds:3:1
+  |
+3 | x.wait
+  | ^ define it first with `polling_condition name { … }`
+error: option `interval` of `polling_condition` must be a non-negative number of seconds, found a string
+ --> test.cmds:4:30
+  |
+4 | polling_condition c interval=\"often\" {
+  |                              ^^^^^^^ write the number without quotes
+error: `break` outside a loop
+ --> test.cmds:5:3
+  |
+5 |   break
+  |   ^^^^^
+error: procedures are defined at the top level only
+ --> test.cmds:6:3
+  |
+6 |   def g() { }
+  |   ^^^^^^^^^^^
 ",
         );
     }

@@ -1200,6 +1200,9 @@ impl<'s> Parser<'s> {
             self.parse_expr()?
         } else if self.peek().kind == TokenKind::Minus {
             self.parse_unary()?
+        } else if self.peek().kind == TokenKind::LParen {
+            // `timeout=(5 * 60)`: any expression, in parentheses.
+            self.parse_primary()?
         } else {
             self.note("string");
             if !self.next_is(TokenKind::Number) && !self.peek().kind.is_string() {
@@ -2551,6 +2554,51 @@ error: `+` after shell-style arguments, which are literals
         check(
             "x = \"tab\\there \\u{1} \\${a} ${b}\"",
             r#"(assign x "tab\there \u{1} \${a} ${b}")"#,
+        );
+    }
+
+    #[test]
+    fn polling_conditions() {
+        check(
+            "polling_condition up interval=5 description=\"foo runs\" {\n  m.succeed \"pgrep foo\"\n}",
+            "(polling_condition up interval=5 description=\"foo runs\" (call m.succeed \"pgrep foo\"))",
+        );
+        check(
+            "polling_condition up {\n  return false\n}",
+            "(polling_condition up (return false))",
+        );
+        check(
+            "with up, down { log \"x\" }",
+            "(with up down (call log \"x\"))",
+        );
+        check(
+            "up.wait timeout=30; up.wait",
+            "(wait up timeout=30)\n(wait up)",
+        );
+        check(
+            "up.wait timeout=(n * 60)\nm.succeed \"x\" timeout=(n)",
+            "(wait up timeout=(* n 60))\n(call m.succeed \"x\" timeout=n)",
+        );
+        check("x = up.wait", "(assign x (call up.wait))");
+        error(
+            "polling_condition up every=5 {\n}",
+            "\
+error: unknown option `every` for `polling_condition`
+ --> test.cmds:1:22
+  |
+1 | polling_condition up every=5 {
+  |                      ^^^^^
+",
+        );
+        error(
+            "with up down {\n}",
+            "\
+error: expected `,` or `{`, found identifier `down`
+ --> test.cmds:1:9
+  |
+1 | with up down {
+  |         ^^^^
+",
         );
     }
 }

@@ -218,7 +218,19 @@ impl Printer<'_> {
     fn option(&mut self, name: &str, value: &Option<Expr>) {
         if let Some(value) = value {
             let _ = write!(self.out, " {name}=");
-            self.expr(value, PRIMARY);
+            // A `.cmds` option written tight takes a literal or `(expression)`.
+            let literal = match &value.kind {
+                ExprKind::Int(_) | ExprKind::Float(_) => true,
+                ExprKind::Str(text) => text.as_literal().is_some(),
+                _ => false,
+            };
+            if literal {
+                self.expr(value, PRIMARY);
+            } else {
+                self.out.push('(');
+                self.expr(value, 0);
+                self.out.push(')');
+            }
         }
     }
 
