@@ -35,10 +35,11 @@
 //! | [`ExprKind::Call`] | `m.succeed "c"`, `m.succeed("c")`, `out.strip()`, `len(x)`, `check(m, 1)` | the same |
 //!
 //! Calls cover machine methods (`m.wait_for_unit`), global commands (`start_all`,
-//! `log`, `sleep`), builtin functions (`len int float str json match time range`),
-//! value methods (`strip split …`) and procedures (`def`); the checker tells them
-//! apart by name and by the kind of the target. Python's `json.loads(s)` maps to
-//! `json(s)`, `re.search(r, s)` (when its groups are used) to `match(r, s)`,
+//! `log`, `sleep`), builtin functions (`len int float str json to_json match time
+//! range`), value methods (`strip split …`) and procedures (`def`); the checker
+//! tells them apart by name and by the kind of the target. Python's
+//! `json.loads(s)` maps to `json(s)`, `json.dumps(v)` to `to_json(v)`,
+//! `re.search(r, s)` (when its groups are used) to `match(r, s)`,
 //! `time.sleep(n)` to `sleep(n)`, `time.time()` to `time()`, `print(x)` to `log(x)`,
 //! keyword arguments to [`Call::options`], f-strings to [`ExprKind::Str`] with
 //! [`TextPart::Expr`] holes.

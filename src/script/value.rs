@@ -151,6 +151,30 @@ impl From<Json> for Value {
 }
 
 impl Value {
+    /// The value as a JSON tree (for `to_json`, Python's `json.dumps`); machines
+    /// and polling conditions have none.
+    pub(crate) fn to_json(&self) -> Result<Json, String> {
+        Ok(match self {
+            Value::None => Json::Null,
+            Value::Bool(b) => Json::Bool(*b),
+            Value::Int(i) => Json::Int(*i),
+            Value::Float(f) => Json::Float(*f),
+            Value::Str(s) => Json::Str(s.clone()),
+            Value::List(items) => {
+                Json::Array(items.iter().map(Value::to_json).collect::<Result<_, _>>()?)
+            }
+            Value::Dict(members) => Json::Object(
+                members
+                    .iter()
+                    .map(|(key, value)| Ok((key.clone(), value.to_json()?)))
+                    .collect::<Result<_, String>>()?,
+            ),
+            Value::Machine(_) | Value::Condition(_) => {
+                return Err(format!("{} is not JSON serializable", self.repr()));
+            }
+        })
+    }
+
     /// The value's kind.
     pub(crate) fn kind(&self) -> Kind {
         match self {
@@ -452,14 +476,7 @@ fn float_text(f: f64) -> String {
     if f.is_infinite() {
         return if f > 0.0 { "inf" } else { "-inf" }.to_string();
     }
-    if f != 0.0 && (f.abs() >= 1e16 || f.abs() < 1e-4) {
-        let text = format!("{f:e}");
-        let (mantissa, exponent) = text.split_once('e').unwrap_or((&text, "0"));
-        let exponent: i32 = exponent.parse().unwrap_or(0);
-        let sign = if exponent < 0 { '-' } else { '+' };
-        return format!("{mantissa}e{sign}{:02}", exponent.abs());
-    }
-    format!("{f:?}")
+    crate::json::float_repr(f)
 }
 
 /// A string in Python's quotes: single quotes unless it holds one and no double.

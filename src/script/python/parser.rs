@@ -13,8 +13,9 @@
 //! - `import json|re|time|os|shlex|typing|datetime` produce no statement; other
 //!   imports are host-side Python and refused;
 //! - `datetime.timedelta(seconds=30, minutes=1)` is its length in seconds;
-//! - `json.loads(s)` is `json(s)`, `time.sleep(n)` is `sleep(n)`, `time.time()` and
-//!   `time.monotonic()` are `time()`, `print(x)` and `m.log(x)` are `log(x)`;
+//! - `json.loads(s)` is `json(s)`, `json.dumps(v)` is `to_json(v)`, `time.sleep(n)`
+//!   is `sleep(n)`, `time.time()` and `time.monotonic()` are `time()`, `print(x)`
+//!   and `m.log(x)` are `log(x)`;
 //! - `re.search(r, s[, flags])` is `s =~ r`; followed by `.group(n)` it is
 //!   `match(r, s)[n]`; `re.match` anchors the regex; `re.DOTALL`, `re.MULTILINE`
 //!   and `re.IGNORECASE` become inline flags; `re.compile(r)` is the regex string,
@@ -1316,6 +1317,7 @@ impl<'s> Parser<'s> {
         };
         match qualified.as_str() {
             "json.loads" => self.parse_call(None, function("json"), start),
+            "json.dumps" => self.parse_call(None, function("to_json"), start),
             "time.sleep" => self.parse_call(None, function("sleep"), start),
             "time.time" | "time.monotonic" => self.parse_call(None, function("time"), start),
             "re.search" | "re.match" => self.parse_regex(start, name),
@@ -1327,7 +1329,7 @@ impl<'s> Parser<'s> {
                 &format!("`{qualified}`"),
                 match module {
                     "re" => "use `text =~ regex`, or `match(regex, text)[n]` for a group",
-                    "json" => "read JSON with `json(text)`",
+                    "json" => "read JSON with `json(text)`, write it with `to_json(value)`",
                     "time" => "use `sleep(n)` and `time()`",
                     "shlex" => "quote in the shell command itself, e.g. `'${x}'`",
                     _ => "run the command in the guest with `succeed`",

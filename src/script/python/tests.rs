@@ -271,9 +271,9 @@ fn outside_the_subset_one_diagnostic_at_the_construct() {
         "machine.start",
     );
     refused(
-        "x = json.dumps(y)",
-        "1:5: unexpected `json.dumps` (outside the Python that vmtest-min reads); read JSON with `json(text)`",
-        "json.dumps",
+        "x = json.load(y)",
+        "1:5: unexpected `json.load` (outside the Python that vmtest-min reads); read JSON with `json(text)`, write it with `to_json(value)`",
+        "json.load",
     );
 }
 
@@ -303,6 +303,14 @@ fn the_front_end_is_chosen_by_extension_then_content() {
     assert!(!is_python(Path::new("test-script"), "m.succeed(\"a\")\n"));
     let mixed = "start_all()\nm.succeed(\"a\") =~ \"b\"\nx = m.succeed 'c'\n";
     assert!(!is_python(Path::new("test-script"), mixed));
+}
+
+#[test]
+fn json_dumps_is_to_json() {
+    converts(
+        "import json\nx = json.dumps({\"a\": [1, None]})\n",
+        "x = to_json({\"a\": [1, None]})\n",
+    );
 }
 
 #[test]
