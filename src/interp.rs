@@ -169,6 +169,11 @@ impl<'a> Interpreter<'a> {
                 }
             }
             StatementKind::Assign { targets, value } => self.assign(targets, value)?,
+            StatementKind::SetItem {
+                target,
+                path,
+                value,
+            } => self.set_item(target, path, value)?,
             StatementKind::Assert { condition, message } => self.assert(condition, message)?,
             StatementKind::If {
                 branches,
@@ -501,6 +506,37 @@ impl<'a> Interpreter<'a> {
         for (target, value) in targets.iter().zip(values) {
             self.bind(&target.name, value);
         }
+        Ok(())
+    }
+
+    /// `name[i]… = value`: changes the item in the variable where `lookup` finds it
+    /// (the procedure's own, else the top-level one).
+    fn set_item(&mut self, target: &Ident, path: &[Expr], value: &Expr) -> Result<(), StepError> {
+        let value = self.eval(value)?;
+        let keys = path
+            .iter()
+            .map(|index| self.eval(index))
+            .collect::<Result<Vec<_>, _>>()?;
+        let name = target.name.as_str();
+        let in_frame = self
+            .frames
+            .last()
+            .is_some_and(|frame| frame.contains_key(name));
+        let scope = match self.frames.last_mut() {
+            Some(frame) if in_frame => frame,
+            _ => &mut self.globals,
+        };
+        let Some(mut slot) = scope.get_mut(name) else {
+            // Not set yet: the error `lookup` gives.
+            return self.lookup(target).map(|_| ());
+        };
+        for (i, (key, index)) in keys.iter().zip(path).enumerate() {
+            let last = i + 1 == keys.len();
+            slot = slot
+                .item_mut(key, last)
+                .map_err(|message| StepError::value(index.span, message))?;
+        }
+        *slot = value;
         Ok(())
     }
 
@@ -1180,6 +1216,29 @@ mod tests {
         fails(
             "def check(v) {\n  assert v == 2\n}\npolling_condition two {\n  check(1)\n}\ndef f() {\n  two.wait timeout=0\n}\nf()",
             "2:3: polling condition `two` did not hold within 0 s: assertion failed: `==` does not hold\ncalled at 10:1\ncalled at 8:3\ncalled at 5:3\nleft:  1\nright: 2",
+        );
+    }
+
+    #[test]
+    fn items_change_in_place() {
+        passes(
+            "j = json(\"{\\\"a\\\": [1, 2]}\")\nj[\"a\"][-1] = 5\nj[\"b\"] = []\nj[\"b\"].append(j[\"a\"])\nassert to_json(j) == '{\"a\": [1, 5], \"b\": [[1, 5]]}'",
+        );
+        passes(
+            "l = [1]\ndef f() {\n  l.append(2)\n  l[0] = 0\n  return l\n}\nassert f() == [0, 2] and l == [1]",
+        );
+        passes("l = [1]\ndef f() {\n  l[0] = 7\n}\nf()\nassert l == [7]");
+        fails(
+            "l = [1]\nl[3] = 1",
+            "2:3: index 3 is out of range for a list of 1",
+        );
+        fails(
+            "j = json(\"{}\")\nj[\"a\"][\"b\"] = 1",
+            "2:3: key `a` not found: the object is empty",
+        );
+        fails(
+            "j = [\"ab\"]\nj[0][0] = \"x\"",
+            "2:6: a string cannot be changed in place",
         );
     }
 }

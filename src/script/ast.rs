@@ -10,6 +10,7 @@
 //! | [`StatementKind::Expr`] | `m.succeed "x"`, `start_all`, `check(m, 80)` | `m.succeed("x")`, `start_all()` |
 //! | [`StatementKind::Assign`] (one target) | `x = m.succeed "c"` | `x = m.succeed("c")` |
 //! | [`StatementKind::Assign`] (two targets) | `rc, out = m.execute "c"` | `rc, out = m.execute("c")` |
+//! | [`StatementKind::SetItem`] | `j["k"][0] = v`, `l.append(x)` (`l = l + [x]`) | the same |
 //! | [`StatementKind::Assert`] | `assert e`, `assert e, "msg"`, `out contains "x"` | `assert e`, `assert e, "msg"` |
 //! | [`StatementKind::If`] | `if c { … } else if d { … } else { … }` | `if c: … elif d: … else: …` |
 //! | [`StatementKind::For`] | `for m in [a, b] { … }` | `for m in [a, b]: …` |
@@ -79,6 +80,16 @@ pub(crate) enum StatementKind {
         /// The names being bound, at least one.
         targets: Vec<Ident>,
         /// The value.
+        value: Expr,
+    },
+    /// `name[index]… = value`: changes an item of a list or JSON object held by a
+    /// variable, in place (an object gains a missing key).
+    SetItem {
+        /// The variable.
+        target: Ident,
+        /// The indexes, outermost first (at least one).
+        path: Vec<Expr>,
+        /// The new value.
         value: Expr,
     },
     /// `assert condition[, message]`: fails the test when the condition is false.

@@ -264,6 +264,21 @@ impl<'a> Checker<'a> {
                 self.expr(expr);
             }
             StatementKind::Assign { targets, value } => self.assignment(targets, value),
+            StatementKind::SetItem {
+                target,
+                path,
+                value,
+            } => {
+                let kind = self.name(target);
+                if !matches!(kind, Kind::Any | Kind::List | Kind::Dict) {
+                    let kind = kind.describe();
+                    self.error(target.span, DiagKind::NotChangeable { kind });
+                }
+                for index in path {
+                    self.expr(index);
+                }
+                self.expr(value);
+            }
             StatementKind::Assert { condition, message } => {
                 self.expr(condition);
                 if let Some(message) = message {
@@ -1192,6 +1207,7 @@ fn escapes_or_assigns(statement: &Statement, names: &BTreeSet<String>) -> bool {
     match &statement.kind {
         StatementKind::Break | StatementKind::Return(_) => true,
         StatementKind::Assign { targets, .. } => targets.iter().any(|t| names.contains(&t.name)),
+        StatementKind::SetItem { target, .. } => names.contains(&target.name),
         StatementKind::For { var, body, .. } => names.contains(&var.name) || any(body),
         StatementKind::If {
             branches,
@@ -2360,6 +2376,26 @@ error: procedures are defined at the top level only
   |
 6 |   def g() { }
   |   ^^^^^^^^^^^
+",
+        );
+    }
+
+    #[test]
+    fn items_change_in_place() {
+        ok("l = [1]\nl[0] = 2\nl.append(3)\nj = json(\"{}\")\nj[\"k\"] = l");
+        check(
+            "s = \"ab\"\ns[0] = \"x\"\nnope[0] = 1",
+            "\
+error: cannot change an item of a string in place
+ --> test.cmds:2:1
+  |
+2 | s[0] = \"x\"
+  | ^ build a new value and assign it: `x = …`
+error: undefined variable `nope`
+ --> test.cmds:3:1
+  |
+3 | nope[0] = 1
+  | ^^^^ define it earlier with `nope = …`, or write `$nope` to leave it to the shell
 ",
         );
     }

@@ -242,6 +242,13 @@ pub(crate) enum DiagKind {
         /// The kind, such as "a number".
         kind: &'static str,
     },
+    /// `e[i] = v` where `e` is not a variable or an item of one.
+    NotAPlace,
+    /// `x[i] = v` where `x` is neither a list nor a JSON object.
+    NotChangeable {
+        /// The kind, such as "a string".
+        kind: &'static str,
+    },
     /// `with x { … }` or `x.wait` where `x` is not a polling condition.
     NotACondition {
         /// The kind, such as "a string".
@@ -495,6 +502,8 @@ impl DiagKind {
                 did_you_mean(suggestion)
             }
             WrongOperandKinds { .. } | NotIterable { .. } | NotIndexable { .. } => None,
+            NotAPlace => Some("assign to a variable, or to `name[index]`".into()),
+            NotChangeable { .. } => Some("build a new value and assign it: `x = …`".into()),
             NotACondition { .. } => {
                 Some("define it first with `polling_condition name { … }`".into())
             }
@@ -605,6 +614,8 @@ impl Display for DiagKind {
             },
             NotIterable { kind } => write!(f, "cannot loop over {kind}"),
             NotACondition { kind } => write!(f, "expected a polling condition, found {kind}"),
+            NotChangeable { kind } => write!(f, "cannot change an item of {kind} in place"),
+            NotAPlace => write!(f, "cannot assign to this expression"),
             NotIndexable { kind } => write!(f, "cannot index {kind}"),
             CannotUnpack { kind } => write!(f, "cannot unpack {kind} into several names"),
             MethodNotCalled { text } => write!(

@@ -43,6 +43,7 @@ use crate::script::diag::{DiagKind, Diagnostic, or_list};
 use crate::script::lexer::{
     Piece, Pos, Token, TokenKind, cook_heredoc, cook_raw, cook_string, lex, lex_span,
 };
+use crate::script::place;
 use crate::script::span::Span;
 #[cfg(test)]
 use std::fmt::Write as _;
@@ -463,7 +464,15 @@ impl<'s> Parser<'s> {
                     return Err(self.unexpected());
                 }
                 let expr = self.parse_expr()?;
-                self.expression_statement(expr)?
+                if matches!(expr.kind, ExprKind::Index { .. })
+                    && self.accept(TokenKind::Equals).is_some()
+                {
+                    let value = self.parse_expr()?;
+                    place::assign(&expr, value)
+                        .ok_or_else(|| Diagnostic::new(expr.span, DiagKind::NotAPlace))?
+                } else {
+                    self.expression_statement(expr)?
+                }
             }
         };
         Ok(Statement {
@@ -539,6 +548,10 @@ impl<'s> Parser<'s> {
                     check: None,
                 }),
             }),
+            ExprKind::Call(ref call) => match place::in_place(call, expr.span) {
+                Some(assignment) => assignment,
+                None => StatementKind::Expr(expr),
+            },
             _ => StatementKind::Expr(expr),
         })
     }
@@ -1433,6 +1446,21 @@ fn write_statement(out: &mut String, statement: &Statement) {
         StatementKind::Assign { targets, value } => {
             let names: Vec<&str> = targets.iter().map(|t| t.name.as_str()).collect();
             let _ = write!(out, "(assign {} ", names.join(","));
+            write_expr(out, value);
+            out.push(')');
+        }
+        StatementKind::SetItem {
+            target,
+            path,
+            value,
+        } => {
+            let _ = write!(out, "(setitem {}", target.name);
+            for index in path {
+                out.push_str(" [");
+                write_expr(out, index);
+                out.push(']');
+            }
+            out.push(' ');
             write_expr(out, value);
             out.push(')');
         }
@@ -2598,6 +2626,24 @@ error: expected `,` or `{`, found identifier `down`
   |
 1 | with up down {
   |         ^^^^
+",
+        );
+    }
+
+    #[test]
+    fn items_change_in_place() {
+        check(
+            "j[\"k\"][0] = 1 + 2\nl.append(x)\nj[\"k\"].extend([1])",
+            "(setitem j [\"k\"] [0] (+ 1 2))\n(assign l (+ l [x]))\n(setitem j [\"k\"] (+ (index j \"k\") [1]))",
+        );
+        error(
+            "f()[0] = 1",
+            "\
+error: cannot assign to this expression
+ --> test.cmds:1:1
+  |
+1 | f()[0] = 1
+  | ^^^^^^ assign to a variable, or to `name[index]`
 ",
         );
     }

@@ -390,6 +390,34 @@ impl Value {
         }
     }
 
+    /// `self[index]` as a place to assign to; with `insert`, a missing key of an
+    /// object is added (holding `None`), as `j["k"] = v` adds it. Strings cannot
+    /// change in place.
+    pub(crate) fn item_mut(&mut self, index: &Value, insert: bool) -> Result<&mut Value, String> {
+        let at = match (&*self, index) {
+            (Value::List(items), Value::Int(i)) => position(*i, items.len()),
+            (Value::Dict(members), Value::Str(key)) => members
+                .iter()
+                .position(|(k, _)| k == key)
+                .or_else(|| insert.then_some(members.len())),
+            (Value::Str(_), _) => return Err("a string cannot be changed in place".to_string()),
+            _ => None,
+        };
+        let Some(at) = at else {
+            return Err(self.index(index).err().unwrap_or_default());
+        };
+        match (self, index) {
+            (Value::List(items), _) => Ok(&mut items[at]),
+            (Value::Dict(members), Value::Str(key)) => {
+                if at == members.len() {
+                    members.push((key.clone(), Value::None));
+                }
+                Ok(&mut members[at].1)
+            }
+            _ => unreachable!("only lists and objects have places"),
+        }
+    }
+
     /// `self[start:end]`, bounds clamped as in Python.
     pub(crate) fn slice(
         &self,

@@ -26,7 +26,9 @@
 //!   `os.path.basename(p)` is `p.split("/")[-1]`; `m.name` is `str(m)`, which
 //!   for a machine is its name;
 //! - `"…".format(a, k=b)` and `"…" % (a, b)` on a literal are strings with holes;
-//! - `x += e` is `x = x + e`; `x is None` is `x == None`;
+//! - `x += e` is `x = x + e`; `x is None` is `x == None`; `x[k] = e` changes an
+//!   item in place, and `x.append(e)` and `x.extend(l)` are `x = x + [e]` and
+//!   `x = x + l` (also on an item, see `crate::script::place`);
 //! - `x = a if c else b` is an `if` statement assigning `x` in both branches;
 //!   `x = [e for v in items if c]` is `x = []` and a `for` loop appending `[e]`;
 //! - `raise Exception(msg)` is `assert False, msg`;
@@ -48,6 +50,7 @@ use crate::script::ast::{
     StatementKind, Text, TextPart, UnaryOp,
 };
 use crate::script::diag::{DiagKind, Diagnostic};
+use crate::script::place;
 use crate::script::span::Span;
 use std::collections::HashMap;
 
@@ -723,7 +726,14 @@ impl<'s> Parser<'s> {
     fn parse_expression_statement(&mut self, out: &mut Vec<Statement>) -> Result<(), Diagnostic> {
         let start = self.peek().span;
         let first = self.parse_testlist()?;
-        let kind = if self.eat_word("=").is_some() {
+        let item = matches!(first.kind, ExprKind::Index { .. });
+        let kind = if item && self.eat_word("=").is_some() {
+            let value = regex_value(self.parse_testlist()?);
+            if self.at_word("=") {
+                return Err(self.refuse("chained assignment", "assign each name on its own line"));
+            }
+            place::assign(&first, value).ok_or_else(|| self.not_a_place(first.span))?
+        } else if self.eat_word("=").is_some() {
             let targets = self.targets(first)?;
             self.whole_value = targets.len() == 1;
             let value = self.parse_testlist();
@@ -753,13 +763,6 @@ impl<'s> Parser<'s> {
             StatementKind::Assign { targets, value }
         } else if let Some(op) = self.augmented_op() {
             let op_token = self.bump();
-            let ExprKind::Name(target) = &first.kind else {
-                return Err(unsupported(
-                    first.span,
-                    "augmented assignment to anything but a name",
-                    "assign a new value to a name",
-                ));
-            };
             let Some(op) = op else {
                 return Err(unsupported(
                     op_token.span,
@@ -769,17 +772,15 @@ impl<'s> Parser<'s> {
             };
             let right = self.parse_testlist()?;
             let span = self.since(start);
-            StatementKind::Assign {
-                targets: vec![target.clone()],
-                value: Expr {
-                    kind: ExprKind::Binary {
-                        op,
-                        left: Box::new(first.clone()),
-                        right: Box::new(right),
-                    },
-                    span: first.span.to(span),
+            let value = Expr {
+                kind: ExprKind::Binary {
+                    op,
+                    left: Box::new(first.clone()),
+                    right: Box::new(right),
                 },
-            }
+                span: first.span.to(span),
+            };
+            place::assign(&first, value).ok_or_else(|| self.not_a_place(first.span))?
         } else {
             match first.kind {
                 // A docstring, or any bare literal: no effect (the first is kept
@@ -797,6 +798,10 @@ impl<'s> Parser<'s> {
                 ExprKind::Call(call) if call.target.is_none() && call.name.name == "retry" => {
                     self.retry(call, first.span)?
                 }
+                ExprKind::Call(ref call) => match place::in_place(call, first.span) {
+                    Some(assignment) => assignment,
+                    None => StatementKind::Expr(first),
+                },
                 _ => StatementKind::Expr(first),
             }
         };
@@ -825,14 +830,17 @@ impl<'s> Parser<'s> {
     }
 
     /// The names an assignment binds: `x`, or `a, b` / `(a, b)` / `[a, b]`.
+    /// The error for an assignment to something that is not a place.
+    fn not_a_place(&self, span: Span) -> Diagnostic {
+        unsupported(
+            span,
+            "assignment to an attribute or to an item of anything but a variable",
+            "assign to a name, or to `name[index]`",
+        )
+    }
+
     fn targets(&self, expr: Expr) -> Result<Vec<Ident>, Diagnostic> {
-        let refuse = |span| {
-            unsupported(
-                span,
-                "assignment to an index or attribute",
-                "assign to a name; lists and JSON values are not changed in place",
-            )
-        };
+        let refuse = |span| self.not_a_place(span);
         match expr.kind {
             ExprKind::Name(ident) => Ok(vec![ident]),
             ExprKind::List(items) => items

@@ -113,6 +113,20 @@ impl Printer<'_> {
                 let _ = write!(self.out, "{} = ", names.join(", "));
                 self.expr(value, 0);
             }
+            StatementKind::SetItem {
+                target,
+                path,
+                value,
+            } => {
+                self.out.push_str(&target.name);
+                for index in path {
+                    self.out.push('[');
+                    self.expr(index, 0);
+                    self.out.push(']');
+                }
+                self.out.push_str(" = ");
+                self.expr(value, 0);
+            }
             StatementKind::Assert { condition, message } => {
                 self.out.push_str("assert ");
                 self.expr(condition, 0);

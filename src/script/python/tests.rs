@@ -306,6 +306,19 @@ fn the_front_end_is_chosen_by_extension_then_content() {
 }
 
 #[test]
+fn items_change_in_place() {
+    converts(
+        "conf = json.loads(out)\nconf[\"devices\"].append({\"id\": name})\nconf[\"n\"] += 1\nl.extend([1, 2])\nconf[\"a\"][0] = l\n",
+        "conf = json(out)\nconf[\"devices\"] = conf[\"devices\"] + [{\"id\": name}]\nconf[\"n\"] = conf[\"n\"] + 1\nl = l + [1, 2]\nconf[\"a\"][0] = l\n",
+    );
+    refused(
+        "m.name = 1\n",
+        "1:1: unexpected assignment to an attribute or to an item of anything but a variable (outside the Python that vmtest-min reads); assign to a name, or to `name[index]`",
+        "m.name",
+    );
+}
+
+#[test]
 fn json_dumps_is_to_json() {
     converts(
         "import json\nx = json.dumps({\"a\": [1, None]})\n",
