@@ -4,6 +4,7 @@ mod driver;
 pub mod fake_vm;
 mod fake_vm_selftest;
 mod interactive;
+mod lang;
 mod language;
 mod machine_state;
 mod polling;
