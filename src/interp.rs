@@ -21,15 +21,17 @@
 //! checked for its interval) runs its check in a frame of its own, logged as a
 //! nest. A check's own methods check no condition. A failed check fails the step
 //! with [`Error::PollingConditionFailed`], located at the check's failing line and
-//! "called from" the method it ran before. A wait is one method: conditions are
-//! checked before it starts, not while it waits.
+//! "called from" the method it ran before. A wait that loops on the host (the
+//! guest-side retries of `wait_until_succeeds`, `wait_for_unit`, …) also checks
+//! them between its rounds, at most every few seconds, through
+//! [`Invocation::between`].
 
 use crate::backend::Backend;
 use crate::cancel::{Deadline, seconds};
 use crate::error::Error;
 use crate::exit::Status;
 use crate::logger::NestEnd;
-use crate::methods::{self, DEFAULT_TIMEOUT, Invocation, Method, Value as Arg};
+use crate::methods::{self, Between, DEFAULT_TIMEOUT, Invocation, Method, Value as Arg};
 use crate::script::ast::{
     BinaryOp, Call, Check, Expr, ExprKind, Ident, Procedure, Statement, StatementKind, TextPart,
     UnaryOp,
@@ -40,7 +42,7 @@ use crate::script::signature::{Receiver, ValueKind};
 use crate::script::span::Span;
 use crate::script::value::{Polling, Value};
 use regex_lite::Regex;
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
 use std::time::Duration;
@@ -70,6 +72,9 @@ impl StepError {
         StepError::new(span, Error::InvalidValue { message })
     }
 }
+
+/// The check a wait runs between its rounds (see `Interpreter::between_rounds`).
+type BetweenRounds<'f> = dyn FnMut(&mut dyn Backend) -> Result<(), Error> + 'f;
 
 /// How a statement ended.
 enum Flow {
@@ -328,6 +333,38 @@ impl<'a> Interpreter<'a> {
             }
         }
         Ok(())
+    }
+
+    /// The check a wait runs between its rounds while conditions are active: the
+    /// due ones run in an interpreter of their own on the backend the wait lends,
+    /// with the variables as they are now; a failure's place and calls go to
+    /// `failed_at`, its error ends the wait.
+    fn between_rounds<'f>(
+        &self,
+        failed_at: &'f RefCell<Option<(Span, Vec<Span>)>>,
+    ) -> Option<Box<BetweenRounds<'f>>> {
+        if self.active.is_empty() || self.polling {
+            return None;
+        }
+        let machines = self.machines.clone();
+        let globals = self.globals.clone();
+        let procedures = self.procedures.clone();
+        let active = self.active.clone();
+        let statement = self.statement;
+        Some(Box::new(move |backend: &mut dyn Backend| {
+            if !active.iter().any(|condition| condition.due()) {
+                return Ok(());
+            }
+            let mut checker = Interpreter::new(backend, machines.clone());
+            checker.globals = globals.clone();
+            checker.procedures = procedures.clone();
+            checker.active = active.clone();
+            checker.statement = statement;
+            checker.poll_conditions().map_err(|failure| {
+                *failed_at.borrow_mut() = Some((failure.span, failure.calls));
+                *failure.error
+            })
+        }))
     }
 
     /// Runs `condition`'s check once, logged as a nest. A failure that fails the
@@ -837,6 +874,9 @@ impl<'a> Interpreter<'a> {
         });
         let description = describe_call(signature.name, &args);
         let at = self.statement;
+        // Where a polling condition checked during a wait failed, and the calls.
+        let failed_at = RefCell::new(None);
+        let mut between = self.between_rounds(&failed_at);
         let mut invocation = Invocation {
             backend: &mut *self.backend,
             machine: machine.as_deref(),
@@ -844,8 +884,16 @@ impl<'a> Interpreter<'a> {
             options,
             condition: condition.as_deref(),
             status: None,
+            between: between.as_mut().map(|check| check as Between<'_>),
         };
-        let output = (method.run)(&mut invocation).map_err(|error| StepError::new(at, error))?;
+        let output = (method.run)(&mut invocation).map_err(|error| {
+            let (span, calls) = failed_at.take().unwrap_or((at, Vec::new()));
+            StepError {
+                span,
+                error: Box::new(error),
+                calls,
+            }
+        })?;
         let status = invocation.status.filter(|_| want_status);
         let Some(output) = output else {
             return Ok((Value::None, status));

@@ -4,6 +4,7 @@
 
 use crate::support::{Output, Test};
 use std::fs;
+use std::time::Duration;
 
 /// The `.cmds` script: a marker file must exist while the block runs, and the
 /// block's second command removes it.
@@ -107,4 +108,29 @@ up.wait timeout=5
     // Once in the block (the interval is an hour), once for `.wait`.
     assert_eq!(checks, 2, "{}", out.stderr);
     assert!(out.stderr.contains("waiting for up"), "{}", out.stderr);
+}
+
+#[test]
+fn a_wait_checks_the_conditions_between_its_rounds() {
+    let test = Test::new().fake("machine", &[]);
+    let marker = test.dir().join("alive");
+    let src = r#"polling_condition alive interval=1 description="the marker file exists" {
+    machine.succeed "test -e MARKER"
+}
+machine.succeed "touch MARKER"
+with alive {
+    machine.succeed "(sleep 1; rm MARKER) >/dev/null 2>&1 &"
+    machine.wait_until_succeeds "test -e MARKER.never" timeout=120
+}
+"#
+    .replace("MARKER", &marker.to_string_lossy());
+    let out = test.script(&src).run();
+    // The wait would take 120 s; the condition ends it after a round (at most 5 s).
+    out.code(1)
+        .within(Duration::from_secs(60))
+        .stderr_has("error: polling condition `alive` (the marker file exists) failed")
+        .stderr_has("--> test.cmds:2:5")
+        .stderr_has("--> test.cmds:7:5")
+        .stderr_has("called from here")
+        .clean();
 }
