@@ -82,6 +82,8 @@ pub(crate) struct Checker<'a> {
     loops: usize,
     /// How many blocks enclose the statement being checked.
     blocks: usize,
+    /// The top-level polling conditions whose bodies are still to check.
+    top_conditions: Vec<Condition>,
     /// The problems found so far.
     out: Vec<Diagnostic>,
 }
@@ -112,6 +114,7 @@ impl<'a> Checker<'a> {
             procedure: None,
             loops: 0,
             blocks: 0,
+            top_conditions: Vec::new(),
             out: Vec::new(),
         }
     }
@@ -135,6 +138,9 @@ impl<'a> Checker<'a> {
             if let StatementKind::Def(procedure) = &statement.kind {
                 self.definition(procedure);
             }
+        }
+        for condition in std::mem::take(&mut self.top_conditions) {
+            self.condition_body(&condition, BTreeMap::new());
         }
         self.recursion(&defined);
         let mut out = std::mem::take(&mut self.out);
@@ -385,10 +391,10 @@ impl<'a> Checker<'a> {
     }
 
     /// `polling_condition name … { … }`: the options, then the body in a scope of
-    /// its own that starts with the variables visible here (as a procedure's
-    /// does); `name` is bound after.
+    /// its own that starts with the procedure's variables (in a procedure) or, at
+    /// the top level, after the top-level statements (as a procedure's body);
+    /// `name` is bound after.
     fn condition(&mut self, condition: &Condition) {
-        let name = &condition.name.name;
         if let Some(interval) = &condition.interval {
             let kind = self.expr(interval);
             let slot = Slot::Option("interval");
@@ -403,18 +409,26 @@ impl<'a> Checker<'a> {
         if let Some(description) = &condition.description {
             self.expr(description);
         }
-        let locals = match &self.procedure {
-            Some((_, locals)) => locals.clone(),
-            None => BTreeMap::new(),
-        };
-        let outer = self
-            .procedure
-            .replace((format!("polling_condition {name}"), locals));
+        match &self.procedure {
+            Some((_, locals)) => {
+                let locals = locals.clone();
+                self.condition_body(condition, locals);
+            }
+            // Checked with the procedures' bodies, when every top-level variable
+            // is known: a check reads them when it runs.
+            None => self.top_conditions.push(condition.clone()),
+        }
+        self.assign(&condition.name, Kind::Condition);
+    }
+
+    /// A condition's body, in a scope that starts with `locals`.
+    fn condition_body(&mut self, condition: &Condition, locals: BTreeMap<String, Kind>) {
+        let scope = (format!("polling_condition {}", condition.name.name), locals);
+        let outer = self.procedure.replace(scope);
         let blocks = std::mem::replace(&mut self.blocks, 0);
         self.fenced_block(&condition.body);
         self.blocks = blocks;
         self.procedure = outer;
-        self.assign(&condition.name, Kind::Condition);
     }
 
     /// Checks that `expr` is a polling condition (or may be one).
