@@ -39,6 +39,10 @@ pub(crate) enum Value {
 /// A statement's output check, as a predicate on the output.
 pub(crate) type Condition<'a> = &'a dyn Fn(&str) -> Result<bool, Error>;
 
+/// Checks a wait runs between its rounds (the script's active polling
+/// conditions); an error ends the wait with it.
+pub(crate) type Between<'a> = &'a mut dyn FnMut(&mut dyn Backend) -> Result<(), Error>;
+
 /// One call being run.
 pub(crate) struct Invocation<'a> {
     /// The machines and services.
@@ -57,9 +61,21 @@ pub(crate) struct Invocation<'a> {
     /// The value a method whose signature has `returns` gives instead of its
     /// text (which output checks still see); it sets it.
     pub value: Option<crate::script::value::Value>,
+    /// Run between the rounds of a wait, if given (see [`Invocation::between_rounds`]).
+    pub between: Option<Between<'a>>,
 }
 
 impl Invocation<'_> {
+    /// Runs the checks due between two rounds of a wait (the polling conditions
+    /// of the script's `with` blocks); a wait that loops on the host calls it
+    /// before each new round.
+    pub(crate) fn between_rounds(&mut self) -> Result<(), Error> {
+        match &mut self.between {
+            Some(check) => check(&mut *self.backend),
+            None => Ok(()),
+        }
+    }
+
     pub(crate) fn vm(&mut self) -> Result<&mut dyn Vm, Error> {
         let name = self
             .machine

@@ -7,6 +7,7 @@
 //! - [`parser`]: tokens to the [`ast`], by recursive descent;
 //! - `python`: the Python front-end, NixOS `testScript`s to the same [`ast`];
 //! - [`ast`]: the syntax tree, plain data with spans;
+//! - `place`: what an assignment can change, and `append`/`extend` as assignments;
 //! - [`signature`]: what each method accepts, as the checker needs it, and the one
 //!   lookup rule for methods;
 //! - `value`: run-time values, with Python's semantics, and their static kinds;
@@ -24,6 +25,7 @@ pub(crate) mod check;
 pub(crate) mod diag;
 pub(crate) mod lexer;
 pub(crate) mod parser;
+pub(crate) mod place;
 pub(crate) mod python;
 pub(crate) mod signature;
 pub(crate) mod span;
