@@ -9,6 +9,7 @@ mod cli;
 mod color;
 mod command;
 mod driver;
+mod driver_config;
 mod error;
 mod exit;
 mod input;

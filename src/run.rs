@@ -7,7 +7,7 @@
 //! machines and execute a script or the prompt.
 
 use crate::cancel::{self, Cancel};
-use crate::cli::{self, Args, Command, EnvLookup, UsageError};
+use crate::cli::{self, Args, Command, EnvLookup, Language, UsageError};
 use crate::color::Palette;
 use crate::driver::{Driver, DriverConfig};
 use crate::error::Error;
@@ -74,7 +74,8 @@ fn load(args: &Args, machines: &Machines, palette: Palette) -> Result<Loaded, Er
     let file = path.display().to_string();
     let names = names(machines);
     let signatures = methods::signatures();
-    match crate::script::load(&file, &source, &context(&names, &signatures)) {
+    let python = is_python(path, &source, args.language);
+    match crate::script::load_as(&source, &context(&names, &signatures), python) {
         Ok(script) => Ok(Loaded {
             file,
             source,
@@ -92,6 +93,20 @@ fn load(args: &Args, machines: &Machines, palette: Palette) -> Result<Loaded, Er
     }
 }
 
+/// Whether the script at `path` is Python: its extension tells, else its content,
+/// else `--language` (`.cmds` without one).
+fn is_python(path: &std::path::Path, source: &str, language: Option<Language>) -> bool {
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("py") => return true,
+        Some("cmds") => return false,
+        _ => {}
+    }
+    match crate::script::python::content_score(source) {
+        0 => language == Some(Language::Python),
+        score => score > 0,
+    }
+}
+
 fn context<'a>(names: &'a [String], signatures: &'a [Signature]) -> CheckContext<'a> {
     CheckContext {
         machines: names,
@@ -102,8 +117,8 @@ fn context<'a>(names: &'a [String], signatures: &'a [Signature]) -> CheckContext
 /// `vmtest-min check`: reads and checks the script; boots nothing.
 fn check_command(args: &Args) -> Result<Status, Error> {
     let palette = Palette::new(args.color.resolve());
-    let machines = setup::machines(&args.start_scripts, false)?;
-    let loaded = load(args, &machines, palette)?;
+    let (args, machines) = setup::resolve(args, false)?;
+    let loaded = load(&args, &machines, palette)?;
     let names = names(&machines);
     eprint_line(&format!(
         "{}: ok ({} statements; machines: {})",
@@ -139,7 +154,8 @@ fn convert_command(path: &std::path::Path) -> Result<Status, Error> {
 /// the prompt), cleans up.
 fn run_command(args: &Args) -> Result<Status, Error> {
     let palette = Palette::new(args.color.resolve());
-    let machines = setup::machines(&args.start_scripts, true)?;
+    let (args, machines) = setup::resolve(args, true)?;
+    let args = &args;
     let interactive = args.interactive || (args.script.is_none() && std::io::stdin().is_terminal());
     let loaded = match interactive {
         true => None,

@@ -1,10 +1,13 @@
 //! The checks of the arguments that touch the system, before anything starts: the
-//! machines the start scripts define (named after `run-<name>-vm`), the test script,
-//! the output files.
+//! driver configuration file (`--config`), the machines the start scripts define
+//! (named after `run-<name>-vm`, or as the configuration names them), the test
+//! script, the output files.
 //!
 //! Each failure is a [`SetupError`] naming the path involved; all of them end the
 //! program with the usage status (2), since nothing has booted yet.
 
+use crate::cli::Args;
+use crate::driver_config::{self, ConfigProblem};
 use crate::xml_log::XmlLog;
 use std::fmt;
 use std::io;
@@ -69,6 +72,20 @@ pub enum SetupError {
         /// Why.
         source: io::Error,
     },
+    /// The driver configuration file cannot be read.
+    ReadConfig {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+    /// The driver configuration file asks for something wrong or unsupported.
+    Config {
+        /// The file.
+        path: PathBuf,
+        /// What.
+        problem: ConfigProblem,
+    },
 }
 
 impl fmt::Display for SetupError {
@@ -110,6 +127,14 @@ impl fmt::Display for SetupError {
                 "cannot create output directory `{}`: {source}",
                 path.display()
             ),
+            SetupError::ReadConfig { path, source } => write!(
+                f,
+                "cannot read driver configuration `{}`: {source}",
+                path.display()
+            ),
+            SetupError::Config { path, problem } => {
+                write!(f, "driver configuration `{}`: {problem}", path.display())
+            }
         }
     }
 }
@@ -120,23 +145,62 @@ impl std::error::Error for SetupError {
             SetupError::StartScript { source, .. }
             | SetupError::ReadScript { source, .. }
             | SetupError::CreateLog { source, .. }
-            | SetupError::CreateOutputDir { source, .. } => Some(source),
+            | SetupError::CreateOutputDir { source, .. }
+            | SetupError::ReadConfig { source, .. } => Some(source),
             _ => None,
         }
     }
 }
 
+/// The arguments of a run with the driver configuration file (if any) applied,
+/// and its machines: from the file's `vms`, else from the start scripts. With
+/// `must_run`, every start script must be an executable file.
+pub(crate) fn resolve(args: &Args, must_run: bool) -> Result<(Args, Machines), SetupError> {
+    let Some(path) = &args.config else {
+        return Ok((args.clone(), machines(&args.start_scripts, must_run)?));
+    };
+    let text = std::fs::read_to_string(path).map_err(|source| SetupError::ReadConfig {
+        path: path.clone(),
+        source,
+    })?;
+    let config = driver_config::parse(&text).map_err(|problem| SetupError::Config {
+        path: path.clone(),
+        problem,
+    })?;
+    let mut args = args.clone();
+    args.vlans = config.vlans;
+    args.script = Some(config.test_script);
+    if !args.global_timeout_given {
+        args.global_timeout = config.global_timeout;
+    }
+    args.start_scripts = config.machines.iter().map(|(_, s)| s.clone()).collect();
+    Ok((args, named_machines(config.machines, must_run)?))
+}
+
 /// Names the machines of `scripts` and checks that no two share a name; with
 /// `must_run`, also that every script is an executable file.
 pub(crate) fn machines(scripts: &[PathBuf], must_run: bool) -> Result<Machines, SetupError> {
+    if let Some(script) = scripts
+        .iter()
+        .find(|s| s.extension().is_some_and(|e| e == "cmds"))
+    {
+        return Err(SetupError::ScriptAmongStartScripts {
+            path: script.clone(),
+        });
+    }
+    let named = scripts
+        .iter()
+        .map(|s| (machine_name(s), s.clone()))
+        .collect();
+    named_machines(named, must_run)
+}
+
+/// Checks named start scripts: no two names alike; with `must_run`, each an
+/// executable file. Makes each path absolute.
+fn named_machines(named: Machines, must_run: bool) -> Result<Machines, SetupError> {
     let mut machines: Machines = Vec::new();
-    for script in scripts {
-        if script.extension().is_some_and(|e| e == "cmds") {
-            return Err(SetupError::ScriptAmongStartScripts {
-                path: script.clone(),
-            });
-        }
-        let name = machine_name(script);
+    for (name, script) in named {
+        let script = &script;
         if let Some((_, first)) = machines.iter().find(|(existing, _)| *existing == name) {
             return Err(SetupError::DuplicateMachine {
                 name,

@@ -6,6 +6,7 @@ mod fake_vm_selftest;
 mod interactive;
 mod language;
 mod machine_state;
+mod nix_config;
 mod python;
 pub(crate) mod real;
 mod real_debian;

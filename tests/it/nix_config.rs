@@ -1,0 +1,189 @@
+//! The Nix test framework's way of running the driver: `--config FILE` (the JSON
+//! that nixpkgs' driver-configuration.nix writes), no command word, `-o $out`,
+//! `LOGFILE=/dev/null`, on the real busybox guest; and the JUnit report.
+
+use crate::real::start_script;
+use crate::support::{HARD_LIMIT, processes_under};
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// What one run of the binary left: exit status and stderr.
+pub(crate) struct Ran {
+    pub(crate) code: i32,
+    pub(crate) stderr: String,
+}
+
+/// Runs `vmtest-min ARGS` as the framework's wrapper does (no command word, a
+/// scrubbed environment plus `env`, `TMPDIR` inside `dir`), killed after
+/// [`HARD_LIMIT`].
+pub(crate) fn run_like_nix(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Ran {
+    let tmp = dir.join("tmp");
+    fs::create_dir_all(&tmp).expect("tmp dir");
+    let stderr_path = dir.join("stderr.txt");
+    let mut command = Command::new(env!("CARGO_BIN_EXE_vmtest-min"));
+    command
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("TMPDIR", &tmp)
+        .envs(env.iter().copied())
+        .current_dir(dir)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(fs::File::create(&stderr_path).expect("stderr file"));
+    let mut child = command.spawn().expect("spawn vmtest-min");
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if started.elapsed() > HARD_LIMIT {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("vmtest-min outlived {HARD_LIMIT:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let stderr = fs::read_to_string(&stderr_path).expect("read stderr");
+    let left: Vec<_> = fs::read_dir(&tmp).expect("tmp").collect();
+    assert!(left.is_empty(), "left in TMPDIR: {left:?}\n{stderr}");
+    assert!(processes_under(dir).is_empty(), "processes left running");
+    Ran {
+        code: status.code().unwrap_or(-1),
+        stderr,
+    }
+}
+
+/// Writes `config.json` as driver-configuration.nix does (`builtins.toJSON` pretty
+/// printed: keys sorted, two-space indent) for `vms` named after the guest's
+/// start scripts, vlan 1 and `test-script` in `dir`.
+pub(crate) fn write_config(dir: &Path, vms: &[&str], script: &str) -> PathBuf {
+    let test_script = dir.join("test-script");
+    fs::write(&test_script, script).expect("write test script");
+    let vms: Vec<String> = vms
+        .iter()
+        .map(|name| {
+            format!(
+                "    \"{name}\": {{\n      \"name\": \"{name}\",\n      \"start_script\": \"{}\"\n    }}",
+                start_script(name).display()
+            )
+        })
+        .collect();
+    let text = format!(
+        "{{\n  \"containers\": {{}},\n  \"enable_ssh_backdoor\": false,\n  \"global_timeout\": 600,\n  \
+         \"test_script\": \"{}\",\n  \"vlans\": [\n    1\n  ],\n  \"vms\": {{\n{}\n  }}\n}}\n",
+        test_script.display(),
+        vms.join(",\n")
+    );
+    let path = dir.join("config.json");
+    fs::write(&path, text).expect("write config");
+    path
+}
+
+#[test]
+fn a_framework_configuration_runs_a_python_script_on_two_machines() {
+    let scratch = tempfile::Builder::new().prefix("vmt-").tempdir().unwrap();
+    let dir = scratch.path();
+    let config = write_config(
+        dir,
+        &["client", "server"],
+        r#"start_all()
+
+with subtest("the vlan joins both machines"):
+    client.wait_until_succeeds("ping -c 1 -W 2 server", timeout=120)
+    server.succeed("hostname") == "server"
+
+with subtest("the output directory is kept"):
+    assert "client" in client.succeed("hostname")
+"#,
+    );
+    let out = dir.join("out");
+    fs::create_dir(&out).unwrap();
+    let config = config.to_str().unwrap();
+    let ran = run_like_nix(
+        dir,
+        &["--config", config, "--log-level", "info", "-o", "out"],
+        &[("LOGFILE", "/dev/null")],
+    );
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert!(ran.stderr.contains("subtest: the vlan joins both machines"));
+    assert!(ran.stderr.contains("vmtest-min: passed"), "{}", ran.stderr);
+    // LOGFILE=/dev/null mutes the XML log, as run.nix asks: nothing lands in $out.
+    let kept: Vec<_> = fs::read_dir(&out).unwrap().collect();
+    assert!(kept.is_empty(), "unexpected files in $out: {kept:?}");
+}
+
+#[test]
+fn containers_and_the_ssh_backdoor_are_refused_before_anything_boots() {
+    let scratch = tempfile::Builder::new().prefix("vmt-").tempdir().unwrap();
+    let dir = scratch.path();
+    let config = write_config(dir, &["machine"], "start_all()\n");
+    let text = fs::read_to_string(&config).unwrap();
+    let backdoor = dir.join("backdoor.json");
+    let with_backdoor = text.replace(
+        "\"enable_ssh_backdoor\": false",
+        "\"enable_ssh_backdoor\": true",
+    );
+    fs::write(&backdoor, with_backdoor).unwrap();
+    let ran = run_like_nix(dir, &["--config", backdoor.to_str().unwrap()], &[]);
+    assert_eq!(ran.code, 2);
+    assert!(
+        ran.stderr
+            .contains("`enable_ssh_backdoor` asks for the SSH backdoor over vsock"),
+        "{}",
+        ran.stderr
+    );
+    let containers = dir.join("containers.json");
+    let with_container = text.replace(
+        "\"containers\": {}",
+        "\"containers\": {\"c\": {\"name\": \"c\", \"start_script\": \"/bin/true\"}}",
+    );
+    fs::write(&containers, with_container).unwrap();
+    let ran = run_like_nix(dir, &["-c", containers.to_str().unwrap()], &[]);
+    assert_eq!(ran.code, 2);
+    assert!(
+        ran.stderr.contains("systemd-nspawn containers"),
+        "{}",
+        ran.stderr
+    );
+    let ran = run_like_nix(
+        dir,
+        &["-c", config.to_str().unwrap(), "--dump-vsocks", "3"],
+        &[],
+    );
+    assert_eq!(ran.code, 2);
+    assert!(ran.stderr.contains("--dump-vsocks is not supported"));
+    // `check` reads the same file; the script is Python by its content.
+    let ran = run_like_nix(dir, &["check", "-c", config.to_str().unwrap()], &[]);
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert!(ran.stderr.contains("machines: machine"), "{}", ran.stderr);
+}
+
+#[test]
+fn the_language_of_an_undecided_script_comes_from_the_option() {
+    let scratch = tempfile::Builder::new().prefix("vmt-").tempdir().unwrap();
+    let dir = scratch.path();
+    // A conditional expression: Python only, but nothing in it tells the content
+    // check which language it is, and the file has no extension.
+    let config = write_config(dir, &["machine"], "x = None if True else 1\n");
+    let config = config.to_str().unwrap();
+    let ran = run_like_nix(dir, &["check", "-c", config, "--language", "python"], &[]);
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    for cmds in [
+        &["check", "-c", config, "--language", "cmds"][..],
+        &["check", "-c", config],
+    ] {
+        let ran = run_like_nix(dir, cmds, &[]);
+        assert_eq!(ran.code, 2, "{cmds:?}: {}", ran.stderr);
+        assert!(
+            ran.stderr.contains("found identifier `if`"),
+            "{}",
+            ran.stderr
+        );
+    }
+    let ran = run_like_nix(dir, &["check", "-c", config, "--language", "perl"], &[]);
+    assert_eq!(ran.code, 2);
+    assert!(ran.stderr.contains("expected python or cmds"));
+}
