@@ -16,6 +16,8 @@ mod input;
 mod interact;
 mod interp;
 mod json;
+mod junit;
+mod log_tree;
 mod logger;
 mod machine;
 mod methods;

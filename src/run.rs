@@ -161,7 +161,8 @@ fn run_command(args: &Args) -> Result<Status, Error> {
         true => None,
         false => Some(load(args, &machines, palette)?),
     };
-    let xml = setup::outputs(args.output_dir.as_deref(), args.log_xml.as_deref())?;
+    let (log_path, _scratch_log) = setup::report_log(args)?;
+    let xml = setup::outputs(args.output_dir.as_deref(), log_path.as_deref())?;
     let logger = Arc::new(Logger::new(palette, xml, !args.no_serial));
     signals::install();
     let global_timeout = match interactive {
@@ -216,6 +217,19 @@ fn run_command(args: &Args) -> Result<Status, Error> {
         ),
     }
     logger.close();
+    if let (Some(junit), Some(log)) = (&args.junit_xml, &log_path) {
+        let suite = args
+            .script
+            .as_deref()
+            .and_then(|path| path.file_name())
+            .map_or_else(|| "interactive".into(), |name| name.to_string_lossy());
+        if let Err(error) = crate::junit::write(log, junit, &suite, elapsed, status) {
+            eprint_line(&format!(
+                "vmtest-min: error: cannot write the JUnit report `{}`: {error}",
+                junit.display()
+            ));
+        }
+    }
     Ok(status)
 }
 

@@ -267,6 +267,43 @@ pub(crate) fn outputs(
         .transpose()
 }
 
+/// The XML log a run writes, and the temporary file holding it when only the
+/// JUnit report needs it: with `--junit-xml` and no log kept (none asked for, or
+/// `LOGFILE=/dev/null` as the Nix framework sets), the log goes to a temporary
+/// file removed when the returned handle is dropped. Also creates (empties) the
+/// JUnit file and its directory, so that an unwritable path fails before anything
+/// boots.
+pub(crate) fn report_log(
+    args: &Args,
+) -> Result<(Option<PathBuf>, Option<tempfile::NamedTempFile>), SetupError> {
+    let Some(junit) = &args.junit_xml else {
+        return Ok((args.log_xml.clone(), None));
+    };
+    if let Some(dir) = junit.parent().filter(|dir| !dir.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|source| SetupError::CreateOutputDir {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+    }
+    std::fs::File::create(junit).map_err(|source| SetupError::CreateLog {
+        path: junit.clone(),
+        source,
+    })?;
+    let readable = |path: &PathBuf| std::fs::metadata(path).map_or(true, |m| m.is_file());
+    if let Some(path) = args.log_xml.as_ref().filter(|path| readable(path)) {
+        return Ok((Some(path.clone()), None));
+    }
+    let scratch = tempfile::Builder::new()
+        .prefix("vmtest-min-log.")
+        .suffix(".xml")
+        .tempfile_in(&args.tmp_dir)
+        .map_err(|source| SetupError::CreateLog {
+            path: args.tmp_dir.join("vmtest-min-log.*.xml"),
+            source,
+        })?;
+    Ok((Some(scratch.path().to_path_buf()), Some(scratch)))
+}
+
 /// The machine name of a start script: `run-<name>-vm`, else `machine`.
 pub(crate) fn machine_name(script: &Path) -> String {
     let file = script

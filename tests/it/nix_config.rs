@@ -104,15 +104,238 @@ with subtest("the output directory is kept"):
     let config = config.to_str().unwrap();
     let ran = run_like_nix(
         dir,
-        &["--config", config, "--log-level", "info", "-o", "out"],
+        &[
+            "--config",
+            config,
+            "--log-level",
+            "info",
+            "-o",
+            "out",
+            "--junit-xml",
+            "junit.xml",
+        ],
         &[("LOGFILE", "/dev/null")],
     );
     assert_eq!(ran.code, 0, "{}", ran.stderr);
     assert!(ran.stderr.contains("subtest: the vlan joins both machines"));
     assert!(ran.stderr.contains("vmtest-min: passed"), "{}", ran.stderr);
-    // LOGFILE=/dev/null mutes the XML log, as run.nix asks: nothing lands in $out.
-    let kept: Vec<_> = fs::read_dir(&out).unwrap().collect();
-    assert!(kept.is_empty(), "unexpected files in $out: {kept:?}");
+    // LOGFILE=/dev/null mutes the XML log, as run.nix asks: only the JUnit report
+    // lands in $out.
+    let kept: Vec<_> = fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(kept, ["junit.xml"]);
+    let report = Junit::read(&out.join("junit.xml"));
+    report.totals(3, 0, 0);
+    let vlan = report.case("the vlan joins both machines");
+    assert!(vlan.attr("classname") == "test-script" && vlan.seconds() > 0.0);
+    assert!(vlan.failure.is_none() && vlan.error.is_none());
+    report.case("the output directory is kept");
+    let main = report.case("main");
+    assert!(main.seconds() >= vlan.seconds());
+    // The machines boot in the background: their console lines land in the case
+    // that was running when they came.
+    let consoles = format!("{}{}", vlan.system_out, main.system_out);
+    assert!(consoles.contains("client # "), "{consoles}");
+}
+
+#[test]
+fn a_failing_subtest_is_one_failed_testcase_with_the_console_tail() {
+    let scratch = tempfile::Builder::new().prefix("vmt-").tempdir().unwrap();
+    let dir = scratch.path();
+    let config = write_config(
+        dir,
+        &["machine"],
+        r#"machine.start()
+
+with subtest("passes"):
+    machine.succeed("true")
+
+with subtest("fails"):
+    machine.succeed("echo console-marker > /dev/ttyS0")
+    machine.wait_for_console_text("console-marker")
+    machine.succeed("echo partial; exit 3")
+
+with subtest("never runs"):
+    machine.succeed("true")
+"#,
+    );
+    let ran = run_like_nix(
+        dir,
+        &[
+            "-c",
+            config.to_str().unwrap(),
+            "--junit-xml",
+            "report/j.xml",
+        ],
+        &[],
+    );
+    assert_eq!(ran.code, 1, "{}", ran.stderr);
+    let report = Junit::read(&dir.join("report/j.xml"));
+    report.totals(3, 1, 0);
+    report.case("passes");
+    assert!(report.cases.iter().all(|c| c.attr("name") != "never runs"));
+    let fails = report.case("fails");
+    let failure = fails.failure.as_ref().expect("a <failure>");
+    assert!(
+        failure
+            .0
+            .contains("command `echo partial; exit 3` failed (exit status 3)"),
+        "{failure:?}"
+    );
+    // The body has the summary too: the script line and the command's output.
+    assert!(
+        failure.1.contains("partial") && failure.1.contains("test-script:9:"),
+        "{failure:?}"
+    );
+    assert!(
+        fails.system_out.contains("machine # console-marker"),
+        "{}",
+        fails.system_out
+    );
+    assert!(report.case("main").failure.is_none());
+}
+
+/// A JUnit file as a CI consumer reads it.
+struct Junit {
+    root: Vec<(String, String)>,
+    suite: Vec<(String, String)>,
+    cases: Vec<Case>,
+}
+
+/// One `<testcase>`.
+#[derive(Debug, Default)]
+struct Case {
+    attrs: Vec<(String, String)>,
+    /// `<failure>`'s message and text.
+    failure: Option<(String, String)>,
+    /// `<error>`'s message and text.
+    error: Option<(String, String)>,
+    system_out: String,
+}
+
+fn attr<'a>(attrs: &'a [(String, String)], key: &str) -> &'a str {
+    attrs
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+        .unwrap_or_else(|| panic!("no attribute {key} in {attrs:?}"))
+}
+
+impl Case {
+    fn attr(&self, key: &str) -> &str {
+        attr(&self.attrs, key)
+    }
+
+    fn seconds(&self) -> f64 {
+        self.attr("time").parse().expect("time is a number")
+    }
+}
+
+impl Junit {
+    /// Parses `path` with xml-rs: `<testsuites>` holding one `<testsuite>` of
+    /// `<testcase>`s.
+    #[track_caller]
+    fn read(path: &Path) -> Junit {
+        use xml::reader::{EventReader, XmlEvent};
+        let text = fs::read_to_string(path).expect("read JUnit file");
+        let mut report = Junit {
+            root: Vec::new(),
+            suite: Vec::new(),
+            cases: Vec::new(),
+        };
+        let mut open: Vec<String> = Vec::new();
+        let mut message = String::new();
+        for event in EventReader::new(text.as_bytes()) {
+            match event.unwrap_or_else(|e| panic!("malformed JUnit XML: {e}\n{text}")) {
+                XmlEvent::StartElement {
+                    name, attributes, ..
+                } => {
+                    let attrs: Vec<_> = attributes
+                        .into_iter()
+                        .map(|a| (a.name.local_name, a.value))
+                        .collect();
+                    let parent = open.last().map(String::as_str);
+                    match (parent, name.local_name.as_str()) {
+                        (None, "testsuites") => report.root = attrs,
+                        (Some("testsuites"), "testsuite") => report.suite = attrs,
+                        (Some("testsuite"), "testcase") => report.cases.push(Case {
+                            attrs,
+                            ..Case::default()
+                        }),
+                        (Some("testcase"), "failure" | "error" | "system-out") => {
+                            message = attrs
+                                .iter()
+                                .find(|(k, _)| k == "message")
+                                .map(|(_, v)| v.clone())
+                                .unwrap_or_default();
+                        }
+                        (parent, element) => panic!("unexpected <{element}> in {parent:?}"),
+                    }
+                    open.push(name.local_name);
+                }
+                XmlEvent::Characters(chars) => {
+                    let case = report.cases.last_mut().expect("text inside a testcase");
+                    let body = (message.clone(), chars.clone());
+                    match open.last().map(String::as_str) {
+                        Some("failure") => case.failure = Some(body),
+                        Some("error") => case.error = Some(body),
+                        Some("system-out") => case.system_out = chars,
+                        _ => {}
+                    }
+                }
+                XmlEvent::EndElement { name } => {
+                    let element = name.local_name;
+                    let empty = report
+                        .cases
+                        .last_mut()
+                        .filter(|_| matches!(element.as_str(), "failure" | "error"));
+                    if let Some(case) = empty {
+                        let body = Some((message.clone(), String::new()));
+                        match element.as_str() {
+                            "failure" if case.failure.is_none() => case.failure = body,
+                            "error" if case.error.is_none() => case.error = body,
+                            _ => {}
+                        }
+                    }
+                    open.pop();
+                }
+                _ => {}
+            }
+        }
+        report
+    }
+
+    /// Checks the counts on `<testsuites>` and `<testsuite>` and against the cases.
+    #[track_caller]
+    fn totals(&self, tests: usize, failures: usize, errors: usize) {
+        for attrs in [&self.root, &self.suite] {
+            assert_eq!(attr(attrs, "tests"), tests.to_string(), "{attrs:?}");
+            assert_eq!(attr(attrs, "failures"), failures.to_string(), "{attrs:?}");
+            assert_eq!(attr(attrs, "errors"), errors.to_string(), "{attrs:?}");
+            let time: f64 = attr(attrs, "time").parse().expect("time");
+            assert!(time > 0.0);
+        }
+        assert!(!attr(&self.suite, "name").is_empty());
+        assert_eq!(self.cases.len(), tests);
+        let failed = self.cases.iter().filter(|c| c.failure.is_some()).count();
+        let errored = self.cases.iter().filter(|c| c.error.is_some()).count();
+        assert_eq!((failed, errored), (failures, errors));
+    }
+
+    /// The case named `name`; every case has a name, a classname and a time.
+    #[track_caller]
+    fn case(&self, name: &str) -> &Case {
+        for case in &self.cases {
+            case.attr("classname");
+            case.seconds();
+        }
+        self.cases
+            .iter()
+            .find(|c| c.attr("name") == name)
+            .unwrap_or_else(|| panic!("no testcase `{name}`: {:?}", self.cases))
+    }
 }
 
 #[test]
