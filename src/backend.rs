@@ -56,4 +56,10 @@ pub(crate) trait Backend {
     fn logger(&self) -> Arc<Logger>;
     /// The run's cancellation state.
     fn cancel(&self) -> &Cancel;
+
+    // Timeout scale (`--timeout-scale`).
+    /// The factor every command, wait and `retry` timeout is multiplied by.
+    fn timeout_scale(&self) -> f64 {
+        1.0
+    }
 }

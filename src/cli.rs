@@ -33,6 +33,8 @@ Options (run and check):
                                 [env: globalTimeout; default: 3600]
       --connect-timeout SECS    how long a guest may take to boot to its root
                                 shell [default: 600]
+      --timeout-scale X         multiply every timeout (global, connect, command,
+                                wait, retry) by X [env: VMTEST_TIMEOUT_SCALE]
       --log-xml PATH            write the XML log to PATH [env: LOGFILE;
                                 default: log.xml in the output directory]
   -o, --output-dir DIR          keep the run's files in DIR, created if missing:
@@ -124,6 +126,8 @@ pub(crate) struct Args {
     pub(crate) language: Option<Language>,
     /// `--junit-xml`, already joined to the output directory when relative.
     pub(crate) junit_xml: Option<PathBuf>,
+    /// `--timeout-scale` or `VMTEST_TIMEOUT_SCALE`, if set.
+    pub(crate) timeout_scale: Option<f64>,
 }
 
 /// A test script's language, as `--language` names it.
@@ -339,6 +343,10 @@ pub(crate) fn parse(mut argv: Vec<OsString>, env: EnvLookup<'_>) -> Result<Comma
             Short('c') | Long("config") => args.config = Some(parser.value()?.into()),
             Long("language") => args.language = Some(parse_language(&parser.value()?.string()?)?),
             Long("junit-xml") => junit_xml = Some(parser.value()?.into()),
+            Long("timeout-scale") => {
+                let value = parser.value()?.string()?;
+                args.timeout_scale = Some(parse_scale("--timeout-scale", &value)?);
+            }
             Long("log-level") => parse_log_level("--log-level", &parser.value()?.string()?)?,
             Long("dump-vsocks") => return Err(unsupported("--dump-vsocks")),
             Long("debug-hook-attach" | "debug-hook") => {
@@ -480,7 +488,23 @@ fn defaults(env: EnvLookup<'_>) -> Result<Args, UsageError> {
         global_timeout_given: false,
         language: None,
         junit_xml: None,
+        timeout_scale: match text("VMTEST_TIMEOUT_SCALE").filter(|v| !v.trim().is_empty()) {
+            Some(value) => Some(parse_scale("VMTEST_TIMEOUT_SCALE", value.trim())?),
+            None => None,
+        },
     })
+}
+
+fn parse_scale(option: &'static str, value: &str) -> Result<f64, UsageError> {
+    value
+        .parse::<f64>()
+        .ok()
+        .filter(|x| x.is_finite() && *x > 0.0)
+        .ok_or_else(|| UsageError::InvalidChoice {
+            option,
+            value: value.to_string(),
+            choices: "a positive number",
+        })
 }
 
 fn parse_language(value: &str) -> Result<Language, UsageError> {

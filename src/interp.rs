@@ -243,6 +243,7 @@ impl<'a> Interpreter<'a> {
             }
             None => DEFAULT_TIMEOUT,
         };
+        let limit = limit * self.backend.timeout_scale();
         let deadline = Deadline::after(seconds(limit));
         let logger = self.backend.logger();
         let mut pause = RETRY_PAUSE;

@@ -165,26 +165,29 @@ fn run_command(args: &Args) -> Result<Status, Error> {
     let xml = setup::outputs(args.output_dir.as_deref(), log_path.as_deref())?;
     let logger = Arc::new(Logger::new(palette, xml, !args.no_serial));
     signals::install();
+    let scale = args.timeout_scale.unwrap_or(1.0);
+    let global_seconds = args.global_timeout * scale;
     let global_timeout = match interactive {
         true => cancel::FOREVER,
-        false => cancel::seconds(args.global_timeout),
+        false => cancel::seconds(global_seconds),
     };
     let started = Instant::now();
     let config = DriverConfig {
         machines: machines.clone(),
         vlans: args.vlans.clone(),
         keep_vm_state: args.keep_vm_state,
-        connect_timeout: cancel::seconds(args.connect_timeout),
+        connect_timeout: cancel::seconds(args.connect_timeout * scale),
         tmp_dir: args.tmp_dir.clone(),
         display: args.display,
+        timeout_scale: args.timeout_scale,
     };
+    if let Some(scale) = args.timeout_scale {
+        logger.log(None, &format!("every timeout is scaled by {scale}"));
+    }
     if !interactive {
         logger.log(
             None,
-            &format!(
-                "test will time out and terminate in {} seconds",
-                args.global_timeout
-            ),
+            &format!("test will time out and terminate in {global_seconds} seconds"),
         );
     }
     let status = match Driver::new(&config, logger.clone(), Cancel::new(global_timeout)) {

@@ -13,5 +13,6 @@ mod real_debian;
 mod real_transport;
 pub mod support;
 mod tidy;
+mod timeout_scale;
 mod transport;
 mod xml_log;
