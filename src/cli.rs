@@ -20,6 +20,8 @@ Usage:
   vmtest-min run [OPTIONS] [SCRIPT]     run a test script (default: $testScript)
   vmtest-min check [OPTIONS] SCRIPT     parse and check a script; boots nothing
   vmtest-min convert SCRIPT.py          print a Python test script as .cmds
+  vmtest-min report LOG.xml [-o FILE]   make one HTML page of an XML log
+                                        [default FILE: LOG with .html]
   vmtest-min --config FILE [OPTIONS]    run, as the Nix test framework calls its driver
   vmtest-min -h | --help                show this help
   vmtest-min -V | --version             show the version
@@ -73,6 +75,13 @@ pub(crate) enum Command {
     Check(Args),
     /// Print a Python script as `.cmds`.
     Convert(PathBuf),
+    /// Make an HTML page of an XML log.
+    Report {
+        /// The XML log.
+        log: PathBuf,
+        /// The page to write.
+        html: PathBuf,
+    },
     /// Print help.
     Help,
     /// Print the version.
@@ -177,6 +186,8 @@ pub enum UsageError {
     CheckWithoutScript,
     /// `convert` without a script.
     ConvertWithoutScript,
+    /// `report` without a log.
+    ReportWithoutLog,
     /// `convert` of a file that is not a Python test script.
     NotPython {
         /// The file.
@@ -214,7 +225,7 @@ impl fmt::Display for UsageError {
             UsageError::MissingCommand => {
                 write!(
                     f,
-                    "missing command: `run`, `check` or `convert` (see --help)"
+                    "missing command: `run`, `check`, `convert` or `report` (see --help)"
                 )
             }
             UsageError::UnknownCommand { name, suggestion } => {
@@ -241,6 +252,7 @@ impl fmt::Display for UsageError {
             ),
             UsageError::CheckWithoutScript => write!(f, "`check` needs a SCRIPT"),
             UsageError::ConvertWithoutScript => write!(f, "`convert` needs a SCRIPT"),
+            UsageError::ReportWithoutLog => write!(f, "`report` needs a LOG.xml"),
             UsageError::NotPython { file } => write!(
                 f,
                 "`{file}` does not look like a Python test script; name it `*.py` to convert it"
@@ -304,10 +316,14 @@ pub(crate) fn parse(mut argv: Vec<OsString>, env: EnvLookup<'_>) -> Result<Comma
         "run" => true,
         "check" => false,
         "convert" => return parse_convert(parser),
+        "report" => return parse_report(parser),
         other => {
             return Err(UsageError::UnknownCommand {
                 name: other.to_string(),
-                suggestion: crate::script::suggest::nearest(other, ["run", "check", "convert"]),
+                suggestion: crate::script::suggest::nearest(
+                    other,
+                    ["run", "check", "convert", "report"],
+                ),
             });
         }
     };
@@ -425,6 +441,23 @@ fn implies_run(argv: &[OsString]) -> bool {
             let arg = arg.to_string_lossy();
             arg == "-c" || arg == "--config" || arg.starts_with("--config=")
         })
+}
+
+/// The rest of `report`'s command line: the log and, with `-o`, the page.
+fn parse_report(mut parser: lexopt::Parser) -> Result<Command, UsageError> {
+    let mut log: Option<PathBuf> = None;
+    let mut html: Option<PathBuf> = None;
+    while let Some(arg) = parser.next()? {
+        match arg {
+            Short('h') | Long("help") => return Ok(Command::Help),
+            Short('o') | Long("output") => html = Some(parser.value()?.into()),
+            Value(value) if log.is_none() => log = Some(PathBuf::from(value)),
+            other => return Err(other.unexpected().into()),
+        }
+    }
+    let log = log.ok_or(UsageError::ReportWithoutLog)?;
+    let html = html.unwrap_or_else(|| log.with_extension("html"));
+    Ok(Command::Report { log, html })
 }
 
 /// The rest of `convert`'s command line: exactly one script.
@@ -679,7 +712,7 @@ mod tests {
         let error = |argv: &[&str]| parse_with(argv, &[]).unwrap_err();
         assert_eq!(
             error(&[]),
-            "missing command: `run`, `check` or `convert` (see --help)"
+            "missing command: `run`, `check`, `convert` or `report` (see --help)"
         );
         assert_eq!(
             error(&["rnu"]),

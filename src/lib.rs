@@ -12,6 +12,7 @@ mod driver;
 mod driver_config;
 mod error;
 mod exit;
+mod html_report;
 mod input;
 mod interact;
 mod interp;

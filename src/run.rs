@@ -44,6 +44,15 @@ pub fn main(argv: Vec<OsString>, env: EnvLookup<'_>) -> Result<Status, Error> {
         Command::Check(args) => check_command(&args),
         Command::Run(args) => run_command(&args),
         Command::Convert(path) => convert_command(&path),
+        Command::Report { log, html } => {
+            crate::html_report::write(&log, &html).map_err(|source| setup::SetupError::Report {
+                log: log.clone(),
+                html: html.clone(),
+                source,
+            })?;
+            eprint_line(&format!("vmtest-min: wrote {}", html.display()));
+            Ok(Status::Passed)
+        }
     }
 }
 
