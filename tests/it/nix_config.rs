@@ -104,11 +104,14 @@ with subtest("the output directory is kept"):
     let config = config.to_str().unwrap();
     let ran = run_like_nix(
         dir,
+        // The command line of nix/test-driver.nix's wrapper, then run.nix's `-o`.
         &[
             "--config",
             config,
             "--log-level",
             "info",
+            "--language",
+            "python",
             "-o",
             "out",
             "--junit-xml",
