@@ -45,6 +45,8 @@ Options (run and check):
       --no-serial               show serial console lines only in the XML log
       --color WHEN              auto, always or never [default: auto; NO_COLOR]
   -I, --interactive             read statements from a prompt instead of a script
+      --pause-on-failure        at a failed step, keep the machines running and open
+                                the prompt; Ctrl-D cleans up and exits as failed
       --no-interactive          run the script (the default)
 
 The Nix test framework's options (nixos-test-driver compatible):
@@ -137,6 +139,8 @@ pub(crate) struct Args {
     pub(crate) junit_xml: Option<PathBuf>,
     /// `--timeout-scale` or `VMTEST_TIMEOUT_SCALE`, if set.
     pub(crate) timeout_scale: Option<f64>,
+    /// `--pause-on-failure`.
+    pub(crate) pause_on_failure: bool,
 }
 
 /// A test script's language, as `--language` names it.
@@ -369,6 +373,7 @@ pub(crate) fn parse(mut argv: Vec<OsString>, env: EnvLookup<'_>) -> Result<Comma
                 return Err(unsupported("--debug-hook-attach"));
             }
             Long("no-interactive") => args.interactive = false,
+            Long("pause-on-failure") => args.pause_on_failure = true,
             Long("connect-timeout") => {
                 args.connect_timeout =
                     parse_seconds("--connect-timeout", &parser.value()?.string()?)?;
@@ -521,6 +526,7 @@ fn defaults(env: EnvLookup<'_>) -> Result<Args, UsageError> {
         global_timeout_given: false,
         language: None,
         junit_xml: None,
+        pause_on_failure: false,
         timeout_scale: match text("VMTEST_TIMEOUT_SCALE").filter(|v| !v.trim().is_empty()) {
             Some(value) => Some(parse_scale("VMTEST_TIMEOUT_SCALE", value.trim())?),
             None => None,

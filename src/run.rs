@@ -202,7 +202,13 @@ fn run_command(args: &Args) -> Result<Status, Error> {
     let status = match Driver::new(&config, logger.clone(), Cancel::new(global_timeout)) {
         Ok(mut driver) => {
             let status = match &loaded {
-                Some(loaded) => execute_script(&mut driver, names(&machines), loaded, &logger),
+                Some(loaded) => {
+                    let status = execute_script(&mut driver, names(&machines), loaded, &logger);
+                    if status != Status::Passed && args.pause_on_failure {
+                        pause(&mut driver, names(&machines), &logger, status);
+                    }
+                    status
+                }
                 None => prompt_session(&mut driver, names(&machines), &logger),
             };
             driver.clean_up();
@@ -263,6 +269,21 @@ fn execute_script(
             failure.error.status()
         }
     }
+}
+
+/// `--pause-on-failure`: after the failure of a run that will end with `status`,
+/// opens the prompt on the machines as the failure left them; when it ends
+/// (Ctrl-D, or an error of its own), the run goes on to clean up.
+fn pause(driver: &mut Driver, names: Vec<String>, logger: &Logger, status: Status) {
+    logger.log(
+        None,
+        &format!(
+            "paused after the failure: the machines keep running; Ctrl-D cleans up \
+             and exits with status {}",
+            status.code()
+        ),
+    );
+    prompt_session(driver, names, logger);
 }
 
 /// Runs the interactive prompt on the driver's machines until it ends.

@@ -8,6 +8,7 @@ mod interactive;
 mod language;
 mod machine_state;
 mod nix_config;
+mod pause_on_failure;
 mod python;
 pub(crate) mod real;
 mod real_debian;
