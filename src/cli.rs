@@ -535,15 +535,11 @@ fn defaults(env: EnvLookup<'_>) -> Result<Args, UsageError> {
 }
 
 fn parse_scale(option: &'static str, value: &str) -> Result<f64, UsageError> {
-    value
-        .parse::<f64>()
-        .ok()
-        .filter(|x| x.is_finite() && *x > 0.0)
-        .ok_or_else(|| UsageError::InvalidChoice {
-            option,
-            value: value.to_string(),
-            choices: "a positive number",
-        })
+    positive(value).ok_or_else(|| UsageError::InvalidChoice {
+        option,
+        value: value.to_string(),
+        choices: "a positive number",
+    })
 }
 
 fn parse_language(value: &str) -> Result<Language, UsageError> {
@@ -589,15 +585,19 @@ fn parse_vlan(value: &str, from_env: bool) -> Result<u32, UsageError> {
         })
 }
 
-fn parse_seconds(option: &'static str, value: &str) -> Result<f64, UsageError> {
+/// `value` as a finite number above zero.
+fn positive(value: &str) -> Option<f64> {
     value
         .parse::<f64>()
         .ok()
-        .filter(|s| s.is_finite() && *s > 0.0)
-        .ok_or_else(|| UsageError::InvalidSeconds {
-            option,
-            value: value.to_string(),
-        })
+        .filter(|x| x.is_finite() && *x > 0.0)
+}
+
+fn parse_seconds(option: &'static str, value: &str) -> Result<f64, UsageError> {
+    positive(value).ok_or_else(|| UsageError::InvalidSeconds {
+        option,
+        value: value.to_string(),
+    })
 }
 
 fn dedup(numbers: Vec<u32>) -> Vec<u32> {

@@ -347,32 +347,23 @@ fn containers_and_the_ssh_backdoor_are_refused_before_anything_boots() {
     let dir = scratch.path();
     let config = write_config(dir, &["machine"], "start_all()\n");
     let text = fs::read_to_string(&config).unwrap();
-    let backdoor = dir.join("backdoor.json");
-    let with_backdoor = text.replace(
+    // The configuration with `from` replaced by `to` is refused with `expected`.
+    let refused = |from: &str, to: &str, expected: &str| {
+        let changed = dir.join("changed.json");
+        fs::write(&changed, text.replace(from, to)).unwrap();
+        let ran = run_like_nix(dir, &["--config", changed.to_str().unwrap()], &[]);
+        assert_eq!(ran.code, 2, "{}", ran.stderr);
+        assert!(ran.stderr.contains(expected), "{}", ran.stderr);
+    };
+    refused(
         "\"enable_ssh_backdoor\": false",
         "\"enable_ssh_backdoor\": true",
+        "`enable_ssh_backdoor` asks for the SSH backdoor over vsock",
     );
-    fs::write(&backdoor, with_backdoor).unwrap();
-    let ran = run_like_nix(dir, &["--config", backdoor.to_str().unwrap()], &[]);
-    assert_eq!(ran.code, 2);
-    assert!(
-        ran.stderr
-            .contains("`enable_ssh_backdoor` asks for the SSH backdoor over vsock"),
-        "{}",
-        ran.stderr
-    );
-    let containers = dir.join("containers.json");
-    let with_container = text.replace(
+    refused(
         "\"containers\": {}",
         "\"containers\": {\"c\": {\"name\": \"c\", \"start_script\": \"/bin/true\"}}",
-    );
-    fs::write(&containers, with_container).unwrap();
-    let ran = run_like_nix(dir, &["-c", containers.to_str().unwrap()], &[]);
-    assert_eq!(ran.code, 2);
-    assert!(
-        ran.stderr.contains("systemd-nspawn containers"),
-        "{}",
-        ran.stderr
+        "systemd-nspawn containers",
     );
     let ran = run_like_nix(
         dir,
