@@ -8,7 +8,10 @@
 //!  "enable_ssh_backdoor": false, "test_script": "/nix/store/…-test-script"}
 //! ```
 //!
-//! Each `vms` entry becomes a machine under its key. Containers (systemd-nspawn) and
+//! Each `vms` entry becomes a machine under its key, spelled as the framework
+//! names it for the test script (`pythonizeName` in nixpkgs' `driver.nix`: a
+//! character outside `[A-Za-z0-9_]`, or a leading digit, becomes `_`, so node
+//! `web-1` is `web_1`). Containers (systemd-nspawn) and
 //! the SSH backdoor are not implemented, so a file that asks for them is refused
 //! rather than half-run; keys this module does not know are ignored, as new
 //! framework versions add some. It reads the file with the project's own JSON
@@ -83,10 +86,8 @@ pub(crate) fn parse(text: &str) -> Result<DriverConfiguration, ConfigProblem> {
     for (name, vm) in vms.object(vms.get(fields)?)? {
         let at = vms.key(name);
         let script = at.key("start_script");
-        machines.push((
-            name.clone(),
-            PathBuf::from(script.string(script.get(at.object(vm)?)?)?),
-        ));
+        let start_script = PathBuf::from(script.string(script.get(at.object(vm)?)?)?);
+        machines.push((script_name(name), start_script));
     }
     let containers = top.key("containers");
     if let Some(value) = containers.find(fields)
@@ -129,6 +130,20 @@ pub(crate) fn parse(text: &str) -> Result<DriverConfiguration, ConfigProblem> {
         global_timeout,
         test_script,
     })
+}
+
+/// A node's name as the test script sees it: characters outside `[A-Za-z0-9_]`,
+/// and a leading digit, become `_`.
+fn script_name(node: &str) -> String {
+    node.chars()
+        .enumerate()
+        .map(
+            |(i, c)| match c.is_ascii_alphabetic() || c == '_' || (i > 0 && c.is_ascii_digit()) {
+                true => c,
+                false => '_',
+            },
+        )
+        .collect()
 }
 
 /// A place in the document, for messages: the dotted path of keys to it.
@@ -247,6 +262,15 @@ mod tests {
             config.test_script,
             PathBuf::from("/nix/store/aaaa-test-script")
         );
+    }
+
+    #[test]
+    fn machines_are_named_as_the_script_sees_them() {
+        assert_eq!(script_name("web-1"), "web_1");
+        assert_eq!(script_name("1st.node"), "_st_node");
+        assert_eq!(script_name("client"), "client");
+        let config = parse(&WRITTEN.replacen("\"server\": {", "\"my-server\": {", 1)).unwrap();
+        assert_eq!(config.machines[1].0, "my_server");
     }
 
     #[track_caller]
