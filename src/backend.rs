@@ -73,4 +73,10 @@ pub(crate) trait Backend {
     /// Adds a stopped machine that `command` (a program and its arguments)
     /// starts, named `name`; returns the name.
     fn create_machine(&mut self, command: Vec<String>, name: &str) -> Result<String, Error>;
+
+    // Timeout scale (`--timeout-scale`).
+    /// The factor every command, wait and `retry` timeout is multiplied by.
+    fn timeout_scale(&self) -> f64 {
+        1.0
+    }
 }

@@ -63,6 +63,8 @@ pub(crate) struct DriverConfig {
     pub(crate) tmp_dir: PathBuf,
     /// Whether QEMU may open a window (`DISPLAY` or `WAYLAND_DISPLAY` is set).
     pub(crate) display: bool,
+    /// `--timeout-scale`, if set (the connect timeout is already scaled).
+    pub(crate) timeout_scale: Option<f64>,
 }
 
 /// The machines and switches of one run.
@@ -75,6 +77,17 @@ pub(crate) struct Driver {
     logger: Arc<Logger>,
     cancel: Cancel,
     root: Root,
+    timeout_scale: Option<f64>,
+    acceleration: Acceleration,
+}
+
+/// Whether the run has told that QEMU runs without KVM.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Acceleration {
+    /// Not asked yet: no machine has run, or a scale was set (never asked then).
+    Unknown,
+    /// QEMU was asked (`info kvm`) and, if KVM was off, the notice was logged.
+    Asked,
 }
 
 impl Driver {
@@ -132,7 +145,37 @@ impl Driver {
             logger,
             cancel,
             root,
+            timeout_scale: config.timeout_scale,
+            acceleration: Acceleration::Unknown,
         })
+    }
+
+    /// Once per run, when no timeout scale is set, asks the first running QEMU
+    /// whether it uses KVM (`info kvm`), and says so when it does not: timeouts
+    /// written for KVM may then be too short, and `--timeout-scale` stretches them.
+    fn note_acceleration(&mut self) {
+        if self.acceleration == Acceleration::Asked || self.timeout_scale.is_some() {
+            return;
+        }
+        let Some(machine) = self.machines.iter_mut().find(|m| m.is_running()) else {
+            return;
+        };
+        self.acceleration = Acceleration::Asked;
+        // A monitor that does not answer is the next step's problem, not this one's.
+        let Ok(answer) = machine.send_monitor_command("info kvm") else {
+            return;
+        };
+        if answer.contains("disabled") {
+            self.logger.log(
+                None,
+                &format!(
+                    "QEMU runs without KVM (info kvm: {}): steps take several times \
+                     longer than with it; if timeouts run out, stretch them all with \
+                     --timeout-scale 4 (or VMTEST_TIMEOUT_SCALE=4)",
+                    answer.trim()
+                ),
+            );
+        }
     }
 
     /// Ends every machine that still runs and every switch, logging it.
@@ -159,6 +202,7 @@ impl Driver {
 
 impl Backend for Driver {
     fn vm(&mut self, name: &str) -> Result<&mut dyn Vm, Error> {
+        self.note_acceleration();
         self.machines
             .iter_mut()
             .find(|machine| machine.name() == name)
@@ -172,6 +216,7 @@ impl Backend for Driver {
         for machine in &mut self.machines {
             machine.start()?;
         }
+        self.note_acceleration();
         Ok(())
     }
 
@@ -188,6 +233,10 @@ impl Backend for Driver {
 
     fn cancel(&self) -> &Cancel {
         &self.cancel
+    }
+
+    fn timeout_scale(&self) -> f64 {
+        self.timeout_scale.unwrap_or(1.0)
     }
 
     fn machine_names(&self) -> Vec<String> {

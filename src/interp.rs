@@ -477,6 +477,7 @@ impl<'a> Interpreter<'a> {
             Some(timeout) => self.seconds(timeout, "option `timeout` of `retry`")?,
             None => DEFAULT_TIMEOUT,
         };
+        let limit = limit * self.backend.timeout_scale();
         let deadline = Deadline::after(seconds(limit));
         let logger = self.backend.logger();
         let mut pause = RETRY_PAUSE;

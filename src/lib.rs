@@ -9,16 +9,20 @@ mod cli;
 mod color;
 mod command;
 mod driver;
+mod driver_config;
 mod error;
 mod exit;
 /// Properties checked on arbitrary input, for the fuzz targets in `fuzz/`; not
 /// part of the program's interface.
 #[doc(hidden)]
 pub mod fuzzing;
+mod html_report;
 mod input;
 mod interact;
 mod interp;
 mod json;
+mod junit;
+mod log_tree;
 mod logger;
 mod machine;
 mod methods;

@@ -126,7 +126,7 @@ impl Invocation<'_> {
             Some(Value::Number(seconds)) => *seconds,
             _ => default,
         };
-        crate::cancel::seconds(seconds)
+        crate::cancel::seconds(seconds * self.backend.timeout_scale())
     }
 
     /// The host and guest limits of a plain command: with `timeout=` the command

@@ -43,8 +43,21 @@ use crate::script::diag::Diagnostic;
 /// same tree, whose spans point into `src`. On failure returns the parse error
 /// alone, or every problem the checker found, in source order. Diagnostics do not
 /// carry the file name: render them with `diagnostic.render(file, src, color)`.
+///
+/// The program itself decides the front-end with `--language` in mind and calls
+/// [`load_as`]; this form is for tests.
+#[cfg(test)]
 pub(crate) fn load(file: &str, src: &str, ctx: &CheckContext) -> Result<Script, Vec<Diagnostic>> {
-    let script = if python::is_python(std::path::Path::new(file), src) {
+    load_as(src, ctx, python::is_python(std::path::Path::new(file), src))
+}
+
+/// [`load`] with the front-end chosen by the caller: Python if `python`.
+pub(crate) fn load_as(
+    src: &str,
+    ctx: &CheckContext,
+    python: bool,
+) -> Result<Script, Vec<Diagnostic>> {
+    let script = if python {
         python::parse(src).map(|parsed| parsed.script)
     } else {
         parser::parse(src)
