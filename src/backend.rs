@@ -9,6 +9,7 @@ use crate::command::{Outcome, Request};
 use crate::error::Error;
 use crate::logger::Logger;
 use regex_lite::Regex;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -42,6 +43,17 @@ pub(crate) trait Vm {
     fn set_link(&mut self, up: bool) -> Result<(), Error>;
     /// Puts the guest's root shell on the terminal until end of input.
     fn shell_interact(&mut self) -> Result<(), Error>;
+
+    // Screen, keyboard and serial console input.
+    /// The screen as QEMU's `screendump` writes it: a binary PPM.
+    fn screendump(&mut self) -> Result<Vec<u8>, Error>;
+    /// Presses and releases one key, by its QEMU `sendkey` name.
+    fn send_key(&mut self, key: &str) -> Result<(), Error>;
+    /// Writes `bytes` to the guest's serial console input.
+    fn send_console(&mut self, bytes: &[u8]) -> Result<(), Error>;
+    /// A private directory for the machine's temporary files (its state
+    /// directory, removed with the run).
+    fn scratch_dir(&self) -> &Path;
 }
 
 /// All machines plus the run-wide services the methods need.
@@ -56,4 +68,7 @@ pub(crate) trait Backend {
     fn logger(&self) -> Arc<Logger>;
     /// The run's cancellation state.
     fn cancel(&self) -> &Cancel;
+    /// Where the run's kept files go (screenshots): `-o`, else the current
+    /// directory.
+    fn output_dir(&self) -> &Path;
 }

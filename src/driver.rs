@@ -59,6 +59,8 @@ pub(crate) struct DriverConfig {
     pub(crate) tmp_dir: PathBuf,
     /// Whether QEMU may open a window (`DISPLAY` or `WAYLAND_DISPLAY` is set).
     pub(crate) display: bool,
+    /// Where screenshots go: `-o` (`out`), else the current directory.
+    pub(crate) output_dir: PathBuf,
 }
 
 /// The machines and switches of one run.
@@ -67,6 +69,7 @@ pub(crate) struct Driver {
     vlans: Vec<Vlan>,
     logger: Arc<Logger>,
     cancel: Cancel,
+    output_dir: PathBuf,
     root: Root,
 }
 
@@ -121,6 +124,7 @@ impl Driver {
             vlans,
             logger,
             cancel,
+            output_dir: config.output_dir.clone(),
             root,
         })
     }
@@ -178,6 +182,10 @@ impl Backend for Driver {
 
     fn cancel(&self) -> &Cancel {
         &self.cancel
+    }
+
+    fn output_dir(&self) -> &Path {
+        &self.output_dir
     }
 }
 

@@ -585,7 +585,7 @@ impl<'a> Interpreter<'a> {
             let param = signature.params.get(i).or(signature.params.last());
             let param = param.copied().unwrap_or("argument");
             let what = format!("argument `{param}` of `{}`", signature.name);
-            args.push(self.method_arg(arg, signature.param_kind, &what)?);
+            args.push(self.method_arg(arg, signature.kind_of(i), &what)?);
         }
         for option in &call.options {
             let spec = signature
@@ -820,6 +820,9 @@ mod tests {
         }
         fn cancel(&self) -> &Cancel {
             &self.cancel
+        }
+        fn output_dir(&self) -> &std::path::Path {
+            std::path::Path::new(".")
         }
     }
 

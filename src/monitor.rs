@@ -78,6 +78,33 @@ impl Monitor {
         self.command("system_powerdown", deadline, watch)
     }
 
+    /// Writes the screen to `path` as a binary PPM (`screendump`); the answer is
+    /// empty when it worked.
+    pub(crate) fn screendump(
+        &mut self,
+        path: &std::path::Path,
+        deadline: Deadline,
+        watch: Watch<'_>,
+    ) -> Result<String, Stop> {
+        let quoted = path
+            .display()
+            .to_string()
+            .replace('\\', "\\\\")
+            .replace('"', "\\\"");
+        self.command(&format!("screendump \"{quoted}\""), deadline, watch)
+    }
+
+    /// Presses and releases `key`, a `sendkey` name such as `shift-a` or
+    /// `ctrl-alt-delete`; the answer is empty when QEMU knows the key.
+    pub(crate) fn send_key(
+        &mut self,
+        key: &str,
+        deadline: Deadline,
+        watch: Watch<'_>,
+    ) -> Result<String, Stop> {
+        self.command(&format!("sendkey {key}"), deadline, watch)
+    }
+
     /// Sends `quit`; QEMU exits without answering.
     pub(crate) fn quit(&mut self) -> std::io::Result<()> {
         let _ = self.stream.set_write_timeout(Some(crate::cancel::POLL));

@@ -9,6 +9,7 @@
 //! calls `run` with an [`Invocation`].
 
 mod basic;
+mod screen;
 mod units;
 mod waits;
 
@@ -198,6 +199,7 @@ pub(super) const fn global(
         returns_text: false,
         returns_status: false,
         summary,
+        param_kinds: &[],
     }
 }
 
@@ -222,7 +224,7 @@ pub(super) const fn command(
 }
 
 /// The tables of every submodule, in the order `help` lists them.
-static TABLES: &[&[Method]] = &[basic::TABLE, waits::TABLE, units::TABLE];
+static TABLES: &[&[Method]] = &[basic::TABLE, waits::TABLE, units::TABLE, screen::TABLE];
 
 /// Every method a script can call.
 pub(crate) fn all() -> impl Iterator<Item = &'static Method> + Clone {

@@ -93,6 +93,7 @@ mod tests {
         positional_options: false,
         returns_status: false,
         summary: "",
+        param_kinds: &[],
     }];
 
     fn load_with(src: &str) -> Result<Script, Vec<Diagnostic>> {
