@@ -711,9 +711,8 @@ impl Vm for Machine {
         })?;
         match answer.trim() {
             "" => Ok(()),
-            refused => Err(Error::Machine {
-                machine: self.config.name.clone(),
-                message: format!("QEMU refused key `{key}`: {refused}"),
+            refused => Err(Error::InvalidValue {
+                message: format!("{}: QEMU refused key `{key}`: {refused}", self.config.name),
             }),
         }
     }

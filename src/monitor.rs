@@ -86,12 +86,14 @@ impl Monitor {
         deadline: Deadline,
         watch: Watch<'_>,
     ) -> Result<String, Stop> {
-        let quoted = path
-            .display()
-            .to_string()
-            .replace('\\', "\\\\")
-            .replace('"', "\\\"");
-        self.command(&format!("screendump \"{quoted}\""), deadline, watch)
+        // A plain word, or a quoted string when the path has spaces or quotes.
+        let path = path.display().to_string();
+        let plain = !path.contains(|c: char| c.is_whitespace() || c == '"' || c == '\\');
+        let argument = match plain {
+            true => path,
+            false => format!("\"{}\"", path.replace('\\', "\\\\").replace('"', "\\\"")),
+        };
+        self.command(&format!("screendump {argument}"), deadline, watch)
     }
 
     /// Presses and releases `key`, a `sendkey` name such as `shift-a` or

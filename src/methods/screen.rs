@@ -149,10 +149,13 @@ fn wait_for_text(call: &mut Invocation<'_>) -> MethodResult {
         |call| {
             let deadline = Deadline::after(timeout);
             let mut last: Option<(Vec<u8>, Vec<String>)> = None;
+            let (mut looks, mut reads) = (0, 0);
             let mut pause = TEXT_PAUSE;
             loop {
                 let ppm = call.vm()?.screendump()?;
+                looks += 1;
                 if last.as_ref().is_none_or(|(seen, _)| *seen != ppm) {
+                    reads += 1;
                     let screen = Rgb::from_ppm(&ppm).map_err(|message| Error::Machine {
                         machine: machine_name(call),
                         message: format!("QEMU's screendump is unreadable: {message}"),
@@ -179,7 +182,13 @@ fn wait_for_text(call: &mut Invocation<'_>) -> MethodResult {
                 machine: machine_name(call),
                 what: format!("`{pattern}` to appear on the screen"),
                 seconds: timeout.as_secs_f64(),
-                last: last.map(|(_, texts)| texts.join("\n")),
+                last: last.map(|(_, texts)| {
+                    format!(
+                        "{looks} looks at the screen, {reads} of them changed and read by OCR; \
+                         the last text read:\n{}",
+                        texts.join("\n")
+                    )
+                }),
             })
         },
     )
