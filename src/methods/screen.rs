@@ -5,7 +5,9 @@
 //! made into a PNG by our own encoder (`png.rs`) in the output directory. OCR runs
 //! `tesseract` on prepared variants of the screen (`ocr.rs`); `wait_for_text`
 //! stops at the first variant that matches, and does not read a screen again
-//! that has not changed since its last try. Keys go through the monitor's
+//! that it has read before in the same wait: not an unchanged screen, nor one
+//! it saw before a cursor blinked (a text console alternates between two
+//! screens). Keys go through the monitor's
 //! `sendkey`, characters as the NixOS driver maps them (`keys.rs`). The tty
 //! methods read the guest's `/dev/vcsN` through its root shell.
 
@@ -19,6 +21,7 @@ use crate::keys::sendkey_name;
 use crate::ocr::{self, VARIANTS, Variant};
 use crate::script::signature::{OptionSpec, Signature, ValueKind};
 use regex_lite::Regex;
+use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -148,14 +151,20 @@ fn wait_for_text(call: &mut Invocation<'_>) -> MethodResult {
         &format!("waiting for `{pattern}` to appear on the screen"),
         |call| {
             let deadline = Deadline::after(timeout);
-            let mut last: Option<(Vec<u8>, Vec<String>)> = None;
-            let (mut looks, mut reads) = (0, 0);
+            let mut seen: Vec<u64> = Vec::new();
+            let mut last: Vec<String> = Vec::new();
+            let mut looks = 0;
             let mut pause = TEXT_PAUSE;
             loop {
                 let ppm = call.vm()?.screendump()?;
                 looks += 1;
-                if last.as_ref().is_none_or(|(seen, _)| *seen != ppm) {
-                    reads += 1;
+                let hash = {
+                    let mut hasher = DefaultHasher::new();
+                    ppm.hash(&mut hasher);
+                    hasher.finish()
+                };
+                if !seen.contains(&hash) {
+                    seen.push(hash);
                     let screen = Rgb::from_ppm(&ppm).map_err(|message| Error::Machine {
                         machine: machine_name(call),
                         message: format!("QEMU's screendump is unreadable: {message}"),
@@ -168,7 +177,7 @@ fn wait_for_text(call: &mut Invocation<'_>) -> MethodResult {
                         }
                         texts.push(format!("({} variant) {}", variant.name(), text.trim_end()));
                     }
-                    last = Some((ppm, texts));
+                    last = texts;
                 }
                 if deadline.passed() {
                     break;
@@ -182,13 +191,12 @@ fn wait_for_text(call: &mut Invocation<'_>) -> MethodResult {
                 machine: machine_name(call),
                 what: format!("`{pattern}` to appear on the screen"),
                 seconds: timeout.as_secs_f64(),
-                last: last.map(|(_, texts)| {
-                    format!(
-                        "{looks} looks at the screen, {reads} of them changed and read by OCR; \
-                         the last text read:\n{}",
-                        texts.join("\n")
-                    )
-                }),
+                last: Some(format!(
+                    "{looks} looks at the screen, {} different screens read by OCR; \
+                     the last text read:\n{}",
+                    seen.len(),
+                    last.join("\n")
+                )),
             })
         },
     )

@@ -209,7 +209,7 @@ fn wait_for_text_does_not_read_an_unchanged_screen_again() {
         .run();
     out.code(1)
         .stderr_has("timed out after 3 s waiting for `never` to appear on the screen")
-        .stderr_has("of them changed and read by OCR")
+        .stderr_has("looks at the screen, 1 different screens read by OCR")
         .stderr_has("(as is variant) variant-3")
         .clean();
     // The fake's screen never changes: one screen read, by three variants.
