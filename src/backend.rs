@@ -10,6 +10,7 @@ use crate::error::Error;
 use crate::json::Json;
 use crate::logger::Logger;
 use regex_lite::Regex;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -50,6 +51,16 @@ pub(crate) trait Vm {
     fn wait_for_qmp_event(&mut self, pattern: &str, timeout: Duration) -> Result<Json, Error>;
     /// Sends a QMP command (`arguments`: an object) and returns its result.
     fn qmp_command(&mut self, command: &str, arguments: Option<Json>) -> Result<Json, Error>;
+    // Screen, keyboard and serial console input.
+    /// The screen as QEMU's `screendump` writes it: a binary PPM.
+    fn screendump(&mut self) -> Result<Vec<u8>, Error>;
+    /// Presses and releases one key, by its QEMU `sendkey` name.
+    fn send_key(&mut self, key: &str) -> Result<(), Error>;
+    /// Writes `bytes` to the guest's serial console input.
+    fn send_console(&mut self, bytes: &[u8]) -> Result<(), Error>;
+    /// A private directory for the machine's temporary files (its state
+    /// directory, removed with the run).
+    fn scratch_dir(&self) -> &Path;
 }
 
 /// All machines plus the run-wide services the methods need.
@@ -79,4 +90,7 @@ pub(crate) trait Backend {
     fn timeout_scale(&self) -> f64 {
         1.0
     }
+    /// Where the run's kept files go (screenshots): `-o`, else the current
+    /// directory.
+    fn output_dir(&self) -> &Path;
 }

@@ -65,6 +65,8 @@ pub(crate) struct DriverConfig {
     pub(crate) display: bool,
     /// `--timeout-scale`, if set (the connect timeout is already scaled).
     pub(crate) timeout_scale: Option<f64>,
+    /// Where screenshots go: `-o` (`out`), else the current directory.
+    pub(crate) output_dir: PathBuf,
 }
 
 /// The machines and switches of one run.
@@ -76,6 +78,7 @@ pub(crate) struct Driver {
     vlans: Vec<Vlan>,
     logger: Arc<Logger>,
     cancel: Cancel,
+    output_dir: PathBuf,
     root: Root,
     timeout_scale: Option<f64>,
     acceleration: Acceleration,
@@ -144,6 +147,7 @@ impl Driver {
             vlans,
             logger,
             cancel,
+            output_dir: config.output_dir.clone(),
             root,
             timeout_scale: config.timeout_scale,
             acceleration: Acceleration::Unknown,
@@ -233,6 +237,10 @@ impl Backend for Driver {
 
     fn cancel(&self) -> &Cancel {
         &self.cancel
+    }
+
+    fn output_dir(&self) -> &Path {
+        &self.output_dir
     }
 
     fn timeout_scale(&self) -> f64 {

@@ -213,6 +213,18 @@ pub enum Error {
         /// The global timeout, in seconds.
         seconds: f64,
     },
+    // Screen, keyboard and OCR.
+    /// A program a method needs on the host is not on `PATH`.
+    MissingProgram {
+        /// The machine the method was called on.
+        machine: String,
+        /// The program, e.g. `tesseract`.
+        program: String,
+        /// The Debian package that installs it.
+        package: String,
+        /// What it is needed for.
+        purpose: String,
+    },
 }
 
 impl Error {
@@ -247,7 +259,8 @@ impl Error {
             | Error::NoBackdoor { .. }
             | Error::Machine { .. }
             | Error::OutputLost { .. }
-            | Error::Vlan { .. } => Status::Environment,
+            | Error::Vlan { .. }
+            | Error::MissingProgram { .. } => Status::Environment,
             Error::PollingConditionFailed { failure, .. } => failure
                 .as_ref()
                 .map_or(Status::TestFailed, |failure| failure.status()),
@@ -269,7 +282,8 @@ impl Error {
             | Error::Assertion { machine, .. }
             | Error::Machine { machine, .. }
             | Error::OutputLost { machine, .. }
-            | Error::NotRunning { machine, .. } => Some(machine),
+            | Error::NotRunning { machine, .. }
+            | Error::MissingProgram { machine, .. } => Some(machine),
             Error::CheckFailed { machine, .. } => machine.as_deref(),
             Error::RetryGaveUp { last, .. } => last.machine(),
             Error::PollingConditionFailed {
@@ -491,6 +505,16 @@ impl fmt::Display for Error {
             Error::GlobalTimeout { seconds } => {
                 write!(f, "global timeout of {seconds} s reached; test terminating")
             }
+            Error::MissingProgram {
+                machine,
+                program,
+                package,
+                purpose,
+            } => write!(
+                f,
+                "{machine}: `{program}` is not on PATH; {purpose} needs it \
+                 (Debian package `{package}`)"
+            ),
         }
     }
 }

@@ -862,7 +862,7 @@ impl<'a> Interpreter<'a> {
             let param = signature.params.get(i).or(signature.params.last());
             let param = param.copied().unwrap_or("argument");
             let what = format!("argument `{param}` of `{}`", signature.name);
-            args.push(self.method_arg(arg, signature.param_kind, &what)?);
+            args.push(self.method_arg(arg, signature.kind_of(i), &what)?);
         }
         for option in &call.options {
             let spec = signature
@@ -1124,6 +1124,9 @@ mod tests {
                 machine: name.to_string(),
                 message: "no machines in unit tests".to_string(),
             })
+        }
+        fn output_dir(&self) -> &std::path::Path {
+            std::path::Path::new(".")
         }
     }
 

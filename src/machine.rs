@@ -462,7 +462,7 @@ impl Vm for Machine {
             .env("USE_TMPDIR", "1")
             .env("SHARED_DIR", &self.config.shared_dir)
             .envs(self.config.env.iter().map(|(k, v)| (k, v)))
-            .stdin(Stdio::null())
+            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(stderr);
         let mut qemu = Qemu::spawn(
@@ -822,5 +822,57 @@ impl Vm for Machine {
                 Err(stop) => Err(qemu.stop_error(stop, &during)),
             }
         })
+    }
+
+    // Screen, keyboard and serial console input.
+
+    /// Has QEMU write the screen to a file in the state directory, reads it and
+    /// removes it.
+    fn screendump(&mut self) -> Result<Vec<u8>, Error> {
+        let path = self.config.state_dir.join("screendump.ppm");
+        let answer = self.on_monitor("a screendump", |monitor, deadline, watch| {
+            monitor.screendump(&path, deadline, watch)
+        });
+        let read = answer.and_then(|answer| match answer.trim() {
+            "" => {
+                fs::read(&path).map_err(|e| Error::io(format!("reading `{}`", path.display()), e))
+            }
+            refused => Err(Error::Machine {
+                machine: self.config.name.clone(),
+                message: format!("QEMU refused the screendump: {refused}"),
+            }),
+        });
+        let _ = fs::remove_file(&path);
+        read
+    }
+
+    /// Presses and releases `key` (a `sendkey` name) through the monitor.
+    fn send_key(&mut self, key: &str) -> Result<(), Error> {
+        let answer = self.on_monitor(&format!("key `{key}`"), |monitor, deadline, watch| {
+            monitor.send_key(key, deadline, watch)
+        })?;
+        match answer.trim() {
+            "" => Ok(()),
+            refused => Err(Error::InvalidValue {
+                message: format!("{}: QEMU refused key `{key}`: {refused}", self.config.name),
+            }),
+        }
+    }
+
+    /// Writes `bytes` to QEMU's stdin, the serial console's input.
+    fn send_console(&mut self, bytes: &[u8]) -> Result<(), Error> {
+        let name = self.config.name.clone();
+        let Some(running) = self.running() else {
+            return Err(Error::NotRunning {
+                machine: name,
+                what: "write to the serial console".to_string(),
+            });
+        };
+        running.qemu.send_console(bytes, MONITOR_TIMEOUT)
+    }
+
+    /// The state directory.
+    fn scratch_dir(&self) -> &Path {
+        &self.config.state_dir
     }
 }

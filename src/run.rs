@@ -189,6 +189,7 @@ fn run_command(args: &Args) -> Result<Status, Error> {
         tmp_dir: args.tmp_dir.clone(),
         display: args.display,
         timeout_scale: args.timeout_scale,
+        output_dir: args.output_dir.clone().unwrap_or_else(|| ".".into()),
     };
     if let Some(scale) = args.timeout_scale {
         logger.log(None, &format!("every timeout is scaled by {scale}"));

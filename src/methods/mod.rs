@@ -9,6 +9,7 @@
 //! calls `run` with an [`Invocation`].
 
 mod basic;
+mod screen;
 mod units;
 mod waits;
 // QMP, X11 and machines added by the script.
@@ -222,6 +223,7 @@ pub(super) const fn global(
         returns_status: false,
         returns: None,
         summary,
+        param_kinds: &[],
     }
 }
 
@@ -253,6 +255,7 @@ static TABLES: &[&[Method]] = &[
     qmp::TABLE,
     x11::TABLE,
     create::TABLE,
+    screen::TABLE,
 ];
 
 /// Every method a script can call.

@@ -1039,7 +1039,7 @@ impl<'a> Checker<'a> {
                 Slot::Param(param),
                 arg,
                 *kind,
-                signature.param_kind,
+                signature.kind_of(i),
             );
         }
         for (i, option) in call.options.iter().enumerate() {
@@ -1448,12 +1448,12 @@ error: unknown function `strat_all`
 ",
         );
         check(
-            "server.screenshot \"x\"",
+            "server.take_photo \"x\"",
             "\
-error: unknown method `screenshot`
+error: unknown method `take_photo`
  --> test.cmds:1:8
   |
-1 | server.screenshot \"x\"
+1 | server.take_photo \"x\"
   |        ^^^^^^^^^^
 ",
         );

@@ -109,6 +109,7 @@ mod tests {
         returns_status: false,
         returns: None,
         summary: "",
+        param_kinds: &[],
     }];
 
     fn load_with(src: &str) -> Result<Script, Vec<Diagnostic>> {

@@ -64,12 +64,24 @@ pub(crate) struct Signature {
     pub returns: Option<Kind>,
     /// One line for `help` and the man page.
     pub summary: &'static str,
+    /// The kinds of the first positional arguments, where they differ from
+    /// `param_kind` (`wait_until_tty_matches 1 "login:"`: a number, then a regex);
+    /// empty for most methods.
+    pub param_kinds: &'static [ValueKind],
 }
 
 impl Signature {
     /// The same signature with other positional parameters.
     pub(crate) const fn with_params(self, params: &'static [&'static str]) -> Signature {
         Signature { params, ..self }
+    }
+
+    /// The kind of positional argument `index`.
+    pub(crate) fn kind_of(&self, index: usize) -> ValueKind {
+        self.param_kinds
+            .get(index)
+            .copied()
+            .unwrap_or(self.param_kind)
     }
 
     /// The smallest number of positional arguments a call needs.
