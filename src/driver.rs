@@ -59,10 +59,13 @@ pub(crate) struct DriverConfig {
     pub(crate) tmp_dir: PathBuf,
     /// Whether QEMU may open a window (`DISPLAY` or `WAYLAND_DISPLAY` is set).
     pub(crate) display: bool,
+    /// Where files copied out of guests go (`-o`, else the current directory).
+    pub(crate) output_dir: PathBuf,
 }
 
 /// The machines and switches of one run.
 pub(crate) struct Driver {
+    output_dir: PathBuf,
     machines: Vec<Machine>,
     vlans: Vec<Vlan>,
     logger: Arc<Logger>,
@@ -117,6 +120,7 @@ impl Driver {
             })
             .collect();
         Ok(Driver {
+            output_dir: config.output_dir.clone(),
             machines,
             vlans,
             logger,
@@ -178,6 +182,10 @@ impl Backend for Driver {
 
     fn cancel(&self) -> &Cancel {
         &self.cancel
+    }
+
+    fn output_dir(&self) -> &Path {
+        &self.output_dir
     }
 }
 

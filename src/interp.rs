@@ -238,7 +238,7 @@ impl<'a> Interpreter<'a> {
                 let what = "option `timeout` of `retry`";
                 match self.method_arg(timeout, ValueKind::Seconds, what)? {
                     Arg::Number(limit) => limit,
-                    Arg::Text(_) => unreachable!("seconds convert to a number"),
+                    Arg::Text(_) | Arg::Bool(_) => unreachable!("seconds convert to a number"),
                 }
             }
             None => DEFAULT_TIMEOUT,
@@ -613,9 +613,17 @@ impl<'a> Interpreter<'a> {
             options,
             condition: condition.as_deref(),
             status: None,
+            properties: None,
         };
         let output = (method.run)(&mut invocation).map_err(|error| StepError::new(at, error))?;
         let status = invocation.status.filter(|_| want_status);
+        if let Some(properties) = invocation.properties.take() {
+            let dict = properties
+                .into_iter()
+                .map(|(key, value)| (key, Value::Str(value)))
+                .collect();
+            return Ok((Value::Dict(dict), status));
+        }
         let Some(output) = output else {
             return Ok((Value::None, status));
         };
@@ -690,6 +698,8 @@ fn to_arg(value: &Value, kind: ValueKind) -> Result<Arg, &'static str> {
             _ => Err("a port number from 1 to 65535"),
         },
         (ValueKind::Port, _) => Err("a port number from 1 to 65535"),
+        (ValueKind::Bool, Value::Bool(flag)) => Ok(Arg::Bool(*flag)),
+        (ValueKind::Bool, _) => Err("True or False"),
     }
 }
 
@@ -755,6 +765,7 @@ fn describe_call(method: &str, args: &[Arg]) -> String {
     match args.first() {
         Some(Arg::Text(text)) => format!("{method} `{}`", crate::error::one_line(text)),
         Some(Arg::Number(number)) => format!("{method} {number}"),
+        Some(Arg::Bool(flag)) => format!("{method} {flag}"),
         None => method.to_string(),
     }
 }
@@ -820,6 +831,9 @@ mod tests {
         }
         fn cancel(&self) -> &Cancel {
             &self.cancel
+        }
+        fn output_dir(&self) -> &std::path::Path {
+            std::path::Path::new(".")
         }
     }
 

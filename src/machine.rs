@@ -11,7 +11,7 @@
 //! A [`Machine`] owns its QEMU process group: dropping it (or [`Machine::kill`]) ends
 //! the group, joins the serial reader and removes the sockets.
 
-use crate::backend::Vm;
+use crate::backend::{OnReboot, Vm};
 use crate::cancel::{Cancel, Deadline};
 use crate::command::{Outcome, Request};
 use crate::error::{Error, one_line};
@@ -83,6 +83,8 @@ struct Running {
     qemu: Qemu,
     monitor: Monitor,
     guest: Guest,
+    /// What a guest reboot does to this QEMU.
+    on_reboot: OnReboot,
 }
 
 /// The guest's root shell, as far as the driver knows.
@@ -318,6 +320,18 @@ impl Machine {
         }
     }
 
+    /// Fails with what the monitor answered to `what`, unless it answered nothing
+    /// (QEMU's monitor is silent when a command succeeds).
+    fn monitor_said_nothing(&self, what: &str, answer: &str) -> Result<(), Error> {
+        match answer.trim() {
+            "" => Ok(()),
+            said => Err(Error::Machine {
+                machine: self.config.name.clone(),
+                message: format!("{what} failed: the monitor answered `{said}`"),
+            }),
+        }
+    }
+
     /// Ends QEMU's process group now (SIGTERM, then SIGKILL), if it runs.
     pub(crate) fn kill(&mut self) {
         if let Some(running) = self.running() {
@@ -353,7 +367,12 @@ impl Drop for Machine {
 }
 
 /// The arguments the driver appends to every start script.
-pub(crate) fn qemu_args(monitor: &Path, shell: &Path, display: bool) -> Vec<String> {
+pub(crate) fn qemu_args(
+    monitor: &Path,
+    shell: &Path,
+    display: bool,
+    on_reboot: OnReboot,
+) -> Vec<String> {
     let mut args = vec![
         "-monitor".to_string(),
         format!("unix:{}", monitor.display()),
@@ -367,8 +386,10 @@ pub(crate) fn qemu_args(monitor: &Path, shell: &Path, display: bool) -> Vec<Stri
         "virtio-rng-pci".to_string(),
         "-serial".to_string(),
         "stdio".to_string(),
-        "-no-reboot".to_string(),
     ];
+    if on_reboot == OnReboot::Exit {
+        args.push("-no-reboot".to_string());
+    }
     if !display {
         args.push("-nographic".to_string());
     }
@@ -380,6 +401,11 @@ pub(crate) fn qemu_args(monitor: &Path, shell: &Path, display: bool) -> Vec<Stri
 impl Vm for Machine {
     /// Starts QEMU and returns once it runs; the guest boots in the background.
     fn start(&mut self) -> Result<(), Error> {
+        self.start_with(OnReboot::Exit)
+    }
+
+    /// Starts QEMU (see [`Vm::start`]); `on_reboot` says what a guest reboot does.
+    fn start_with(&mut self, on_reboot: OnReboot) -> Result<(), Error> {
         if self.is_running() {
             return Ok(());
         }
@@ -395,7 +421,12 @@ impl Vm for Machine {
             .map_err(|e| Error::io(format!("creating `{}`", stderr_path.display()), e))?;
         let mut command = Command::new(&self.config.start_script);
         command
-            .args(qemu_args(&monitor_path, &shell_path, self.config.display))
+            .args(qemu_args(
+                &monitor_path,
+                &shell_path,
+                self.config.display,
+                on_reboot,
+            ))
             .current_dir(state)
             .env("TMPDIR", state)
             .env("USE_TMPDIR", "1")
@@ -438,6 +469,7 @@ impl Vm for Machine {
             qemu,
             monitor,
             guest: Guest::Booting(shell_stream),
+            on_reboot,
         }));
         self.log(&format!("QEMU running (pid {pid})"));
         Ok(())
@@ -680,5 +712,67 @@ impl Vm for Machine {
         self.run(check, MONITOR_TIMEOUT)?;
         self.log("shell session ended");
         Ok(())
+    }
+
+    // Files, power, network and the console log.
+
+    fn shared_dir(&self) -> &Path {
+        &self.config.shared_dir
+    }
+
+    /// Presses ctrl-alt-delete. QEMU started with `allow_reboot` resets the guest,
+    /// and the next step waits for the new handshake on the same shell socket;
+    /// otherwise (`-no-reboot`) QEMU exits once the guest has shut down, and it
+    /// is started again, keeping the machine's state directory.
+    fn reboot(&mut self) -> Result<(), Error> {
+        let Some(running) = self.running() else {
+            return Err(Error::NotRunning {
+                machine: self.config.name.clone(),
+                what: "reboot".to_string(),
+            });
+        };
+        let on_reboot = running.on_reboot;
+        let answer = self.on_monitor("ctrl-alt-delete", |monitor, deadline, watch| {
+            monitor.ctrl_alt_delete(deadline, watch)
+        })?;
+        self.monitor_said_nothing("pressing ctrl-alt-delete", &answer)?;
+        match on_reboot {
+            OnReboot::Reset => {
+                if let Some(running) = self.running() {
+                    let guest = std::mem::replace(&mut running.guest, Guest::Lost(String::new()));
+                    running.guest = match guest {
+                        Guest::Connected(shell) => Guest::Booting(shell.into_stream()),
+                        Guest::Ready(stream) | Guest::Booting(stream) => Guest::Booting(stream),
+                        lost @ Guest::Lost(_) => lost,
+                    };
+                }
+                self.log("rebooting: the next step waits for the guest's root shell");
+                Ok(())
+            }
+            OnReboot::Exit => {
+                self.log(
+                    "rebooting: QEMU runs with -no-reboot, so it is started again once it exits",
+                );
+                self.wait_for_shutdown(SHUTDOWN_TIMEOUT)?;
+                self.start_with(OnReboot::Exit)
+            }
+        }
+    }
+
+    fn forward_port(&mut self, host_port: u16, guest_port: u16) -> Result<(), Error> {
+        let what = format!("forwarding host port {host_port} to guest port {guest_port}");
+        let answer = self.on_monitor(&what, |monitor, deadline, watch| {
+            monitor.forward_port(host_port, guest_port, deadline, watch)
+        })?;
+        self.monitor_said_nothing(&what, &answer)
+    }
+
+    fn console_log(&self) -> Vec<String> {
+        let console = match &self.power {
+            Power::On(running) => running.qemu.console(),
+            Power::Off(Some(console)) => console,
+            Power::Off(None) => return Vec::new(),
+        };
+        console.tail(crate::serial::MAX_LINES)
     }
 }

@@ -160,6 +160,10 @@ fn run_command(args: &Args) -> Result<Status, Error> {
         connect_timeout: cancel::seconds(args.connect_timeout),
         tmp_dir: args.tmp_dir.clone(),
         display: args.display,
+        output_dir: args
+            .output_dir
+            .clone()
+            .unwrap_or_else(|| std::path::PathBuf::from(".")),
     };
     if !interactive {
         logger.log(

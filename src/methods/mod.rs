@@ -9,6 +9,10 @@
 //! calls `run` with an [`Invocation`].
 
 mod basic;
+mod files;
+mod logs;
+mod network;
+mod power;
 mod units;
 mod waits;
 
@@ -30,6 +34,8 @@ pub(crate) enum Value {
     Text(String),
     /// A number.
     Number(f64),
+    /// `True` or `False`.
+    Bool(bool),
 }
 
 /// A statement's output check, as a predicate on the output.
@@ -50,6 +56,9 @@ pub(crate) struct Invocation<'a> {
     /// The exit status of the one command a method ran, for methods whose
     /// signature has `returns_status` (`rc, out = m.execute …`); they set it.
     pub status: Option<i32>,
+    /// What a method whose signature has `returns_dict` (`get_unit_info`)
+    /// returns, keys in order: it sets it and returns no text.
+    pub properties: Option<Vec<(String, String)>>,
 }
 
 impl Invocation<'_> {
@@ -63,7 +72,9 @@ impl Invocation<'_> {
     pub(crate) fn text(&self, index: usize) -> &str {
         match &self.args[index] {
             Value::Text(text) => text,
-            Value::Number(_) => unreachable!("the checker ensures text arguments"),
+            Value::Number(_) | Value::Bool(_) => {
+                unreachable!("the checker ensures text arguments")
+            }
         }
     }
 
@@ -77,7 +88,7 @@ impl Invocation<'_> {
     pub(crate) fn number(&self, index: usize) -> f64 {
         match self.args[index] {
             Value::Number(number) => number,
-            Value::Text(_) => unreachable!("the checker ensures number arguments"),
+            Value::Text(_) | Value::Bool(_) => unreachable!("the checker ensures number arguments"),
         }
     }
 
@@ -93,6 +104,19 @@ impl Invocation<'_> {
     pub(crate) fn text_option(&self, spec: &OptionSpec) -> Option<&str> {
         match self.option(spec) {
             Some(Value::Text(text)) => Some(text),
+            _ => None,
+        }
+    }
+
+    /// The boolean option `spec`, or `false` when not given.
+    pub(crate) fn flag(&self, spec: &OptionSpec) -> bool {
+        matches!(self.option(spec), Some(Value::Bool(true)))
+    }
+
+    /// The number option `spec`, if given.
+    pub(crate) fn number_option(&self, spec: &OptionSpec) -> Option<f64> {
+        match self.option(spec) {
+            Some(Value::Number(number)) => Some(*number),
             _ => None,
         }
     }
@@ -197,6 +221,7 @@ pub(super) const fn global(
         positional_options: false,
         returns_text: false,
         returns_status: false,
+        returns_dict: false,
         summary,
     }
 }
@@ -222,7 +247,15 @@ pub(super) const fn command(
 }
 
 /// The tables of every submodule, in the order `help` lists them.
-static TABLES: &[&[Method]] = &[basic::TABLE, waits::TABLE, units::TABLE];
+static TABLES: &[&[Method]] = &[
+    basic::TABLE,
+    waits::TABLE,
+    units::TABLE,
+    files::TABLE,
+    power::TABLE,
+    network::TABLE,
+    logs::TABLE,
+];
 
 /// Every method a script can call.
 pub(crate) fn all() -> impl Iterator<Item = &'static Method> + Clone {

@@ -170,6 +170,42 @@ fn property(call: &mut Invocation<'_>, unit: &str, name: &str) -> Result<String,
         .to_string())
 }
 
+/// `get_unit_info UNIT [user=]`: every property `systemctl show` prints, as a
+/// dict of strings (`info["ActiveState"]`), as the NixOS driver returns it.
+pub(super) fn get_unit_info(call: &mut Invocation<'_>) -> MethodResult {
+    let unit = call.text(0).to_string();
+    let command = systemctl_command(
+        &format!("--no-pager show {}", shell_quote(&unit)),
+        user(call),
+    );
+    let timeout = call.timeout();
+    let whose = user(call).map_or(String::new(), |user| format!(" of user {user}"));
+    let outcome = call.nested(&format!("reading unit {unit}{whose}"), |call| {
+        call.vm()?.execute(&command, timeout, None)
+    })?;
+    if outcome.status != 0 {
+        return Err(Error::CommandFailed {
+            machine: call.machine.unwrap_or_default().to_string(),
+            command,
+            status: outcome.status,
+            output: outcome.output,
+            console: outcome.console,
+        });
+    }
+    call.properties = Some(properties(&outcome.output));
+    Ok(None)
+}
+
+/// The `KEY=VALUE` lines of `systemctl show`, in order; other lines are skipped.
+fn properties(output: &str) -> Vec<(String, String)> {
+    output
+        .lines()
+        .filter_map(|line| line.split_once('='))
+        .filter(|(key, _)| !key.is_empty())
+        .map(|(key, value)| (key.to_string(), value.to_string()))
+        .collect()
+}
+
 pub(super) fn get_unit_property(call: &mut Invocation<'_>) -> MethodResult {
     let unit = call.text(0).to_string();
     let name = call.text(1).to_string();
@@ -246,6 +282,33 @@ pub(super) static TABLE: &[Method] = &[
             )
         },
         run: stop_job,
+    },
+    Method {
+        signature: Signature {
+            options: UNIT_OPTIONS,
+            positional_options: true,
+            returns_text: false,
+            returns_dict: true,
+            ..command(
+                "get_unit_info",
+                &["unit"],
+                "every property `systemctl show` gives for a unit, as a dict of strings",
+            )
+        },
+        run: get_unit_info,
+    },
+    Method {
+        signature: Signature {
+            options: UNIT_OPTIONS,
+            positional_options: true,
+            returns_text: false,
+            ..command(
+                "wait_for_job",
+                &["unit"],
+                "the 2021 driver's name of wait_for_unit",
+            )
+        },
+        run: wait_for_unit,
     },
     Method {
         signature: Signature {

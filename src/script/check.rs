@@ -376,7 +376,7 @@ impl<'a> Checker<'a> {
             _ => None,
         };
         if let [target] = targets {
-            if let Some(signature) = method.filter(|s| !s.returns_text) {
+            if let Some(signature) = method.filter(|s| !s.returns_value()) {
                 self.error(
                     target.span,
                     DiagKind::CaptureWithoutText {
@@ -1007,6 +1007,7 @@ impl<'a> Checker<'a> {
             (ValueKind::Seconds, ExprKind::Int(n)) if *n >= 0 => return,
             (ValueKind::Seconds, ExprKind::Float(f)) if *f >= 0.0 && f.is_finite() => return,
             (ValueKind::Port, ExprKind::Int(n)) if port(*n) => return,
+            (ValueKind::Bool, ExprKind::Bool(_)) => return,
             (ValueKind::Port, ExprKind::Str(text)) => match text.as_literal() {
                 Some(literal) if literal.parse::<i64>().is_ok_and(port) => return,
                 Some(literal) => format!("`{}`", literal),
@@ -1019,6 +1020,7 @@ impl<'a> Checker<'a> {
                     ValueKind::Text | ValueKind::Regex => matches!(kind, Kind::Any | Kind::Str),
                     ValueKind::Seconds => kind == Kind::Any || kind.is_number(),
                     ValueKind::Port => matches!(kind, Kind::Any | Kind::Int | Kind::Str),
+                    ValueKind::Bool => matches!(kind, Kind::Any | Kind::Bool),
                 };
                 if fits {
                     return;
@@ -1052,7 +1054,9 @@ fn port(n: i64) -> bool {
 
 /// The kind of what a method of the table returns.
 fn text_kind(signature: &Signature) -> Kind {
-    if signature.returns_text {
+    if signature.returns_dict {
+        Kind::Dict
+    } else if signature.returns_text {
         Kind::Str
     } else {
         Kind::None
@@ -1361,18 +1365,18 @@ error: unknown method `screenshot`
 ",
         );
         check(
-            "srver.reboot",
+            "srver.teleport",
             "\
 error: unknown machine `srver`
  --> test.cmds:1:1
   |
-1 | srver.reboot
+1 | srver.teleport
   | ^^^^^ did you mean `server`?
-error: unknown method `reboot`
+error: unknown method `teleport`
  --> test.cmds:1:7
   |
-1 | srver.reboot
-  |       ^^^^^^
+1 | srver.teleport
+  |       ^^^^^^^^
 ",
         );
     }

@@ -92,6 +92,7 @@ mod tests {
         returns_text: true,
         positional_options: false,
         returns_status: false,
+        returns_dict: false,
         summary: "",
     }];
 

@@ -23,6 +23,8 @@ pub(crate) enum ValueKind {
     Seconds,
     /// A TCP port: a whole number from 1 to 65535.
     Port,
+    /// `True` or `False` (`true`/`false` in `.cmds`).
+    Bool,
 }
 
 /// An option a method accepts, such as `timeout=60`.
@@ -57,6 +59,9 @@ pub(crate) struct Signature {
     pub returns_text: bool,
     /// Whether it runs one command whose exit status `rc, out = …` can capture.
     pub returns_status: bool,
+    /// Whether it returns a dict of strings (`get_unit_info`) instead of text:
+    /// it can be captured, not checked.
+    pub returns_dict: bool,
     /// One line for `help` and the man page.
     pub summary: &'static str,
 }
@@ -65,6 +70,11 @@ impl Signature {
     /// The same signature with other positional parameters.
     pub(crate) const fn with_params(self, params: &'static [&'static str]) -> Signature {
         Signature { params, ..self }
+    }
+
+    /// Whether a call gives a value that can be captured (text or a dict).
+    pub(crate) fn returns_value(&self) -> bool {
+        self.returns_text || self.returns_dict
     }
 
     /// The smallest number of positional arguments a call needs.
