@@ -165,6 +165,7 @@ fn the_console_log_and_unit_info_are_values_in_both_front_ends() {
     let systemctl = "case \"$*\" in *--property=ActiveState*) echo ActiveState=active ;; *show*) for a; do last=$a; done; printf 'Id=%s\\nActiveState=active\\nDescription=a = b\\nnot a property\\n' \"$last\" ;; esac";
     let script = r#"start_all()
 machine.succeed("echo marker-on-console >&2")
+machine.wait_for_console_text("marker-on-console")
 log = machine.get_console_log()
 assert "marker-on-console" in log, log
 info = machine.get_unit_info("it's.service")
@@ -174,6 +175,8 @@ assert info["Description"] == "a = b"
 assert len(info) == 3
 assert machine.get_unit_info("x", user="alice")["ActiveState"] == "active"
 machine.wait_for_job("x.service")
+machine.forward_port(host_port=18080, guest_port=80)
+machine.log("done with " + info["Id"])
 "#;
     for (name, text) in [
         ("test.py", script.to_string()),
@@ -185,7 +188,10 @@ machine.wait_for_job("x.service")
             .fake_program("su", "exec /bin/sh -c \"$6\"");
         fs::write(test.dir().join(name), &text).unwrap();
         let out = test.arg("--").arg(name).run();
-        out.code(0).clean();
+        out.code(0)
+            .stderr_has("machine: forwarding host port 18080 (127.0.0.1) to guest port 80")
+            .stderr_has("machine: done with it's.service")
+            .clean();
     }
 }
 

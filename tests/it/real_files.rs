@@ -151,3 +151,20 @@ machine.shutdown()
     out.code(0).clean();
     assert_eq!(fs::read(out.dir().join("out/data.bin")).unwrap(), data);
 }
+
+#[test]
+fn a_port_forwarded_twice_fails_with_the_monitors_answer() {
+    let port = free_port();
+    let out = Test::new()
+        .start_script(&crate::real::start_script("machine"))
+        .script(&format!(
+            "machine.start\nmachine.forward_port {port} 80\nmachine.forward_port {port} 22\n"
+        ))
+        .run();
+    out.code(3)
+        .stderr_has(&format!(
+            "machine: forwarding host port {port} to guest port 22 failed: the monitor answered"
+        ))
+        .stderr_has("test.cmds:3:1")
+        .clean();
+}
