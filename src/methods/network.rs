@@ -45,8 +45,8 @@ pub(super) fn forward_port(call: &mut Invocation<'_>) -> MethodResult {
     Ok(None)
 }
 
-/// `wait_for_open_unix_socket PATH [is_datagram=] [timeout=]`: waits until
-/// something listens on the guest's unix socket `PATH`, trying `nc -z -U` (or
+/// `wait_for_open_unix_socket ADDR [is_datagram=] [timeout=]`: waits until
+/// something listens on the guest's unix socket `ADDR` (a path), trying `nc -z -U` (or
 /// `-uU`) in the guest, as the NixOS driver does.
 pub(super) fn wait_for_open_unix_socket(call: &mut Invocation<'_>) -> MethodResult {
     let path = call.text(0).to_string();
@@ -89,7 +89,7 @@ pub(super) static TABLE: &[Method] = &[
                 "wait until a process listens on a unix socket in the guest",
             )
         }
-        .with_params(&["path"]),
+        .with_params(&["addr"]),
         run: wait_for_open_unix_socket,
     },
 ];
