@@ -29,7 +29,6 @@ use crate::socket::{Stop, Watch};
 use regex_lite::Regex;
 use std::fs::{self, File};
 use std::io::ErrorKind;
-use std::os::unix::fs::DirBuilderExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -148,11 +147,7 @@ impl Machine {
             fs::remove_dir_all(state)
                 .map_err(|e| Error::io(format!("removing `{}`", state.display()), e))?;
         }
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(state)
-            .map_err(|e| Error::io(format!("creating `{}`", state.display()), e))?;
+        crate::private_dir::ensure(state)?;
         self.state_prepared = true;
         Ok(())
     }
