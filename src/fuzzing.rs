@@ -27,7 +27,7 @@ use crate::shell::answer::Reader;
 use crate::xml_log::{Attrs, XmlLog};
 use std::io::Write;
 use std::os::unix::net::UnixStream;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// The machines scripts are checked against.
 const MACHINES: [&str; 3] = ["machine", "server", "client"];
@@ -92,7 +92,13 @@ pub fn json(data: &[u8]) {
         return;
     };
     match json::parse(text) {
-        Ok(value) => assert!(depth(&value) <= json::MAX_DEPTH),
+        Ok(value) => {
+            assert!(depth(&value) <= json::MAX_DEPTH);
+            // What the writer writes reads back the same (NaN aside: it equals
+            // nothing, itself included).
+            let again = json::parse(&json::to_json(&value)).expect("written JSON reads back");
+            assert!(again == value || json::to_json(&again) == json::to_json(&value));
+        }
         Err(error) => {
             let lines = text.split('\n').count();
             assert!(error.line >= 1 && error.line <= lines, "{error}");
@@ -114,104 +120,153 @@ fn depth(value: &Json) -> usize {
 /// `data` as the console stream of a shell, read as the answer to tag `T7`.
 pub fn answer(data: &[u8]) {
     const TAG: &str = "T7";
-    let (ours, theirs) = UnixStream::pair().expect("a socket pair");
-    let input = data.to_vec();
-    let writer = std::thread::spawn(move || {
-        let mut theirs = theirs;
-        let _ = theirs.write_all(&input);
-        let _ = theirs.shutdown(std::net::Shutdown::Write);
-        // Keep the end open (probes are written to it) until the reader is done.
-        let _ = std::io::Read::read_to_end(&mut theirs, &mut Vec::new());
-    });
+    let (ours, writer) = feed(data);
+    let started = Instant::now();
     let expect = |words: &[String]| match words {
         [_, length, ..] => length.parse::<u64>().ok().filter(|&n| n <= 65536),
         _ => None,
     };
     let deadline = Deadline::after(SOCKET_TIMEOUT);
     let result = Reader::new().answer(&ours, TAG, &expect, true, deadline, &mut || Ok(()));
+    assert_prompt(started);
     drop(ours);
     writer.join().expect("the writer ends");
     let Ok(answer) = result else {
         return;
     };
     if answer.whole {
-        let header = format!("{TAG} {}\n", answer.header.join(" "));
-        let whole = [
-            header.as_bytes(),
-            &answer.data,
-            format!("{TAG} end\n").as_bytes(),
-        ]
-        .concat();
+        let body = [answer.data.as_slice(), format!("{TAG} end\n").as_bytes()].concat();
         assert!(
-            crate::socket::find(data, &whole).is_some()
-                || crate::socket::find(data, &whole[header.len()..]).is_some(),
-            "a whole answer that the input does not hold"
+            follows_header(data, &body, TAG, &answer.header),
+            "a whole answer that the input does not hold after its header line"
         );
         let announced = expect(&answer.header).unwrap_or(0);
         assert_eq!(answer.data.len() as u64, announced);
     }
 }
 
-/// `data` as everything QEMU's monitor sends: the greeting, then one answer.
-pub fn monitor(data: &[u8]) {
-    let (ours, theirs) = UnixStream::pair().expect("a socket pair");
+/// Whether `body` stands in `data` right after a line holding `TAG ` and then
+/// the words `header`.
+fn follows_header(data: &[u8], body: &[u8], tag: &str, header: &[String]) -> bool {
+    (0..data.len()).any(|at| {
+        if !data[at..].starts_with(body) || at == 0 || data[at - 1] != b'\n' {
+            return false;
+        }
+        let line_start = data[..at - 1]
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |p| p + 1);
+        let line = String::from_utf8_lossy(&data[line_start..at - 1]);
+        line.find(&format!("{tag} ")).is_some_and(|tag_at| {
+            let words: Vec<&str> = line[tag_at + tag.len() + 1..].split_whitespace().collect();
+            words == header.iter().map(String::as_str).collect::<Vec<_>>()
+        })
+    })
+}
+
+/// Writes `data` into one end of a socket pair from a thread, then end-of-file,
+/// keeping that end open (probes are written to it) until the reader hangs up.
+fn feed(data: &[u8]) -> (UnixStream, std::thread::JoinHandle<()>) {
+    let (ours, mut theirs) = UnixStream::pair().expect("a socket pair");
     let input = data.to_vec();
     let writer = std::thread::spawn(move || {
-        let mut theirs = theirs;
         let _ = theirs.write_all(&input);
         let _ = theirs.shutdown(std::net::Shutdown::Write);
         let _ = std::io::Read::read_to_end(&mut theirs, &mut Vec::new());
     });
+    (ours, writer)
+}
+
+/// Reading input that ends must end with it, not at the deadline.
+fn assert_prompt(started: Instant) {
+    assert!(
+        started.elapsed() < SOCKET_TIMEOUT / 2,
+        "reading ended only at the deadline"
+    );
+}
+
+/// `data` as everything QEMU's monitor sends: the greeting, then one answer.
+pub fn monitor(data: &[u8]) {
+    let (ours, writer) = feed(data);
+    let started = Instant::now();
     let deadline = Deadline::after(SOCKET_TIMEOUT);
     let watch = &mut || Ok(());
     if let Ok(mut monitor) = Monitor::connect(ours, deadline, watch) {
         let _ = monitor.command("info status", deadline, watch);
     }
+    assert_prompt(started);
     writer.join().expect("the writer ends");
 }
 
-/// `data` logged as lines and heads (NUL bytes split it into pieces), then the
-/// file parsed back.
+/// An element read back: its name, attributes and text.
+type Element = (String, Vec<(String, String)>, String);
+
+/// `data` logged as heads and lines (NUL bytes split it into pieces; every third
+/// piece closes a nest instead), then the file parsed back: every head and line
+/// holds exactly its piece, in its text and its attributes, less the characters
+/// XML cannot hold.
 pub fn xml(data: &[u8]) {
     let text = String::from_utf8_lossy(data);
     let dir = tempfile::tempdir().expect("a temp dir");
     let path = dir.path().join("log.xml");
     let mut log = XmlLog::create(&path).expect("the log is created");
     let pieces: Vec<&str> = text.split('\0').collect();
+    let mut expected = Vec::new();
     for (index, piece) in pieces.iter().enumerate() {
+        let head = index % 3 == 0;
         let attrs = Attrs {
             machine: Some(piece),
             kind: Some("serial"),
             error: index % 2 == 1,
-            image: (index % 3 == 0).then_some(*piece),
+            image: head.then_some(*piece),
         };
-        match index % 3 {
-            0 => log.open_nest(attrs, piece),
-            1 => log.line(attrs, piece),
-            _ => log.close_nest(),
-        }
-    }
-    log.close();
-    let file = std::fs::File::open(&path).expect("the log exists");
-    let mut texts = Vec::new();
-    for event in xml::reader::EventReader::new(std::io::BufReader::new(file)) {
-        match event.expect("the log parses") {
-            xml::reader::XmlEvent::Characters(text) => texts.push(text),
-            xml::reader::XmlEvent::Whitespace(_) => {}
-            _ => texts.push(String::new()),
-        }
-    }
-    let logged: String = texts.concat();
-    for piece in pieces
-        .iter()
-        .step_by(3)
-        .chain(pieces.iter().skip(1).step_by(3))
-    {
         let kept: String = piece
             .chars()
             .filter(|&c| crate::sanitize::is_xml_char(c))
             .collect();
-        assert!(logged.contains(kept.trim()), "lost {kept:?}");
+        match index % 3 {
+            0 => log.open_nest(attrs, piece),
+            1 => log.line(attrs, piece),
+            _ => {
+                log.close_nest();
+                continue;
+            }
+        }
+        expected.push((if head { "head" } else { "line" }, kept));
+    }
+    log.close();
+    let file = std::fs::File::open(&path).expect("the log exists");
+    let mut found: Vec<Element> = Vec::new();
+    let mut open: Option<Element> = None;
+    for event in xml::reader::EventReader::new(std::io::BufReader::new(file)) {
+        match event.expect("the log parses") {
+            xml::reader::XmlEvent::StartElement {
+                name, attributes, ..
+            } if name.local_name == "head" || name.local_name == "line" => {
+                let attributes = attributes
+                    .into_iter()
+                    .map(|a| (a.name.local_name, a.value))
+                    .collect();
+                open = Some((name.local_name, attributes, String::new()));
+            }
+            xml::reader::XmlEvent::Characters(text) | xml::reader::XmlEvent::Whitespace(text) => {
+                if let Some((_, _, body)) = open.as_mut() {
+                    body.push_str(&text);
+                }
+            }
+            xml::reader::XmlEvent::EndElement { .. } => found.extend(open.take()),
+            _ => {}
+        }
+    }
+    assert_eq!(found.len(), expected.len(), "elements lost or added");
+    for ((name, attributes, body), (want_name, kept)) in found.iter().zip(&expected) {
+        assert_eq!(name, want_name);
+        assert_eq!(body, kept, "the text of a {name}");
+        let attribute = |key: &str| attributes.iter().find(|(k, _)| k == key).map(|(_, v)| v);
+        assert_eq!(attribute("machine"), Some(kept), "the machine of a {name}");
+        if name == "head" {
+            assert_eq!(attribute("image"), Some(kept), "the image of a head");
+        }
     }
 }
 

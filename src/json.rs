@@ -2,7 +2,8 @@
 //! column; and its writer, [`to_json`] (also [`Json`]'s `Display`), a tree back to
 //! text as Python's `json.dumps` writes it, which scripts and QMP commands use.
 //!
-//! It follows RFC 8259: one value with optional whitespace around it; objects keep
+//! It follows RFC 8259, plus `NaN`, `Infinity` and `-Infinity` as Python's `json`
+//! reads and writes them: one value with optional whitespace around it; objects keep
 //! their keys in order (a repeated key keeps its last value, as Python's `json`
 //! does); numbers without a fraction or exponent that fit an `i64` stay integers.
 //! It is written by hand, one character at a time, because the project takes no
@@ -116,6 +117,13 @@ impl Reader {
             Some('{') => self.object(depth + 1),
             Some('[') => self.array(depth + 1),
             Some('"') => self.string().map(Json::Str),
+            // Python's `json` reads and writes the values JSON lacks this way.
+            Some('N') => self.word("NaN", Json::Float(f64::NAN)),
+            Some('I') => self.word("Infinity", Json::Float(f64::INFINITY)),
+            Some('-') if self.chars.get(self.pos + 1) == Some(&'I') => {
+                self.pos += 1;
+                self.word("Infinity", Json::Float(f64::NEG_INFINITY))
+            }
             Some('-' | '0'..='9') => self.number(),
             Some('t') => self.word("true", Json::Bool(true)),
             Some('f') => self.word("false", Json::Bool(false)),
@@ -453,6 +461,18 @@ mod tests {
 
     #[test]
     fn scalars() {
+        ok(
+            "[Infinity, -Infinity]",
+            Json::Array(vec![
+                Json::Float(f64::INFINITY),
+                Json::Float(f64::NEG_INFINITY),
+            ]),
+        );
+        assert!(matches!(parse("NaN"), Ok(Json::Float(x)) if x.is_nan()));
+        error(
+            "-Inf",
+            "invalid JSON at line 1 column 5: expected `Infinity`, found the end",
+        );
         ok("null", Json::Null);
         ok(" true ", Json::Bool(true));
         ok("\nfalse\r\n", Json::Bool(false));

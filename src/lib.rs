@@ -12,8 +12,10 @@ mod driver;
 mod driver_config;
 mod error;
 mod exit;
-/// Properties checked on arbitrary input, for the fuzz targets in `fuzz/`; not
-/// part of the program's interface.
+/// Properties checked on arbitrary input, for the fuzz targets in `fuzz/` (built
+/// with `--cfg fuzzing`, which cargo-fuzz sets) and the corpus replay test; not in
+/// the program.
+#[cfg(any(test, fuzzing))]
 #[doc(hidden)]
 pub mod fuzzing;
 mod html_report;

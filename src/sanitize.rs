@@ -33,6 +33,14 @@ pub(crate) fn xml_escape(text: &str) -> String {
     out
 }
 
+/// Escapes `text` for a double-quoted XML attribute: as [`xml_escape`], and tabs
+/// and newlines as references, which a parser would otherwise read back as spaces.
+pub(crate) fn xml_attr_escape(text: &str) -> String {
+    xml_escape(text)
+        .replace('\t', "&#9;")
+        .replace('\n', "&#10;")
+}
+
 /// Makes `text` safe to print on a terminal: control characters other than newline
 /// and tab become visible escapes (`\x1b`, `\r`, …).
 pub(crate) fn terminal_safe(text: &str) -> String {
@@ -59,6 +67,11 @@ mod tests {
             "ab&lt;c&gt;&amp;&quot;"
         );
         assert_eq!(xml_escape("tab\tnl\n"), "tab\tnl\n");
+    }
+
+    #[test]
+    fn attributes_keep_tabs_and_newlines_as_references() {
+        assert_eq!(xml_attr_escape("a\tb\nc\r\"d"), "a&#9;b&#10;c&#13;&quot;d");
     }
 
     #[test]

@@ -14,7 +14,7 @@
 //! everything up to that point; [`XmlLog::close`] closes open nests and the root
 //! element, and `Drop` calls it, so the file is well-formed on every other exit path.
 
-use crate::sanitize::xml_escape;
+use crate::sanitize::{xml_attr_escape, xml_escape};
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
@@ -107,16 +107,16 @@ impl Drop for XmlLog {
 fn render_attrs(attrs: Attrs<'_>) -> String {
     let mut out = String::new();
     if let Some(machine) = attrs.machine {
-        out.push_str(&format!(" machine=\"{}\"", xml_escape(machine)));
+        out.push_str(&format!(" machine=\"{}\"", xml_attr_escape(machine)));
     }
     if let Some(kind) = attrs.kind {
-        out.push_str(&format!(" type=\"{}\"", xml_escape(kind)));
+        out.push_str(&format!(" type=\"{}\"", xml_attr_escape(kind)));
     }
     if attrs.error {
         out.push_str(" error=\"1\"");
     }
     if let Some(image) = attrs.image {
-        out.push_str(&format!(" image=\"{}\"", xml_escape(image)));
+        out.push_str(&format!(" image=\"{}\"", xml_attr_escape(image)));
     }
     out
 }
