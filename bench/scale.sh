@@ -29,7 +29,7 @@ for m in machines {
 }
 log "all connected"
 for m in machines {
-    m.succeed "uname -r; cat /proc/meminfo | head -1" contains "MemTotal"
+    m.succeed "uname -r; head -n 1 /proc/meminfo" contains "MemTotal"
     m.succeed "head -c 100000 /dev/urandom | md5sum" =~ "^[0-9a-f]{32}"
 }
 for m in machines {
@@ -66,4 +66,4 @@ echo "machines: $count ($VMTEST_MEMORY MiB each); exit status: $status"
 echo "driver peak RSS: ${hwm:-?} kB; peak threads: $peak_threads; peak open fds: $peak_fds"
 echo "all connected after: ${connected:-never} ms; total: $total ms"
 echo "left behind: $left_processes processes, $left_tmp entries in TMPDIR"
-[ "$status" -eq 0 ] || tail -20 "$scratch/stderr"
+[ "$status" -eq 0 ] || grep -E "!!!|error|failed" "$scratch/stderr" | head -20
