@@ -423,7 +423,7 @@ impl Vm for Machine {
         };
         let deadline = Deadline::after(MONITOR_TIMEOUT);
         let greeted = Monitor::connect(monitor_stream, deadline, &mut || {
-            qemu.watch(false, "starting")
+            qemu.watch_start("starting")
         });
         let monitor = match greeted {
             Ok(monitor) => monitor,
@@ -507,9 +507,10 @@ impl Vm for Machine {
                 {
                     *guest = Guest::Ready(shell.into_stream());
                 }
-                Err(Error::ShellUnusable {
+                // The shell went away: an environment failure (exit status 3).
+                Err(Error::Machine {
                     machine: name,
-                    reason: format!(
+                    message: format!(
                         "the guest's root shell restarted while running `{}`; its answer is lost \
                          (the next step sets the new shell up)",
                         one_line(request.command())

@@ -3,6 +3,7 @@
 mod driver;
 pub mod fake_vm;
 mod fake_vm_selftest;
+mod hostile;
 mod interactive;
 mod language;
 mod machine_state;
