@@ -7,8 +7,10 @@
 use crate::cancel::Cancel;
 use crate::command::{Outcome, Request};
 use crate::error::Error;
+use crate::json::Json;
 use crate::logger::Logger;
 use regex_lite::Regex;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -42,6 +44,23 @@ pub(crate) trait Vm {
     fn set_link(&mut self, up: bool) -> Result<(), Error>;
     /// Puts the guest's root shell on the terminal until end of input.
     fn shell_interact(&mut self) -> Result<(), Error>;
+
+    // QMP.
+    /// Waits for a QMP event whose name the regex `pattern` matches whole (events
+    /// before it are dropped) and returns it.
+    fn wait_for_qmp_event(&mut self, pattern: &str, timeout: Duration) -> Result<Json, Error>;
+    /// Sends a QMP command (`arguments`: an object) and returns its result.
+    fn qmp_command(&mut self, command: &str, arguments: Option<Json>) -> Result<Json, Error>;
+    // Screen, keyboard and serial console input.
+    /// The screen as QEMU's `screendump` writes it: a binary PPM.
+    fn screendump(&mut self) -> Result<Vec<u8>, Error>;
+    /// Presses and releases one key, by its QEMU `sendkey` name.
+    fn send_key(&mut self, key: &str) -> Result<(), Error>;
+    /// Writes `bytes` to the guest's serial console input.
+    fn send_console(&mut self, bytes: &[u8]) -> Result<(), Error>;
+    /// A private directory for the machine's temporary files (its state
+    /// directory, removed with the run).
+    fn scratch_dir(&self) -> &Path;
 }
 
 /// All machines plus the run-wide services the methods need.
@@ -56,4 +75,22 @@ pub(crate) trait Backend {
     fn logger(&self) -> Arc<Logger>;
     /// The run's cancellation state.
     fn cancel(&self) -> &Cancel;
+
+    // Machines and vlans as values; machines created by the script.
+    /// Every machine's name, in order, those `create_machine` added last.
+    fn machine_names(&self) -> Vec<String>;
+    /// The vlan numbers.
+    fn vlans(&self) -> Vec<u32>;
+    /// Adds a stopped machine that `command` (a program and its arguments)
+    /// starts, named `name`; returns the name.
+    fn create_machine(&mut self, command: Vec<String>, name: &str) -> Result<String, Error>;
+
+    // Timeout scale (`--timeout-scale`).
+    /// The factor every command, wait and `retry` timeout is multiplied by.
+    fn timeout_scale(&self) -> f64 {
+        1.0
+    }
+    /// Where the run's kept files go (screenshots): `-o`, else the current
+    /// directory.
+    fn output_dir(&self) -> &Path;
 }

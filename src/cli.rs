@@ -20,6 +20,9 @@ Usage:
   vmtest-min run [OPTIONS] [SCRIPT]     run a test script (default: $testScript)
   vmtest-min check [OPTIONS] SCRIPT     parse and check a script; boots nothing
   vmtest-min convert SCRIPT.py          print a Python test script as .cmds
+  vmtest-min report LOG.xml [-o FILE]   make one HTML page of an XML log
+                                        [default FILE: LOG with .html]
+  vmtest-min --config FILE [OPTIONS]    run, as the Nix test framework calls its driver
   vmtest-min -h | --help                show this help
   vmtest-min -V | --version             show the version
 
@@ -32,6 +35,8 @@ Options (run and check):
                                 [env: globalTimeout; default: 3600]
       --connect-timeout SECS    how long a guest may take to boot to its root
                                 shell [default: 600]
+      --timeout-scale X         multiply every timeout (global, connect, command,
+                                wait, retry) by X [env: VMTEST_TIMEOUT_SCALE]
       --log-xml PATH            write the XML log to PATH [env: LOGFILE;
                                 default: log.xml in the output directory]
   -o, --output-dir DIR          keep the run's files in DIR, created if missing:
@@ -40,6 +45,22 @@ Options (run and check):
       --no-serial               show serial console lines only in the XML log
       --color WHEN              auto, always or never [default: auto; NO_COLOR]
   -I, --interactive             read statements from a prompt instead of a script
+      --pause-on-failure        at a failed step, keep the machines running and open
+                                the prompt; Ctrl-D cleans up and exits as failed
+      --no-interactive          run the script (the default)
+
+The Nix test framework's options (nixos-test-driver compatible):
+  -c, --config FILE             the driver configuration JSON the framework writes
+                                (vms, vlans, global_timeout, test_script)
+      --language LANG           python or cmds: the script's language when neither
+                                its extension nor its content tells
+      --junit-xml FILE          write a JUnit XML report; a relative FILE is in DIR
+      --log-level LEVEL         debug, info, warning or error [env: logLevel];
+                                accepted and checked, the output does not change
+      --keep-machine-state      the same as -K
+      --output_directory DIR    the same as -o
+      --dump-vsocks N, --debug-hook-attach PATH
+                                refused: vmtest-min has no SSH backdoor
 
 Exit status: 0 passed, 1 a test step failed, 2 usage or script error (nothing
 booted), 3 the environment failed (QEMU could not start or died, the guest
@@ -56,6 +77,13 @@ pub(crate) enum Command {
     Check(Args),
     /// Print a Python script as `.cmds`.
     Convert(PathBuf),
+    /// Make an HTML page of an XML log.
+    Report {
+        /// The XML log.
+        log: PathBuf,
+        /// The page to write.
+        html: PathBuf,
+    },
     /// Print help.
     Help,
     /// Print the version.
@@ -97,6 +125,31 @@ pub(crate) struct Args {
     /// Whether a graphical display is available (`DISPLAY` or `WAYLAND_DISPLAY`
     /// set); without one, QEMU runs with `-nographic`.
     pub(crate) display: bool,
+    /// `--config`: the Nix test framework's driver configuration file, which
+    /// replaces the start scripts, vlans, script and (unless given on the command
+    /// line) the global timeout.
+    pub(crate) config: Option<PathBuf>,
+    /// Whether `--global-timeout` was on the command line (it then wins over the
+    /// configuration file).
+    pub(crate) global_timeout_given: bool,
+    /// `--language`: the script's language when its extension and content leave
+    /// it open.
+    pub(crate) language: Option<Language>,
+    /// `--junit-xml`, already joined to the output directory when relative.
+    pub(crate) junit_xml: Option<PathBuf>,
+    /// `--timeout-scale` or `VMTEST_TIMEOUT_SCALE`, if set.
+    pub(crate) timeout_scale: Option<f64>,
+    /// `--pause-on-failure`.
+    pub(crate) pause_on_failure: bool,
+}
+
+/// A test script's language, as `--language` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Language {
+    /// A NixOS Python test script.
+    Python,
+    /// The native `.cmds` language.
+    Cmds,
 }
 
 /// A mistake on the command line or in the environment variables that stand in for
@@ -137,6 +190,8 @@ pub enum UsageError {
     CheckWithoutScript,
     /// `convert` without a script.
     ConvertWithoutScript,
+    /// `report` without a log.
+    ReportWithoutLog,
     /// `convert` of a file that is not a Python test script.
     NotPython {
         /// The file.
@@ -144,6 +199,27 @@ pub enum UsageError {
     },
     /// `run` without a script, not interactive.
     NoScript,
+    /// A value outside an option's fixed set of choices.
+    InvalidChoice {
+        /// The option or environment variable.
+        option: &'static str,
+        /// What was given.
+        value: String,
+        /// The accepted values, as the message lists them.
+        choices: &'static str,
+    },
+    /// An option of the NixOS driver that vmtest-min does not implement.
+    Unsupported {
+        /// The option.
+        option: &'static str,
+        /// Why, and what to do instead.
+        reason: &'static str,
+    },
+    /// `--config` together with an option that the configuration file replaces.
+    ConflictsWithConfig {
+        /// The option.
+        option: &'static str,
+    },
 }
 
 impl fmt::Display for UsageError {
@@ -153,7 +229,7 @@ impl fmt::Display for UsageError {
             UsageError::MissingCommand => {
                 write!(
                     f,
-                    "missing command: `run`, `check` or `convert` (see --help)"
+                    "missing command: `run`, `check`, `convert` or `report` (see --help)"
                 )
             }
             UsageError::UnknownCommand { name, suggestion } => {
@@ -180,6 +256,7 @@ impl fmt::Display for UsageError {
             ),
             UsageError::CheckWithoutScript => write!(f, "`check` needs a SCRIPT"),
             UsageError::ConvertWithoutScript => write!(f, "`convert` needs a SCRIPT"),
+            UsageError::ReportWithoutLog => write!(f, "`report` needs a LOG.xml"),
             UsageError::NotPython { file } => write!(
                 f,
                 "`{file}` does not look like a Python test script; name it `*.py` to convert it"
@@ -187,6 +264,22 @@ impl fmt::Display for UsageError {
             UsageError::NoScript => write!(
                 f,
                 "no test script: pass SCRIPT, set testScript, or use --interactive"
+            ),
+            UsageError::InvalidChoice {
+                option,
+                value,
+                choices,
+            } => write!(
+                f,
+                "invalid value `{value}` for {option}: expected {choices}"
+            ),
+            UsageError::Unsupported { option, reason } => {
+                write!(f, "{option} is not supported: {reason}")
+            }
+            UsageError::ConflictsWithConfig { option } => write!(
+                f,
+                "{option} cannot be combined with --config: the configuration file \
+                 names the machines, vlans and test script"
             ),
         }
     }
@@ -211,7 +304,10 @@ impl From<lexopt::Error> for UsageError {
 pub(crate) type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<OsString>;
 
 /// Parses `argv` (without the program name), taking defaults from `env`.
-pub(crate) fn parse(argv: Vec<OsString>, env: EnvLookup<'_>) -> Result<Command, UsageError> {
+pub(crate) fn parse(mut argv: Vec<OsString>, env: EnvLookup<'_>) -> Result<Command, UsageError> {
+    if implies_run(&argv) {
+        argv.insert(0, "run".into());
+    }
     let mut parser = lexopt::Parser::from_args(argv);
     let subcommand = match parser.next()? {
         Some(Short('h') | Long("help")) => return Ok(Command::Help),
@@ -224,10 +320,14 @@ pub(crate) fn parse(argv: Vec<OsString>, env: EnvLookup<'_>) -> Result<Command, 
         "run" => true,
         "check" => false,
         "convert" => return parse_convert(parser),
+        "report" => return parse_report(parser),
         other => {
             return Err(UsageError::UnknownCommand {
                 name: other.to_string(),
-                suggestion: crate::script::suggest::nearest(other, ["run", "check", "convert"]),
+                suggestion: crate::script::suggest::nearest(
+                    other,
+                    ["run", "check", "convert", "report"],
+                ),
             });
         }
     };
@@ -236,6 +336,7 @@ pub(crate) fn parse(argv: Vec<OsString>, env: EnvLookup<'_>) -> Result<Command, 
     let mut start_scripts: Option<Vec<PathBuf>> = None;
     let mut vlans: Option<Vec<u32>> = None;
     let mut argv_script: Option<PathBuf> = None;
+    let mut junit_xml: Option<PathBuf> = None;
     while let Some(arg) = parser.next()? {
         match arg {
             Short('h') | Long("help") => return Ok(Command::Help),
@@ -251,17 +352,36 @@ pub(crate) fn parse(argv: Vec<OsString>, env: EnvLookup<'_>) -> Result<Command, 
                 }
                 vlans.get_or_insert_with(Vec::new).extend(parsed);
             }
-            Short('K') | Long("keep-vm-state") => args.keep_vm_state = true,
+            Short('K') | Long("keep-vm-state" | "keep-machine-state") => {
+                args.keep_vm_state = true;
+            }
             Long("global-timeout") => {
                 args.global_timeout =
                     parse_seconds("--global-timeout", &parser.value()?.string()?)?;
+                args.global_timeout_given = true;
             }
+            Short('c') | Long("config") => args.config = Some(parser.value()?.into()),
+            Long("language") => args.language = Some(parse_language(&parser.value()?.string()?)?),
+            Long("junit-xml") => junit_xml = Some(parser.value()?.into()),
+            Long("timeout-scale") => {
+                let value = parser.value()?.string()?;
+                args.timeout_scale = Some(parse_scale("--timeout-scale", &value)?);
+            }
+            Long("log-level") => parse_log_level("--log-level", &parser.value()?.string()?)?,
+            Long("dump-vsocks") => return Err(unsupported("--dump-vsocks")),
+            Long("debug-hook-attach" | "debug-hook") => {
+                return Err(unsupported("--debug-hook-attach"));
+            }
+            Long("no-interactive") => args.interactive = false,
+            Long("pause-on-failure") => args.pause_on_failure = true,
             Long("connect-timeout") => {
                 args.connect_timeout =
                     parse_seconds("--connect-timeout", &parser.value()?.string()?)?;
             }
             Long("log-xml") => args.log_xml = Some(parser.value()?.into()),
-            Short('o') | Long("output-dir") => args.output_dir = Some(parser.value()?.into()),
+            Short('o') | Long("output-dir" | "output_directory") => {
+                args.output_dir = Some(parser.value()?.into())
+            }
             Long("no-serial") => args.no_serial = true,
             Long("color") => {
                 let value = parser.value()?.string()?;
@@ -276,6 +396,16 @@ pub(crate) fn parse(argv: Vec<OsString>, env: EnvLookup<'_>) -> Result<Command, 
             other => return Err(other.unexpected().into()),
         }
     }
+    if args.config.is_some() {
+        let given = [
+            ("--start-scripts", start_scripts.is_some()),
+            ("--vlans", vlans.is_some()),
+            ("SCRIPT", argv_script.is_some()),
+        ];
+        if let Some((option, _)) = given.iter().find(|(_, given)| *given) {
+            return Err(UsageError::ConflictsWithConfig { option });
+        }
+    }
     if let Some(scripts) = start_scripts {
         args.start_scripts = scripts;
     }
@@ -288,14 +418,51 @@ pub(crate) fn parse(argv: Vec<OsString>, env: EnvLookup<'_>) -> Result<Command, 
     if args.log_xml.is_none() {
         args.log_xml = args.output_dir.as_ref().map(|dir| dir.join("log.xml"));
     }
+    // As in the NixOS driver, a relative report path is inside the output directory.
+    args.junit_xml = junit_xml.map(|path| match &args.output_dir {
+        Some(dir) => dir.join(path),
+        None => path,
+    });
     if is_run {
         Ok(Command::Run(args))
     } else {
-        if args.script.is_none() {
+        if args.script.is_none() && args.config.is_none() {
             return Err(UsageError::CheckWithoutScript);
         }
         Ok(Command::Check(args))
     }
+}
+
+/// Whether `argv` is a NixOS driver command line (options only, `--config` among
+/// them), which the Nix test framework's wrapper runs without a command: it then
+/// means `run`.
+fn implies_run(argv: &[OsString]) -> bool {
+    let starts_with_option = argv.first().is_some_and(|first| {
+        let first = first.to_string_lossy();
+        first.starts_with('-') && !matches!(&*first, "-h" | "--help" | "-V" | "--version")
+    });
+    starts_with_option
+        && argv.iter().any(|arg| {
+            let arg = arg.to_string_lossy();
+            arg == "-c" || arg == "--config" || arg.starts_with("--config=")
+        })
+}
+
+/// The rest of `report`'s command line: the log and, with `-o`, the page.
+fn parse_report(mut parser: lexopt::Parser) -> Result<Command, UsageError> {
+    let mut log: Option<PathBuf> = None;
+    let mut html: Option<PathBuf> = None;
+    while let Some(arg) = parser.next()? {
+        match arg {
+            Short('h') | Long("help") => return Ok(Command::Help),
+            Short('o') | Long("output") => html = Some(parser.value()?.into()),
+            Value(value) if log.is_none() => log = Some(PathBuf::from(value)),
+            other => return Err(other.unexpected().into()),
+        }
+    }
+    let log = log.ok_or(UsageError::ReportWithoutLog)?;
+    let html = html.unwrap_or_else(|| log.with_extension("html"));
+    Ok(Command::Report { log, html })
 }
 
 /// The rest of `convert`'s command line: exactly one script.
@@ -334,6 +501,9 @@ fn defaults(env: EnvLookup<'_>) -> Result<Args, UsageError> {
         Some(value) => parse_seconds("globalTimeout", value.trim())?,
         None => 3600.0,
     };
+    if let Some(level) = text("logLevel") {
+        parse_log_level("logLevel", &level)?;
+    }
     let color_allowed = set("NO_COLOR").is_none() && env("TERM").is_none_or(|t| t != "dumb");
     Ok(Args {
         script: set("testScript").map(PathBuf::from),
@@ -352,7 +522,56 @@ fn defaults(env: EnvLookup<'_>) -> Result<Args, UsageError> {
         interactive: false,
         tmp_dir: set("TMPDIR").map_or_else(|| PathBuf::from("/tmp"), PathBuf::from),
         display: set("DISPLAY").is_some() || set("WAYLAND_DISPLAY").is_some(),
+        config: None,
+        global_timeout_given: false,
+        language: None,
+        junit_xml: None,
+        pause_on_failure: false,
+        timeout_scale: match text("VMTEST_TIMEOUT_SCALE").filter(|v| !v.trim().is_empty()) {
+            Some(value) => Some(parse_scale("VMTEST_TIMEOUT_SCALE", value.trim())?),
+            None => None,
+        },
     })
+}
+
+fn parse_scale(option: &'static str, value: &str) -> Result<f64, UsageError> {
+    positive(value).ok_or_else(|| UsageError::InvalidChoice {
+        option,
+        value: value.to_string(),
+        choices: "a positive number",
+    })
+}
+
+fn parse_language(value: &str) -> Result<Language, UsageError> {
+    match value {
+        "python" => Ok(Language::Python),
+        "cmds" => Ok(Language::Cmds),
+        _ => Err(UsageError::InvalidChoice {
+            option: "--language",
+            value: value.to_string(),
+            choices: "python or cmds",
+        }),
+    }
+}
+
+/// Checks a log level of the NixOS driver; vmtest-min's output has one level.
+fn parse_log_level(option: &'static str, value: &str) -> Result<(), UsageError> {
+    match value {
+        "debug" | "info" | "warning" | "error" => Ok(()),
+        _ => Err(UsageError::InvalidChoice {
+            option,
+            value: value.to_string(),
+            choices: "debug, info, warning or error",
+        }),
+    }
+}
+
+fn unsupported(option: &'static str) -> UsageError {
+    UsageError::Unsupported {
+        option,
+        reason: "vmtest-min has no SSH backdoor or debug hook; \
+                 use `vmtest-min run -I` for an interactive session",
+    }
 }
 
 fn parse_vlan(value: &str, from_env: bool) -> Result<u32, UsageError> {
@@ -366,15 +585,19 @@ fn parse_vlan(value: &str, from_env: bool) -> Result<u32, UsageError> {
         })
 }
 
-fn parse_seconds(option: &'static str, value: &str) -> Result<f64, UsageError> {
+/// `value` as a finite number above zero.
+fn positive(value: &str) -> Option<f64> {
     value
         .parse::<f64>()
         .ok()
-        .filter(|s| s.is_finite() && *s > 0.0)
-        .ok_or_else(|| UsageError::InvalidSeconds {
-            option,
-            value: value.to_string(),
-        })
+        .filter(|x| x.is_finite() && *x > 0.0)
+}
+
+fn parse_seconds(option: &'static str, value: &str) -> Result<f64, UsageError> {
+    positive(value).ok_or_else(|| UsageError::InvalidSeconds {
+        option,
+        value: value.to_string(),
+    })
 }
 
 fn dedup(numbers: Vec<u32>) -> Vec<u32> {
@@ -495,7 +718,7 @@ mod tests {
         let error = |argv: &[&str]| parse_with(argv, &[]).unwrap_err();
         assert_eq!(
             error(&[]),
-            "missing command: `run`, `check` or `convert` (see --help)"
+            "missing command: `run`, `check`, `convert` or `report` (see --help)"
         );
         assert_eq!(
             error(&["rnu"]),
@@ -526,6 +749,47 @@ mod tests {
             Ok(Command::Convert(PathBuf::from("t.py")))
         );
         assert!(error(&["run", "a.cmds", "b.cmds"]).contains("b.cmds"));
+    }
+
+    #[test]
+    fn the_nix_wrapper_command_line_runs() {
+        let argv = ["--config", "/c.json", "--log-level", "info", "-o", "/out"];
+        let args = run_args(&argv, &[("LOGFILE", "/dev/null")]);
+        assert_eq!(args.config, Some(PathBuf::from("/c.json")));
+        assert_eq!(args.output_dir, Some(PathBuf::from("/out")));
+        assert_eq!(args.log_xml, Some(PathBuf::from("/dev/null")));
+        let args = run_args(
+            &[
+                "-c",
+                "/c.json",
+                "--keep-machine-state",
+                "--output_directory",
+                "/o",
+                "--junit-xml",
+                "j.xml",
+                "--no-interactive",
+            ],
+            &[],
+        );
+        assert!(args.keep_vm_state && !args.interactive);
+        assert_eq!(args.junit_xml, Some(PathBuf::from("/o/j.xml")));
+        let error = |argv: &[&str]| parse_with(argv, &[]).unwrap_err();
+        assert_eq!(
+            error(&["--config", "c", "--log-level", "loud"]),
+            "invalid value `loud` for --log-level: expected debug, info, warning or error"
+        );
+        assert!(error(&["-c", "c", "--dump-vsocks", "3"]).starts_with("--dump-vsocks is not"));
+        assert!(error(&["-c", "c", "--debug-hook=x"]).starts_with("--debug-hook-attach is not"));
+        assert_eq!(
+            error(&["run", "-c", "c", "--start-scripts", "a"]),
+            "--start-scripts cannot be combined with --config: the configuration file \
+             names the machines, vlans and test script"
+        );
+        assert_eq!(error(&["--vlans", "1"]), "invalid option '--vlans'");
+        assert_eq!(
+            parse_with(&["run"], &[("logLevel", "x")]).unwrap_err(),
+            "invalid value `x` for logLevel: expected debug, info, warning or error"
+        );
     }
 
     #[test]

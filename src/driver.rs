@@ -6,9 +6,12 @@
 //!
 //! ```text
 //! <root>/shared-xchg/          shared by every machine (guest: /tmp/shared)
-//! <root>/vm-state-<name>/      QEMU's cwd and TMPDIR; monitor and shell sockets
+//! <root>/vm-state-<name>/      QEMU's cwd and TMPDIR; monitor, shell and QMP sockets
 //! <root>/vde<n>.ctl/           vlan n's switch
 //! ```
+//!
+//! Machines `create_machine` adds join the list and get their state directory there
+//! too, with the same shared settings ([`Driver`]'s `template`).
 //!
 //! Dropping the driver ends every machine, then every switch, then removes the root
 //! (fields drop in declaration order), whatever way the run ends.
@@ -60,15 +63,34 @@ pub(crate) struct DriverConfig {
     pub(crate) tmp_dir: PathBuf,
     /// Whether QEMU may open a window (`DISPLAY` or `WAYLAND_DISPLAY` is set).
     pub(crate) display: bool,
+    /// `--timeout-scale`, if set (the connect timeout is already scaled).
+    pub(crate) timeout_scale: Option<f64>,
+    /// Where screenshots go: `-o` (`out`), else the current directory.
+    pub(crate) output_dir: PathBuf,
 }
 
 /// The machines and switches of one run.
 pub(crate) struct Driver {
     machines: Vec<Machine>,
+    /// What every machine shares (name, script and state dir are each one's own),
+    /// for machines `create_machine` adds.
+    template: MachineConfig,
     vlans: Vec<Vlan>,
     logger: Arc<Logger>,
     cancel: Cancel,
+    output_dir: PathBuf,
     root: Root,
+    timeout_scale: Option<f64>,
+    acceleration: Acceleration,
+}
+
+/// Whether the run has told that QEMU runs without KVM.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Acceleration {
+    /// Not asked yet: no machine has run, or a scale was set (never asked then).
+    Unknown,
+    /// QEMU was asked (`info kvm`) and, if KVM was off, the notice was logged.
+    Asked,
 }
 
 impl Driver {
@@ -100,30 +122,64 @@ impl Driver {
                 )
             })
             .collect();
+        let template = MachineConfig {
+            name: String::new(),
+            start_script: PathBuf::new(),
+            start_args: Vec::new(),
+            state_dir: root.path().to_path_buf(),
+            shared_dir: shared_dir.clone(),
+            env: env.clone(),
+            keep_state: config.keep_vm_state,
+            connect_timeout: config.connect_timeout,
+            display: config.display,
+        };
         let machines = config
             .machines
             .iter()
             .map(|(name, script)| {
-                let config = MachineConfig {
-                    name: name.clone(),
-                    start_script: script.clone(),
-                    state_dir: root.path().join(format!("vm-state-{name}")),
-                    shared_dir: shared_dir.clone(),
-                    env: env.clone(),
-                    keep_state: config.keep_vm_state,
-                    connect_timeout: config.connect_timeout,
-                    display: config.display,
-                };
+                let config = machine_config(&template, name, script.clone(), Vec::new());
                 Machine::new(config, logger.clone(), cancel)
             })
             .collect();
         Ok(Driver {
             machines,
+            template,
             vlans,
             logger,
             cancel,
+            output_dir: config.output_dir.clone(),
             root,
+            timeout_scale: config.timeout_scale,
+            acceleration: Acceleration::Unknown,
         })
+    }
+
+    /// Once per run, when no timeout scale is set, asks the first running QEMU
+    /// whether it uses KVM (`info kvm`), and says so when it does not: timeouts
+    /// written for KVM may then be too short, and `--timeout-scale` stretches them.
+    fn note_acceleration(&mut self) {
+        if self.acceleration == Acceleration::Asked || self.timeout_scale.is_some() {
+            return;
+        }
+        let Some(machine) = self.machines.iter_mut().find(|m| m.is_running()) else {
+            return;
+        };
+        self.acceleration = Acceleration::Asked;
+        // A monitor that does not answer is the next step's problem, not this one's.
+        let Ok(answer) = machine.send_monitor_command("info kvm") else {
+            return;
+        };
+        if answer.contains("disabled") {
+            self.logger.log(
+                None,
+                &format!(
+                    "QEMU runs without KVM (info kvm: {}): steps take several times \
+                     longer than with it; if timeouts run out, stretch them all with \
+                     --timeout-scale 4 (or VMTEST_TIMEOUT_SCALE=4)",
+                    answer.trim()
+                ),
+            );
+        }
     }
 
     /// Ends every machine that still runs and every switch, logging it.
@@ -150,6 +206,7 @@ impl Driver {
 
 impl Backend for Driver {
     fn vm(&mut self, name: &str) -> Result<&mut dyn Vm, Error> {
+        self.note_acceleration();
         self.machines
             .iter_mut()
             .find(|machine| machine.name() == name)
@@ -163,6 +220,7 @@ impl Backend for Driver {
         for machine in &mut self.machines {
             machine.start()?;
         }
+        self.note_acceleration();
         Ok(())
     }
 
@@ -179,6 +237,59 @@ impl Backend for Driver {
 
     fn cancel(&self) -> &Cancel {
         &self.cancel
+    }
+
+    fn output_dir(&self) -> &Path {
+        &self.output_dir
+    }
+
+    fn timeout_scale(&self) -> f64 {
+        self.timeout_scale.unwrap_or(1.0)
+    }
+
+    fn machine_names(&self) -> Vec<String> {
+        self.machines.iter().map(|m| m.name().to_string()).collect()
+    }
+
+    fn vlans(&self) -> Vec<u32> {
+        self.vlans.iter().map(Vlan::number).collect()
+    }
+
+    fn create_machine(&mut self, command: Vec<String>, name: &str) -> Result<String, Error> {
+        if self.machines.iter().any(|machine| machine.name() == name) {
+            return Err(Error::InvalidValue {
+                message: format!(
+                    "`create_machine`: a machine named `{name}` exists already (pass `name=`)"
+                ),
+            });
+        }
+        let mut words = command.into_iter();
+        let program = PathBuf::from(words.next().unwrap_or_default());
+        let config = machine_config(&self.template, name, program, words.collect());
+        self.logger.log(
+            Some(name),
+            &format!("created machine from `{}`", config.start_script.display()),
+        );
+        let machine = Machine::new(config, self.logger.clone(), self.cancel);
+        self.machines.push(machine);
+        Ok(name.to_string())
+    }
+}
+
+/// The configuration of machine `name`, started by `script` with `args`: the
+/// run's shared settings from `template`, its own state directory under the root.
+fn machine_config(
+    template: &MachineConfig,
+    name: &str,
+    script: PathBuf,
+    args: Vec<String>,
+) -> MachineConfig {
+    MachineConfig {
+        name: name.to_string(),
+        start_script: script,
+        start_args: args,
+        state_dir: template.state_dir.join(format!("vm-state-{name}")),
+        ..template.clone()
     }
 }
 

@@ -185,6 +185,19 @@ pub enum Error {
         /// The last failure.
         last: Box<Error>,
     },
+    /// A polling condition did not hold: checked before a machine method inside
+    /// `with`, or through the whole of a `.wait`.
+    PollingConditionFailed {
+        /// Its name.
+        name: String,
+        /// What it checks (shown when it differs from the name).
+        description: String,
+        /// For `.wait`: how long it waited, in seconds.
+        waited: Option<f64>,
+        /// The step of its check that failed; `None` when the check returned a
+        /// false value.
+        failure: Option<Box<Error>>,
+    },
     /// A value built at run time (an interpolated regex) is invalid.
     InvalidValue {
         /// What is wrong.
@@ -199,6 +212,18 @@ pub enum Error {
     GlobalTimeout {
         /// The global timeout, in seconds.
         seconds: f64,
+    },
+    // Screen, keyboard and OCR.
+    /// A program a method needs on the host is not on `PATH`.
+    MissingProgram {
+        /// The machine the method was called on.
+        machine: String,
+        /// The program, e.g. `tesseract`.
+        program: String,
+        /// The Debian package that installs it.
+        package: String,
+        /// What it is needed for.
+        purpose: String,
     },
 }
 
@@ -234,7 +259,11 @@ impl Error {
             | Error::NoBackdoor { .. }
             | Error::Machine { .. }
             | Error::OutputLost { .. }
-            | Error::Vlan { .. } => Status::Environment,
+            | Error::Vlan { .. }
+            | Error::MissingProgram { .. } => Status::Environment,
+            Error::PollingConditionFailed { failure, .. } => failure
+                .as_ref()
+                .map_or(Status::TestFailed, |failure| failure.status()),
             Error::Interrupted { signal } => Status::Signal(*signal),
             Error::GlobalTimeout { .. } => Status::GlobalTimeout,
         }
@@ -253,9 +282,14 @@ impl Error {
             | Error::Assertion { machine, .. }
             | Error::Machine { machine, .. }
             | Error::OutputLost { machine, .. }
-            | Error::NotRunning { machine, .. } => Some(machine),
+            | Error::NotRunning { machine, .. }
+            | Error::MissingProgram { machine, .. } => Some(machine),
             Error::CheckFailed { machine, .. } => machine.as_deref(),
             Error::RetryGaveUp { last, .. } => last.machine(),
+            Error::PollingConditionFailed {
+                failure: Some(failure),
+                ..
+            } => failure.machine(),
             _ => None,
         }
     }
@@ -306,6 +340,10 @@ impl Error {
                 lines.push(format!("right: {}", terminal_safe(right)));
             }
             Error::RetryGaveUp { last, .. } => lines.extend(last.details()),
+            Error::PollingConditionFailed {
+                failure: Some(failure),
+                ..
+            } => lines.extend(failure.details()),
             _ => {}
         }
         lines
@@ -444,10 +482,39 @@ impl fmt::Display for Error {
                 f,
                 "retry gave up after {seconds} s ({attempts} attempts); last failure: {last}"
             ),
+            Error::PollingConditionFailed {
+                name,
+                description,
+                waited,
+                failure,
+            } => {
+                write!(f, "polling condition `{name}`")?;
+                if description != name {
+                    write!(f, " ({})", terminal_safe(description))?;
+                }
+                match waited {
+                    Some(seconds) => write!(f, " did not hold within {seconds} s")?,
+                    None => write!(f, " failed")?,
+                }
+                match failure {
+                    Some(failure) => write!(f, ": {failure}"),
+                    None => write!(f, ": its check returned a false value"),
+                }
+            }
             Error::Interrupted { signal } => write!(f, "interrupted by {}", signal_name(*signal)),
             Error::GlobalTimeout { seconds } => {
                 write!(f, "global timeout of {seconds} s reached; test terminating")
             }
+            Error::MissingProgram {
+                machine,
+                program,
+                package,
+                purpose,
+            } => write!(
+                f,
+                "{machine}: `{program}` is not on PATH; {purpose} needs it \
+                 (Debian package `{package}`)"
+            ),
         }
     }
 }

@@ -183,6 +183,7 @@ pub fn xml(data: &[u8]) {
             machine: Some(piece),
             kind: Some("serial"),
             error: index % 2 == 1,
+            image: (index % 3 == 0).then_some(*piece),
         };
         match index % 3 {
             0 => log.open_nest(attrs, piece),

@@ -14,23 +14,35 @@
 //! registers every `def` of the statements before running them. A procedure runs
 //! in its own frame: it reads its parameters, its own variables, then the
 //! top-level ones as they are when it runs; what it assigns stays local.
+//!
+//! Polling conditions: `polling_condition` binds a [`Polling`], which captures
+//! the variables of the procedure defining it. `with` makes conditions active for
+//! its body; before each machine method, every active condition that is due (not
+//! checked for its interval) runs its check in a frame of its own, logged as a
+//! nest. A check's own methods check no condition. A failed check fails the step
+//! with [`Error::PollingConditionFailed`], located at the check's failing line and
+//! "called from" the method it ran before. A wait that loops on the host (the
+//! guest-side retries of `wait_until_succeeds`, `wait_for_unit`, …) also checks
+//! them between its rounds, at most every few seconds, through
+//! [`Invocation::between`].
 
 use crate::backend::Backend;
 use crate::cancel::{Deadline, seconds};
 use crate::error::Error;
 use crate::exit::Status;
 use crate::logger::NestEnd;
-use crate::methods::{self, DEFAULT_TIMEOUT, Invocation, Method, Value as Arg};
+use crate::methods::{self, Between, DEFAULT_TIMEOUT, Invocation, Method, Value as Arg};
 use crate::script::ast::{
     BinaryOp, Call, Check, Expr, ExprKind, Ident, Procedure, Statement, StatementKind, TextPart,
     UnaryOp,
 };
 use crate::script::builtins;
-use crate::script::check::{MACHINES, resolve_machine};
+use crate::script::check::{MACHINES, VLANS, resolve_machine};
 use crate::script::signature::{Receiver, ValueKind};
 use crate::script::span::Span;
-use crate::script::value::Value;
+use crate::script::value::{Polling, Value};
 use regex_lite::Regex;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
 use std::time::Duration;
@@ -61,6 +73,9 @@ impl StepError {
     }
 }
 
+/// The check a wait runs between its rounds (see `Interpreter::between_rounds`).
+type BetweenRounds<'f> = dyn FnMut(&mut dyn Backend) -> Result<(), Error> + 'f;
+
 /// How a statement ended.
 enum Flow {
     /// Go on with the next statement.
@@ -79,6 +94,14 @@ const RETRY_PAUSE: Duration = Duration::from_millis(250);
 /// The longest pause between two runs of a failed `retry` body.
 const RETRY_MAX_PAUSE: Duration = Duration::from_secs(1);
 
+/// How often a polling condition is checked unless its `interval` says otherwise
+/// (as in the NixOS driver).
+const POLLING_INTERVAL: f64 = 2.0;
+
+/// The pause between two checks of a polling condition's `.wait` (as in the
+/// NixOS driver's `retry`).
+const WAIT_PAUSE: Duration = Duration::from_secs(1);
+
 /// Runs statements against a backend, keeping the script's variables.
 pub(crate) struct Interpreter<'a> {
     backend: &'a mut dyn Backend,
@@ -90,6 +113,11 @@ pub(crate) struct Interpreter<'a> {
     /// The statement running, which method failures point at.
     statement: Span,
     last_output: Option<String>,
+    /// The polling conditions the enclosing `with` blocks made active, outermost
+    /// first.
+    active: Vec<Rc<Polling>>,
+    /// Whether a polling condition's check is running (its methods check none).
+    polling: bool,
 }
 
 impl<'a> Interpreter<'a> {
@@ -103,6 +131,8 @@ impl<'a> Interpreter<'a> {
             procedures: HashMap::new(),
             statement: Span::default(),
             last_output: None,
+            active: Vec::new(),
+            polling: false,
         }
     }
 
@@ -148,6 +178,11 @@ impl<'a> Interpreter<'a> {
                 }
             }
             StatementKind::Assign { targets, value } => self.assign(targets, value)?,
+            StatementKind::SetItem {
+                target,
+                path,
+                value,
+            } => self.set_item(target, path, value)?,
             StatementKind::Assert { condition, message } => self.assert(condition, message)?,
             StatementKind::If {
                 branches,
@@ -226,8 +261,213 @@ impl<'a> Interpreter<'a> {
             StatementKind::Retry { timeout, body } => {
                 return self.retry(statement.span, timeout.as_ref(), body);
             }
+            StatementKind::PollingCondition(condition) => {
+                let interval = match &condition.interval {
+                    Some(interval) => self.seconds(interval, "option `interval`")?,
+                    None => POLLING_INTERVAL,
+                };
+                let description = match &condition.description {
+                    Some(description) => self.eval(description)?.to_text(),
+                    None => condition.name.name.clone(),
+                };
+                let polling = Polling {
+                    name: condition.name.name.clone(),
+                    span: condition.name.span,
+                    description,
+                    interval: seconds(interval),
+                    body: Rc::new(condition.body.clone()),
+                    captured: self.frames.last().cloned().unwrap_or_default(),
+                    last_checked: Cell::new(None),
+                };
+                self.bind(&condition.name.name, Value::Condition(Rc::new(polling)));
+            }
+            StatementKind::With { conditions, body } => {
+                let active = self.active.len();
+                for condition in conditions {
+                    let condition = self.condition(condition)?;
+                    self.active.push(condition);
+                }
+                let result = self.block(body);
+                self.active.truncate(active);
+                return result;
+            }
+            StatementKind::WaitCondition { condition, timeout } => {
+                let limit = match timeout {
+                    Some(timeout) => self.seconds(timeout, "option `timeout` of `wait`")?,
+                    None => DEFAULT_TIMEOUT,
+                };
+                let condition = self.condition(condition)?;
+                self.wait_condition(&condition, limit, statement.span)?;
+            }
         }
         Ok(Flow::Next)
+    }
+
+    /// Evaluates `expr` as a number of seconds; `what` names its slot.
+    fn seconds(&mut self, expr: &Expr, what: &str) -> Result<f64, StepError> {
+        match self.method_arg(expr, ValueKind::Seconds, what)? {
+            Arg::Number(seconds) => Ok(seconds),
+            Arg::Text(_) => unreachable!("seconds convert to a number"),
+        }
+    }
+
+    /// The polling condition `expr` names.
+    fn condition(&mut self, expr: &Expr) -> Result<Rc<Polling>, StepError> {
+        match self.eval(expr)? {
+            Value::Condition(condition) => Ok(condition),
+            other => Err(StepError::value(
+                expr.span,
+                format!("expected a polling condition, found {}", other.repr()),
+            )),
+        }
+    }
+
+    /// Checks the active polling conditions that are due, before a machine method
+    /// runs; the first that fails fails the step.
+    fn poll_conditions(&mut self) -> Result<(), StepError> {
+        if self.polling {
+            return Ok(());
+        }
+        let due: Vec<Rc<Polling>> = self.active.iter().filter(|c| c.due()).cloned().collect();
+        let trigger = self.statement;
+        for condition in due {
+            if let Err(mut failure) = self.check_condition(&condition, None) {
+                failure.calls.insert(0, trigger);
+                return Err(failure);
+            }
+        }
+        Ok(())
+    }
+
+    /// The check a wait runs between its rounds while conditions are active: the
+    /// due ones run in an interpreter of their own on the backend the wait lends,
+    /// with the variables as they are now; a failure's place and calls go to
+    /// `failed_at`, its error ends the wait.
+    fn between_rounds<'f>(
+        &self,
+        failed_at: &'f RefCell<Option<(Span, Vec<Span>)>>,
+    ) -> Option<Box<BetweenRounds<'f>>> {
+        if self.active.is_empty() || self.polling {
+            return None;
+        }
+        let machines = self.machines.clone();
+        let globals = self.globals.clone();
+        let procedures = self.procedures.clone();
+        let active = self.active.clone();
+        let statement = self.statement;
+        Some(Box::new(move |backend: &mut dyn Backend| {
+            if !active.iter().any(|condition| condition.due()) {
+                return Ok(());
+            }
+            let mut checker = Interpreter::new(backend, machines.clone());
+            checker.globals = globals.clone();
+            checker.procedures = procedures.clone();
+            checker.active = active.clone();
+            checker.statement = statement;
+            checker.poll_conditions().map_err(|failure| {
+                *failed_at.borrow_mut() = Some((failure.span, failure.calls));
+                *failure.error
+            })
+        }))
+    }
+
+    /// Runs `condition`'s check once, logged as a nest. A failure that fails the
+    /// test becomes [`Error::PollingConditionFailed`] (with `waited`, for a
+    /// `.wait`); others (a signal, the global timeout) pass through.
+    fn check_condition(
+        &mut self,
+        condition: &Polling,
+        waited: Option<f64>,
+    ) -> Result<(), StepError> {
+        let logger = self.backend.logger();
+        let description = &condition.description;
+        logger.open_nest(None, &format!("checking polling condition '{description}'"));
+        match condition.last_checked.get() {
+            Some(last) => logger.log(
+                None,
+                &format!(
+                    "time since last check: {:.2} s",
+                    last.elapsed().as_secs_f64()
+                ),
+            ),
+            None => logger.log(None, "(not checked yet)"),
+        }
+        let caller = self.statement;
+        self.polling = true;
+        self.frames.push(condition.captured.clone());
+        let result = self.block(&condition.body);
+        self.frames.pop();
+        self.polling = false;
+        self.statement = caller;
+        condition.last_checked.set(Some(std::time::Instant::now()));
+        let failed = |span, calls, failure| StepError {
+            span,
+            error: Box::new(Error::PollingConditionFailed {
+                name: condition.name.clone(),
+                description: description.clone(),
+                waited,
+                failure,
+            }),
+            calls,
+        };
+        let failure = match result {
+            Ok(Flow::Return(value)) if value != Value::None && !value.truthy() => {
+                Some(failed(condition.span, Vec::new(), None))
+            }
+            Ok(_) => None,
+            Err(failure) if failure.error.status() != Status::TestFailed => {
+                logger.close_nest(NestEnd::Failed);
+                return Err(failure);
+            }
+            Err(StepError { span, error, calls }) => Some(failed(span, calls, Some(error))),
+        };
+        let verdict = if failure.is_some() {
+            "failed"
+        } else {
+            "succeeded"
+        };
+        logger.log(None, &format!("polling condition {verdict}: {description}"));
+        logger.close_nest(match failure {
+            Some(_) => NestEnd::Failed,
+            None => NestEnd::Finished,
+        });
+        failure.map_or(Ok(()), Err)
+    }
+
+    /// `name.wait`: checks `condition` until it holds, every second, for at most
+    /// `limit` seconds.
+    fn wait_condition(
+        &mut self,
+        condition: &Polling,
+        limit: f64,
+        span: Span,
+    ) -> Result<(), StepError> {
+        let deadline = Deadline::after(seconds(limit));
+        let logger = self.backend.logger();
+        logger.open_nest(None, &format!("waiting for {}", condition.description));
+        let result = loop {
+            match self.check_condition(condition, Some(limit)) {
+                Ok(()) => break Ok(()),
+                Err(failure)
+                    if failure.error.status() == Status::TestFailed && !deadline.passed() => {}
+                Err(failure) => break Err(failure),
+            }
+            if let Err(error) = self
+                .backend
+                .cancel()
+                .sleep(WAIT_PAUSE.min(deadline.remaining()))
+            {
+                break Err(StepError::new(span, error));
+            }
+        };
+        logger.close_nest(match result {
+            Ok(()) => NestEnd::Finished,
+            Err(_) => NestEnd::Failed,
+        });
+        result.map_err(|mut failure| {
+            failure.calls.insert(0, span);
+            failure
+        })
     }
 
     /// Runs `body` until it passes, while it fails the test and time is left.
@@ -238,15 +478,10 @@ impl<'a> Interpreter<'a> {
         body: &[Statement],
     ) -> Result<Flow, StepError> {
         let limit = match timeout {
-            Some(timeout) => {
-                let what = "option `timeout` of `retry`";
-                match self.method_arg(timeout, ValueKind::Seconds, what)? {
-                    Arg::Number(limit) => limit,
-                    Arg::Text(_) => unreachable!("seconds convert to a number"),
-                }
-            }
+            Some(timeout) => self.seconds(timeout, "option `timeout` of `retry`")?,
             None => DEFAULT_TIMEOUT,
         };
+        let limit = limit * self.backend.timeout_scale();
         let deadline = Deadline::after(seconds(limit));
         let logger = self.backend.logger();
         let mut pause = RETRY_PAUSE;
@@ -316,6 +551,37 @@ impl<'a> Interpreter<'a> {
         Ok(())
     }
 
+    /// `name[i]… = value`: changes the item in the variable where `lookup` finds it
+    /// (the procedure's own, else the top-level one).
+    fn set_item(&mut self, target: &Ident, path: &[Expr], value: &Expr) -> Result<(), StepError> {
+        let value = self.eval(value)?;
+        let keys = path
+            .iter()
+            .map(|index| self.eval(index))
+            .collect::<Result<Vec<_>, _>>()?;
+        let name = target.name.as_str();
+        let in_frame = self
+            .frames
+            .last()
+            .is_some_and(|frame| frame.contains_key(name));
+        let scope = match self.frames.last_mut() {
+            Some(frame) if in_frame => frame,
+            _ => &mut self.globals,
+        };
+        let Some(mut slot) = scope.get_mut(name) else {
+            // Not set yet: the error `lookup` gives.
+            return self.lookup(target).map(|_| ());
+        };
+        for (i, (key, index)) in keys.iter().zip(path).enumerate() {
+            let last = i + 1 == keys.len();
+            slot = slot
+                .item_mut(key, last)
+                .map_err(|message| StepError::value(index.span, message))?;
+        }
+        *slot = value;
+        Ok(())
+    }
+
     /// The method a call means when it is a method of the table that gives an
     /// exit status (`execute`).
     fn status_method(&self, call: &Call) -> Option<&'static Method> {
@@ -373,8 +639,16 @@ impl<'a> Interpreter<'a> {
             return Ok(Value::Machine(machine.to_string()));
         }
         if name == MACHINES {
-            let all = self.machines.iter().cloned().map(Value::Machine).collect();
-            return Ok(Value::List(all));
+            let all = self.backend.machine_names();
+            return Ok(Value::List(all.into_iter().map(Value::Machine).collect()));
+        }
+        if name == VLANS {
+            let all = self
+                .backend
+                .vlans()
+                .into_iter()
+                .map(|n| Value::Int(n.into()));
+            return Ok(Value::List(all.collect()));
         }
         Err(StepError::value(
             ident.span,
@@ -575,6 +849,9 @@ impl<'a> Interpreter<'a> {
         call: &Call,
         want_status: bool,
     ) -> Result<(Value, Option<i32>), StepError> {
+        if machine.is_some() {
+            self.poll_conditions()?;
+        }
         let signature = &method.signature;
         let mut args = Vec::with_capacity(call.args.len());
         let mut options = Vec::with_capacity(call.options.len());
@@ -589,7 +866,7 @@ impl<'a> Interpreter<'a> {
             let param = signature.params.get(i).or(signature.params.last());
             let param = param.copied().unwrap_or("argument");
             let what = format!("argument `{param}` of `{}`", signature.name);
-            args.push(self.method_arg(arg, signature.param_kind, &what)?);
+            args.push(self.method_arg(arg, signature.kind_of(i), &what)?);
         }
         for option in &call.options {
             let spec = signature
@@ -610,6 +887,9 @@ impl<'a> Interpreter<'a> {
         });
         let description = describe_call(signature.name, &args);
         let at = self.statement;
+        // Where a polling condition checked during a wait failed, and the calls.
+        let failed_at = RefCell::new(None);
+        let mut between = self.between_rounds(&failed_at);
         let mut invocation = Invocation {
             backend: &mut *self.backend,
             machine: machine.as_deref(),
@@ -617,8 +897,17 @@ impl<'a> Interpreter<'a> {
             options,
             condition: condition.as_deref(),
             status: None,
+            value: None,
+            between: between.as_mut().map(|check| check as Between<'_>),
         };
-        let output = (method.run)(&mut invocation).map_err(|error| StepError::new(at, error))?;
+        let output = (method.run)(&mut invocation).map_err(|error| {
+            let (span, calls) = failed_at.take().unwrap_or((at, Vec::new()));
+            StepError {
+                span,
+                error: Box::new(error),
+                calls,
+            }
+        })?;
         let status = invocation.status.filter(|_| want_status);
         let Some(output) = output else {
             return Ok((Value::None, status));
@@ -636,10 +925,16 @@ impl<'a> Interpreter<'a> {
                 },
             ));
         }
-        // Trimmed in place: a copy would double the memory a large output takes.
-        let mut output = output;
-        output.truncate(output.trim_end_matches('\n').len());
-        Ok((Value::Str(output), status))
+        let value = match invocation.value.take() {
+            Some(value) => value,
+            None => {
+                // Trimmed in place: a copy would double the memory a large output takes.
+                let mut output = output;
+                output.truncate(output.trim_end_matches('\n').len());
+                Value::Str(output)
+            }
+        };
+        Ok((value, status))
     }
 
     /// Evaluates `expr` as a method argument of `kind`; `what` names its slot.
@@ -827,6 +1122,21 @@ mod tests {
         fn cancel(&self) -> &Cancel {
             &self.cancel
         }
+        fn machine_names(&self) -> Vec<String> {
+            Vec::new()
+        }
+        fn vlans(&self) -> Vec<u32> {
+            vec![2, 1]
+        }
+        fn create_machine(&mut self, _: Vec<String>, name: &str) -> Result<String, Error> {
+            Err(Error::Machine {
+                machine: name.to_string(),
+                message: "no machines in unit tests".to_string(),
+            })
+        }
+        fn output_dir(&self) -> &std::path::Path {
+            std::path::Path::new(".")
+        }
     }
 
     /// Checks and runs `src`; on failure returns `line:column: error`, then the
@@ -915,6 +1225,7 @@ mod tests {
         );
         passes("a, b = [1, \"two\"]\nassert b == \"two\"");
         passes("a = 1\na");
+        passes("n = 0\nfor v in vlans { n = n + v }\nassert n == 3 and machines == []");
     }
 
     #[test]
@@ -973,6 +1284,47 @@ mod tests {
         assert_eq!(
             failure,
             "2:3: retry gave up after 0 s (1 attempts); last failure: assertion failed: `==` does not hold\nleft:  1\nright: 2"
+        );
+    }
+
+    #[test]
+    fn polling_condition_waits() {
+        passes(
+            "t0 = time()\npolling_condition later interval=0 {\n  return time() >= t0 + 0.5\n}\nlater.wait timeout=10",
+        );
+        passes(
+            "polling_condition up {\n  log \"checked\"\n}\nwith up {\n  up.wait\n}\nassert str(up) == \"<polling condition up>\"",
+        );
+        fails(
+            "polling_condition never description=\"never holds\" {\n  return 0\n}\nnever.wait timeout=0",
+            "1:19: polling condition `never` (never holds) did not hold within 0 s: its check returned a false value\ncalled at 4:1",
+        );
+        fails(
+            "def check(v) {\n  assert v == 2\n}\npolling_condition two {\n  check(1)\n}\ndef f() {\n  two.wait timeout=0\n}\nf()",
+            "2:3: polling condition `two` did not hold within 0 s: assertion failed: `==` does not hold\ncalled at 10:1\ncalled at 8:3\ncalled at 5:3\nleft:  1\nright: 2",
+        );
+    }
+
+    #[test]
+    fn items_change_in_place() {
+        passes(
+            "j = json(\"{\\\"a\\\": [1, 2]}\")\nj[\"a\"][-1] = 5\nj[\"b\"] = []\nj[\"b\"].append(j[\"a\"])\nassert to_json(j) == '{\"a\": [1, 5], \"b\": [[1, 5]]}'",
+        );
+        passes(
+            "l = [1]\ndef f() {\n  l.append(2)\n  l[0] = 0\n  return l\n}\nassert f() == [0, 2] and l == [1]",
+        );
+        passes("l = [1]\ndef f() {\n  l[0] = 7\n}\nf()\nassert l == [7]");
+        fails(
+            "l = [1]\nl[3] = 1",
+            "2:3: index 3 is out of range for a list of 1",
+        );
+        fails(
+            "j = json(\"{}\")\nj[\"a\"][\"b\"] = 1",
+            "2:3: key `a` not found: the object is empty",
+        );
+        fails(
+            "j = [\"ab\"]\nj[0][0] = \"x\"",
+            "2:6: a string cannot be changed in place",
         );
     }
 }

@@ -1,5 +1,6 @@
 //! A small JSON reader: text to a [`Json`] tree, or an error with its line and
-//! column.
+//! column; and its writer, [`to_json`] (also [`Json`]'s `Display`), a tree back to
+//! text as Python's `json.dumps` writes it, which scripts and QMP commands use.
 //!
 //! It follows RFC 8259: one value with optional whitespace around it; objects keep
 //! their keys in order (a repeated key keeps its last value, as Python's `json`
@@ -318,6 +319,117 @@ impl Reader {
     }
 }
 
+impl Json {
+    /// The member `key` of an object, if this is one and has it.
+    pub(crate) fn get(&self, key: &str) -> Option<&Json> {
+        match self {
+            Json::Object(members) => members.iter().find(|(k, _)| k == key).map(|(_, v)| v),
+            _ => None,
+        }
+    }
+
+    /// The text of a string value.
+    pub(crate) fn as_str(&self) -> Option<&str> {
+        match self {
+            Json::Str(text) => Some(text),
+            _ => None,
+        }
+    }
+}
+
+/// Writes `json` as text, as Python's `json.dumps` does by default: `", "`
+/// between items, `": "` after keys, non-ASCII characters as `\uXXXX` escapes
+/// (UTF-16 surrogate pairs beyond the BMP), floats as Python's `repr` writes them
+/// (`NaN` and `Infinity` for the values JSON lacks, as Python does), keys in the
+/// tree's order. Scripts reach it through `to_json(value)` (Python's
+/// `json.dumps`); any other writer of JSON (QMP commands) can use it as it is.
+pub(crate) fn to_json(json: &Json) -> String {
+    let mut out = String::new();
+    write(&mut out, json);
+    out
+}
+
+fn write(out: &mut String, json: &Json) {
+    match json {
+        Json::Null => out.push_str("null"),
+        Json::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Json::Int(i) => out.push_str(&i.to_string()),
+        Json::Float(f) if f.is_nan() => out.push_str("NaN"),
+        Json::Float(f) if f.is_infinite() => {
+            out.push_str(if *f > 0.0 { "Infinity" } else { "-Infinity" })
+        }
+        Json::Float(f) => out.push_str(&float_repr(*f)),
+        Json::Str(s) => write_string(out, s),
+        Json::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                write(out, item);
+            }
+            out.push(']');
+        }
+        Json::Object(members) => {
+            out.push('{');
+            for (i, (key, value)) in members.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                write_string(out, key);
+                out.push_str(": ");
+                write(out, value);
+            }
+            out.push('}');
+        }
+    }
+}
+
+/// The text [`to_json`] writes.
+impl fmt::Display for Json {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&to_json(self))
+    }
+}
+
+/// A finite float as Python's `repr` writes it: the shortest text that reads
+/// back the same, with `.0` on whole numbers and exponents from `1e+16` and below
+/// `1e-04`.
+pub(crate) fn float_repr(f: f64) -> String {
+    if f != 0.0 && (f.abs() >= 1e16 || f.abs() < 1e-4) {
+        let text = format!("{f:e}");
+        let (mantissa, exponent) = text.split_once('e').unwrap_or((&text, "0"));
+        let exponent: i32 = exponent.parse().unwrap_or(0);
+        let sign = if exponent < 0 { '-' } else { '+' };
+        return format!("{mantissa}e{sign}{:02}", exponent.abs());
+    }
+    format!("{f:?}")
+}
+
+/// `s` in double quotes, escaped as Python's `json.dumps` escapes it.
+fn write_string(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            ' '..='~' => out.push(c),
+            c => {
+                let mut units = [0u16; 2];
+                for unit in c.encode_utf16(&mut units) {
+                    out.push_str(&format!("\\u{unit:04x}"));
+                }
+            }
+        }
+    }
+    out.push('"');
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -452,5 +564,22 @@ mod tests {
             parse(&deeper).unwrap_err().message,
             "nested more than 128 deep, found `[`"
         );
+    }
+
+    #[test]
+    fn written_as_python_writes_it() {
+        let tree = parse(r#"{"a": [1, 2.5, true, null], "k\u00e9y": "q\"\\\n\u0001\ud83d\ude00", "e": 1e20, "f": 0.0001, "g": 1e-05}"#)
+            .unwrap();
+        assert_eq!(
+            to_json(&tree),
+            r#"{"a": [1, 2.5, true, null], "k\u00e9y": "q\"\\\n\u0001\ud83d\ude00", "e": 1e+20, "f": 0.0001, "g": 1e-05}"#
+        );
+        assert_eq!(to_json(&Json::Float(3.0)), "3.0");
+        assert_eq!(to_json(&Json::Float(f64::NAN)), "NaN");
+        assert_eq!(to_json(&Json::Array(vec![])), "[]");
+        assert_eq!(to_json(&Json::Object(vec![])), "{}");
+        // What is written reads back the same.
+        assert_eq!(parse(&to_json(&tree)).unwrap(), tree);
+        assert_eq!(tree.to_string(), to_json(&tree));
     }
 }

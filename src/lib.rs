@@ -9,22 +9,31 @@ mod cli;
 mod color;
 mod command;
 mod driver;
+mod driver_config;
 mod error;
 mod exit;
 /// Properties checked on arbitrary input, for the fuzz targets in `fuzz/`; not
 /// part of the program's interface.
 #[doc(hidden)]
 pub mod fuzzing;
+mod html_report;
+mod image;
 mod input;
 mod interact;
 mod interp;
 mod json;
+mod junit;
+mod keys;
+mod log_tree;
 mod logger;
 mod machine;
 mod methods;
 mod monitor;
+mod ocr;
+mod png;
 mod process;
 mod qemu;
+mod qmp;
 mod repl;
 mod report;
 mod run;

@@ -111,6 +111,7 @@ impl Logger {
                     machine: Some(machine),
                     kind: Some("serial"),
                     error: false,
+                    image: None,
                 },
                 line,
             );
@@ -131,6 +132,18 @@ impl Logger {
         head: &str,
         step: impl FnOnce() -> Result<T, E>,
     ) -> Result<T, E> {
+        self.nest_with_image(machine, head, None, step)
+    }
+
+    /// [`Logger::nest`] for a step that makes the screenshot `image` (a file
+    /// name): the XML head carries `image="…"`.
+    pub(crate) fn nest_with_image<T, E>(
+        &self,
+        machine: Option<&str>,
+        head: &str,
+        image: Option<&str>,
+        step: impl FnOnce() -> Result<T, E>,
+    ) -> Result<T, E> {
         /// Closes the nest when dropped, also while a panic unwinds.
         struct Open<'a> {
             logger: &'a Logger,
@@ -141,7 +154,13 @@ impl Logger {
                 self.logger.close_nest(self.end);
             }
         }
-        self.open_nest(machine, head);
+        self.open_nest_attrs(
+            Attrs {
+                image,
+                ..attrs(machine)
+            },
+            head,
+        );
         let mut open = Open {
             logger: self,
             end: NestEnd::Failed,
@@ -158,11 +177,17 @@ impl Logger {
     /// [`Logger::close_nest`]. Use [`Logger::nest`]; this stays public only until
     /// `machine.rs` uses it too.
     pub(crate) fn open_nest(&self, machine: Option<&str>, message: &str) {
+        self.open_nest_attrs(attrs(machine), message);
+    }
+
+    /// Opens a nest whose XML head has `attrs`.
+    fn open_nest_attrs(&self, attrs: Attrs<'_>, message: &str) {
+        let machine = attrs.machine;
         let mut inner = self.lock();
         let header = self.palette.green(&terminal_safe(message));
         eprint_line(&prefixed(machine, &header));
         if let Some(xml) = inner.xml.as_mut() {
-            xml.open_nest(attrs(machine), message);
+            xml.open_nest(attrs, message);
         }
         inner.nests.push(Nest {
             machine: machine.map(str::to_string),
@@ -218,6 +243,7 @@ fn attrs(machine: Option<&str>) -> Attrs<'_> {
         machine,
         kind: None,
         error: false,
+        image: None,
     }
 }
 

@@ -3,8 +3,9 @@
 //! Lifecycle, following the NixOS start-script contract: the driver creates the state
 //! directory, listens on `<state>/monitor` and `<state>/shell`, runs the start script
 //! (as an argv, never through `sh -c`) with QEMU's extra arguments appended, accepts
-//! QEMU's two connections, drains the monitor greeting and returns: the guest boots
-//! on its own. The first step that needs the guest's shell waits for the backdoor
+//! QEMU's two connections, drains the monitor greeting, connects to the QMP socket
+//! QEMU listens on (`<state>/qmp`, removed once connected) and returns: the guest
+//! boots on its own. The first step that needs the guest's shell waits for the backdoor
 //! handshake. Every wait also watches for QEMU exiting and for a guest kernel panic,
 //! and fails at once with QEMU's status, its stderr and the last serial lines.
 //!
@@ -15,10 +16,12 @@ use crate::backend::Vm;
 use crate::cancel::{Cancel, Deadline};
 use crate::command::{Outcome, Request};
 use crate::error::{Error, one_line};
+use crate::json::Json;
 use crate::logger::Logger;
 use crate::monitor::Monitor;
 use crate::process;
 use crate::qemu::{Qemu, TAIL_LINES};
+use crate::qmp::{Answer, Qmp};
 use crate::serial::{Console, WaitEnd};
 use crate::shell::Shell;
 use crate::shell::handshake;
@@ -47,6 +50,9 @@ pub(crate) struct MachineConfig {
     pub name: String,
     /// The start script.
     pub start_script: PathBuf,
+    /// Arguments before the driver's (a plain QEMU command's options, for
+    /// machines `create_machine` adds).
+    pub start_args: Vec<String>,
     /// `vm-state-<name>`: QEMU's cwd and TMPDIR, home of the sockets.
     pub state_dir: PathBuf,
     /// `shared-xchg`, shared by all machines (`/tmp/shared` in the guest).
@@ -83,6 +89,8 @@ struct Running {
     qemu: Qemu,
     monitor: Monitor,
     guest: Guest,
+    /// QMP, past negotiation; events queue there until a wait takes them.
+    qmp: Qmp,
 }
 
 /// The guest's root shell, as far as the driver knows.
@@ -318,6 +326,23 @@ impl Machine {
         }
     }
 
+    /// Runs one QMP operation on the running QEMU; `what` names it for the
+    /// error when QEMU does not run ("cannot `what`").
+    fn on_qmp<T>(
+        &mut self,
+        what: &str,
+        operation: impl FnOnce(&mut Qmp, &mut Qemu) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        let name = self.config.name.clone();
+        let Some(Running { qemu, qmp, .. }) = self.running() else {
+            return Err(Error::NotRunning {
+                machine: name,
+                what: what.to_string(),
+            });
+        };
+        operation(qmp, qemu)
+    }
+
     /// Ends QEMU's process group now (SIGTERM, then SIGKILL), if it runs.
     pub(crate) fn kill(&mut self) {
         if let Some(running) = self.running() {
@@ -352,9 +377,38 @@ impl Drop for Machine {
     }
 }
 
-/// The arguments the driver appends to every start script.
-pub(crate) fn qemu_args(monitor: &Path, shell: &Path, display: bool) -> Vec<String> {
+/// Why a guest did not answer, when QMP's `query-status` says it is not
+/// running (paused by the monitor's `stop`, or stopped on an error): the note a
+/// timeout carries. HMP's `info status` text varies between QEMU versions; QMP's
+/// `running` field does not.
+fn not_running(qmp: &mut Qmp, qemu: &mut Qemu) -> Option<String> {
+    let deadline = Deadline::after(Duration::from_secs(5));
+    let during = "asking QMP whether the guest runs";
+    let answer = qmp.execute("query-status", None, deadline, &mut || {
+        qemu.watch(false, during)
+    });
+    let Ok(Answer::Return(status)) = answer else {
+        return None;
+    };
+    if status.get("running") != Some(&Json::Bool(false)) {
+        return None;
+    }
+    let state = status
+        .get("status")
+        .and_then(Json::as_str)
+        .unwrap_or("unknown");
+    Some(format!(
+        "QMP says the guest is not running (status `{state}`): paused by the monitor's `stop`, \
+         or stopped on an error"
+    ))
+}
+
+/// The arguments the driver appends to every start script. QMP comes first, as
+/// in the NixOS driver: QEMU listens on it before it connects to the monitor.
+pub(crate) fn qemu_args(qmp: &Path, monitor: &Path, shell: &Path, display: bool) -> Vec<String> {
     let mut args = vec![
+        "-qmp".to_string(),
+        format!("unix:{},server=on,wait=off", qmp.display()),
         "-monitor".to_string(),
         format!("unix:{}", monitor.display()),
         "-chardev".to_string(),
@@ -388,6 +442,7 @@ impl Vm for Machine {
         let state = &self.config.state_dir;
         let monitor_path = state.join("monitor");
         let shell_path = state.join("shell");
+        let qmp_path = state.join("qmp");
         let monitor_listener = self.listen(&monitor_path)?;
         let shell_listener = self.listen(&shell_path)?;
         let stderr_path = state.join("qemu-stderr.log");
@@ -395,13 +450,19 @@ impl Vm for Machine {
             .map_err(|e| Error::io(format!("creating `{}`", stderr_path.display()), e))?;
         let mut command = Command::new(&self.config.start_script);
         command
-            .args(qemu_args(&monitor_path, &shell_path, self.config.display))
+            .args(&self.config.start_args)
+            .args(qemu_args(
+                &qmp_path,
+                &monitor_path,
+                &shell_path,
+                self.config.display,
+            ))
             .current_dir(state)
             .env("TMPDIR", state)
             .env("USE_TMPDIR", "1")
             .env("SHARED_DIR", &self.config.shared_dir)
             .envs(self.config.env.iter().map(|(k, v)| (k, v)))
-            .stdin(Stdio::null())
+            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(stderr);
         let mut qemu = Qemu::spawn(
@@ -433,11 +494,24 @@ impl Vm for Machine {
                 return Err(error);
             }
         };
+        let negotiated = Qmp::connect(&qmp_path, deadline, &mut || {
+            qemu.watch(false, "connecting to QMP")
+        });
+        let _ = fs::remove_file(&qmp_path);
+        let qmp = match negotiated {
+            Ok(qmp) => qmp,
+            Err(stop) => {
+                let error = qemu.stop_error(stop, "connecting to QMP");
+                qemu.end();
+                return Err(error);
+            }
+        };
         let pid = qemu.pid();
         self.power = Power::On(Box::new(Running {
             qemu,
             monitor,
             guest: Guest::Booting(shell_stream),
+            qmp,
         }));
         self.log(&format!("QEMU running (pid {pid})"));
         Ok(())
@@ -453,7 +527,9 @@ impl Vm for Machine {
                 what: format!("run `{}`", one_line(request.command())),
             });
         };
-        let Running { qemu, guest, .. } = &mut **running;
+        let Running {
+            qemu, guest, qmp, ..
+        } = &mut **running;
         let Guest::Connected(shell) = guest else {
             return Err(Error::ShellUnusable {
                 machine: name,
@@ -493,7 +569,7 @@ impl Vm for Machine {
                 machine: name,
                 what: format!("command `{}` to finish", one_line(request.command())),
                 seconds: timeout.as_secs_f64(),
-                last: None,
+                last: not_running(qmp, qemu),
             }),
             Err(Stop::Damaged(message)) => Err(Error::OutputLost {
                 machine: name,
@@ -681,5 +757,123 @@ impl Vm for Machine {
         self.run(check, MONITOR_TIMEOUT)?;
         self.log("shell session ended");
         Ok(())
+    }
+
+    // QMP.
+
+    /// Takes QMP events in arrival order, dropping those whose name the regex
+    /// `pattern` does not match whole, until one does or `timeout` passes; fails
+    /// at once if QEMU exits.
+    fn wait_for_qmp_event(&mut self, pattern: &str, timeout: Duration) -> Result<Json, Error> {
+        let name = self.config.name.clone();
+        let filter = Regex::new(&format!("^(?:{pattern})$")).map_err(|e| Error::InvalidValue {
+            message: format!("invalid regex `{pattern}`: {e}"),
+        })?;
+        let during = format!("waiting for the QMP event `{pattern}`");
+        let what = format!("wait for the QMP event `{pattern}`");
+        self.on_qmp(&what, |qmp, qemu| {
+            let deadline = Deadline::after(timeout);
+            let mut seen = Vec::new();
+            loop {
+                let event = match qmp.next_event(deadline, &mut || qemu.watch(false, &during)) {
+                    Ok(event) => event,
+                    Err(Stop::TimedOut) => {
+                        return Err(Error::Timeout {
+                            machine: name,
+                            what: format!("a QMP event matching `{pattern}`"),
+                            seconds: timeout.as_secs_f64(),
+                            last: Some(match seen.is_empty() {
+                                true => "no QMP events came".to_string(),
+                                false => format!("events that did not match: {}", seen.join(", ")),
+                            }),
+                        });
+                    }
+                    Err(stop) => return Err(qemu.stop_error(stop, &during)),
+                };
+                let event_name = event.get("event").and_then(Json::as_str);
+                let event_name = event_name.unwrap_or_default();
+                if filter.is_match(event_name) {
+                    return Ok(event);
+                }
+                seen.push(event_name.to_string());
+            }
+        })
+    }
+
+    /// Sends a QMP command and returns its result; a QMP error fails the step.
+    fn qmp_command(&mut self, command: &str, arguments: Option<Json>) -> Result<Json, Error> {
+        let name = self.config.name.clone();
+        let during = format!("sending the QMP command `{command}`");
+        let what = format!("send the QMP command `{command}`");
+        self.on_qmp(&what, |qmp, qemu| {
+            let deadline = Deadline::after(MONITOR_TIMEOUT);
+            let watch = &mut || qemu.watch(false, &during);
+            match qmp.execute(command, arguments, deadline, watch) {
+                Ok(Answer::Return(result)) => Ok(result),
+                // The script's request was wrong, not the machine: the step fails.
+                Ok(Answer::Error { class, desc }) => Err(Error::InvalidValue {
+                    message: format!("{name}: the QMP command `{command}` failed: {class}: {desc}"),
+                }),
+                Err(Stop::TimedOut) => Err(Error::Timeout {
+                    machine: name,
+                    what: format!("an answer to the QMP command `{command}`"),
+                    seconds: MONITOR_TIMEOUT.as_secs_f64(),
+                    last: None,
+                }),
+                Err(stop) => Err(qemu.stop_error(stop, &during)),
+            }
+        })
+    }
+
+    // Screen, keyboard and serial console input.
+
+    /// Has QEMU write the screen to a file in the state directory, reads it and
+    /// removes it.
+    fn screendump(&mut self) -> Result<Vec<u8>, Error> {
+        let path = self.config.state_dir.join("screendump.ppm");
+        let answer = self.on_monitor("a screendump", |monitor, deadline, watch| {
+            monitor.screendump(&path, deadline, watch)
+        });
+        let read = answer.and_then(|answer| match answer.trim() {
+            "" => {
+                fs::read(&path).map_err(|e| Error::io(format!("reading `{}`", path.display()), e))
+            }
+            refused => Err(Error::Machine {
+                machine: self.config.name.clone(),
+                message: format!("QEMU refused the screendump: {refused}"),
+            }),
+        });
+        let _ = fs::remove_file(&path);
+        read
+    }
+
+    /// Presses and releases `key` (a `sendkey` name) through the monitor.
+    fn send_key(&mut self, key: &str) -> Result<(), Error> {
+        let answer = self.on_monitor(&format!("key `{key}`"), |monitor, deadline, watch| {
+            monitor.send_key(key, deadline, watch)
+        })?;
+        match answer.trim() {
+            "" => Ok(()),
+            refused => Err(Error::InvalidValue {
+                message: format!("{}: QEMU refused key `{key}`: {refused}", self.config.name),
+            }),
+        }
+    }
+
+    /// Writes `bytes` to QEMU's stdin, the serial console's input.
+    fn send_console(&mut self, bytes: &[u8]) -> Result<(), Error> {
+        let name = self.config.name.clone();
+        let Some(running) = self.running() else {
+            return Err(Error::NotRunning {
+                machine: name,
+                what: "write to the serial console".to_string(),
+            });
+        };
+        running.qemu.send_console(bytes, MONITOR_TIMEOUT)
+    }
+
+    /// The state directory.
+    fn scratch_dir(&self) -> &Path {
+        &self.config.state_dir
     }
 }

@@ -78,6 +78,35 @@ impl Monitor {
         self.command("system_powerdown", deadline, watch)
     }
 
+    /// Writes the screen to `path` as a binary PPM (`screendump`); the answer is
+    /// empty when it worked.
+    pub(crate) fn screendump(
+        &mut self,
+        path: &std::path::Path,
+        deadline: Deadline,
+        watch: Watch<'_>,
+    ) -> Result<String, Stop> {
+        // A plain word, or a quoted string when the path has spaces or quotes.
+        let path = path.display().to_string();
+        let plain = !path.contains(|c: char| c.is_whitespace() || c == '"' || c == '\\');
+        let argument = match plain {
+            true => path,
+            false => format!("\"{}\"", path.replace('\\', "\\\\").replace('"', "\\\"")),
+        };
+        self.command(&format!("screendump {argument}"), deadline, watch)
+    }
+
+    /// Presses and releases `key`, a `sendkey` name such as `shift-a` or
+    /// `ctrl-alt-delete`; the answer is empty when QEMU knows the key.
+    pub(crate) fn send_key(
+        &mut self,
+        key: &str,
+        deadline: Deadline,
+        watch: Watch<'_>,
+    ) -> Result<String, Stop> {
+        self.command(&format!("sendkey {key}"), deadline, watch)
+    }
+
     /// Sends `quit`; QEMU exits without answering.
     pub(crate) fn quit(&mut self) -> std::io::Result<()> {
         let _ = self.stream.set_write_timeout(Some(crate::cancel::POLL));

@@ -2,6 +2,10 @@
 //! serial reader on its stdout, the file its stderr goes to, and the checks that
 //! every wait on a machine makes between slices.
 //!
+//! QEMU's stdin is a pipe the driver keeps: with `-serial stdio` it is the
+//! serial console's input (`send_console`), written without blocking so that a
+//! guest that does not read cannot stall the driver.
+//!
 //! The checks, in [`Qemu::watch`]: a signal or the global timeout, QEMU having
 //! exited (quoting its status, its stderr and the last serial lines), and, where a
 //! guest is expected to answer, a kernel panic on the console. A dead or panicked
@@ -14,9 +18,11 @@ use crate::process::{self, Group};
 use crate::serial::{Console, SerialReader};
 use crate::socket::Stop;
 use std::fs;
+use std::io::{ErrorKind, Write};
+use std::os::fd::AsRawFd;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::PathBuf;
-use std::process::{Command, ExitStatus};
+use std::process::{ChildStdin, Command, ExitStatus};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -27,11 +33,28 @@ pub(crate) const TAIL_LINES: usize = 20;
 /// Lines of QEMU's stderr quoted in error messages.
 const STDERR_LINES: usize = 40;
 
+/// `input` set to non-blocking writes (left blocking if that fails: writes then
+/// block while QEMU does not read, as a plain pipe does).
+fn non_blocking(input: ChildStdin) -> ChildStdin {
+    let fd = input.as_raw_fd();
+    // SAFETY: `fd` is the open descriptor `input` owns for as long as this runs;
+    // F_GETFL and F_SETFL only read and set its status flags.
+    unsafe {
+        let flags = libc::fcntl(fd, libc::F_GETFL);
+        if flags >= 0 {
+            libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK);
+        }
+    }
+    input
+}
+
 /// A running QEMU (or whatever the start script runs).
 pub(crate) struct Qemu {
     name: String,
     group: Group,
     serial: SerialReader,
+    /// The serial console's input, if the start script's stdin is a pipe.
+    console_input: Option<ChildStdin>,
     stderr_path: PathBuf,
     cancel: Cancel,
 }
@@ -59,11 +82,13 @@ impl Qemu {
                 message: "the start script's stdout (the serial console) is not a pipe".to_string(),
             });
         };
+        let console_input = group.take_stdin().map(non_blocking);
         match SerialReader::spawn(name, stdout, logger) {
             Ok(serial) => Ok(Qemu {
                 name: name.to_string(),
                 group,
                 serial,
+                console_input,
                 stderr_path,
                 cancel,
             }),
@@ -178,6 +203,50 @@ impl Qemu {
                 }
             }
         }
+    }
+
+    /// Writes `bytes` to the serial console's input (QEMU's stdin), waiting at
+    /// most `timeout` for QEMU to take them.
+    pub(crate) fn send_console(&mut self, bytes: &[u8], timeout: Duration) -> Result<(), Error> {
+        let deadline = Deadline::after(timeout);
+        let mut rest = bytes;
+        while !rest.is_empty() {
+            let Some(input) = self.console_input.as_mut() else {
+                return Err(Error::Machine {
+                    machine: self.name.clone(),
+                    message: "the serial console's input (QEMU's stdin) is closed".to_string(),
+                });
+            };
+            match input.write(rest) {
+                Ok(count) => rest = &rest[count..],
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                    self.watch(false, "writing to the serial console")?;
+                    if deadline.passed() {
+                        return Err(Error::Timeout {
+                            machine: self.name.clone(),
+                            what: format!(
+                                "QEMU to take {} more bytes of serial console input \
+                                 (is the guest reading its serial port?)",
+                                rest.len()
+                            ),
+                            seconds: timeout.as_secs_f64(),
+                            last: None,
+                        });
+                    }
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => {
+                    self.watch(false, "writing to the serial console")?;
+                    self.console_input = None;
+                    return Err(Error::io(
+                        format!("{}: writing to the serial console", self.name),
+                        e,
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Accepts QEMU's connections to the monitor and shell sockets.

@@ -7,7 +7,7 @@
 //! machines and execute a script or the prompt.
 
 use crate::cancel::{self, Cancel};
-use crate::cli::{self, Args, Command, EnvLookup, UsageError};
+use crate::cli::{self, Args, Command, EnvLookup, Language, UsageError};
 use crate::color::Palette;
 use crate::driver::{Driver, DriverConfig};
 use crate::error::Error;
@@ -44,6 +44,15 @@ pub fn main(argv: Vec<OsString>, env: EnvLookup<'_>) -> Result<Status, Error> {
         Command::Check(args) => check_command(&args),
         Command::Run(args) => run_command(&args),
         Command::Convert(path) => convert_command(&path),
+        Command::Report { log, html } => {
+            crate::html_report::write(&log, &html).map_err(|source| setup::SetupError::Report {
+                log: log.clone(),
+                html: html.clone(),
+                source,
+            })?;
+            eprint_line(&format!("vmtest-min: wrote {}", html.display()));
+            Ok(Status::Passed)
+        }
     }
 }
 
@@ -74,7 +83,8 @@ fn load(args: &Args, machines: &Machines, palette: Palette) -> Result<Loaded, Er
     let file = path.display().to_string();
     let names = names(machines);
     let signatures = methods::signatures();
-    match crate::script::load(&file, &source, &context(&names, &signatures)) {
+    let python = is_python(path, &source, args.language);
+    match crate::script::load_as(&source, &context(&names, &signatures), python) {
         Ok(script) => Ok(Loaded {
             file,
             source,
@@ -92,6 +102,20 @@ fn load(args: &Args, machines: &Machines, palette: Palette) -> Result<Loaded, Er
     }
 }
 
+/// Whether the script at `path` is Python: its extension tells, else its content,
+/// else `--language` (`.cmds` without one).
+fn is_python(path: &std::path::Path, source: &str, language: Option<Language>) -> bool {
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("py") => return true,
+        Some("cmds") => return false,
+        _ => {}
+    }
+    match crate::script::python::content_score(source) {
+        0 => language == Some(Language::Python),
+        score => score > 0,
+    }
+}
+
 fn context<'a>(names: &'a [String], signatures: &'a [Signature]) -> CheckContext<'a> {
     CheckContext {
         machines: names,
@@ -102,8 +126,8 @@ fn context<'a>(names: &'a [String], signatures: &'a [Signature]) -> CheckContext
 /// `vmtest-min check`: reads and checks the script; boots nothing.
 fn check_command(args: &Args) -> Result<Status, Error> {
     let palette = Palette::new(args.color.resolve());
-    let machines = setup::machines(&args.start_scripts, false)?;
-    let loaded = load(args, &machines, palette)?;
+    let (args, machines) = setup::resolve(args, false)?;
+    let loaded = load(&args, &machines, palette)?;
     let names = names(&machines);
     eprint_line(&format!(
         "{}: ok ({} statements; machines: {})",
@@ -139,41 +163,53 @@ fn convert_command(path: &std::path::Path) -> Result<Status, Error> {
 /// the prompt), cleans up.
 fn run_command(args: &Args) -> Result<Status, Error> {
     let palette = Palette::new(args.color.resolve());
-    let machines = setup::machines(&args.start_scripts, true)?;
+    let (args, machines) = setup::resolve(args, true)?;
+    let args = &args;
     let interactive = args.interactive || (args.script.is_none() && std::io::stdin().is_terminal());
     let loaded = match interactive {
         true => None,
         false => Some(load(args, &machines, palette)?),
     };
-    let xml = setup::outputs(args.output_dir.as_deref(), args.log_xml.as_deref())?;
+    let (log_path, _scratch_log) = setup::report_log(args)?;
+    let xml = setup::outputs(args.output_dir.as_deref(), log_path.as_deref())?;
     let logger = Arc::new(Logger::new(palette, xml, !args.no_serial));
     signals::install();
+    let scale = args.timeout_scale.unwrap_or(1.0);
+    let global_seconds = args.global_timeout * scale;
     let global_timeout = match interactive {
         true => cancel::FOREVER,
-        false => cancel::seconds(args.global_timeout),
+        false => cancel::seconds(global_seconds),
     };
     let started = Instant::now();
     let config = DriverConfig {
         machines: machines.clone(),
         vlans: args.vlans.clone(),
         keep_vm_state: args.keep_vm_state,
-        connect_timeout: cancel::seconds(args.connect_timeout),
+        connect_timeout: cancel::seconds(args.connect_timeout * scale),
         tmp_dir: args.tmp_dir.clone(),
         display: args.display,
+        timeout_scale: args.timeout_scale,
+        output_dir: args.output_dir.clone().unwrap_or_else(|| ".".into()),
     };
+    if let Some(scale) = args.timeout_scale {
+        logger.log(None, &format!("every timeout is scaled by {scale}"));
+    }
     if !interactive {
         logger.log(
             None,
-            &format!(
-                "test will time out and terminate in {} seconds",
-                args.global_timeout
-            ),
+            &format!("test will time out and terminate in {global_seconds} seconds"),
         );
     }
     let status = match Driver::new(&config, logger.clone(), Cancel::new(global_timeout)) {
         Ok(mut driver) => {
             let status = match &loaded {
-                Some(loaded) => execute_script(&mut driver, names(&machines), loaded, &logger),
+                Some(loaded) => {
+                    let status = execute_script(&mut driver, names(&machines), loaded, &logger);
+                    if status != Status::Passed && args.pause_on_failure {
+                        pause(&mut driver, names(&machines), &logger, status);
+                    }
+                    status
+                }
                 None => prompt_session(&mut driver, names(&machines), &logger),
             };
             driver.clean_up();
@@ -200,6 +236,19 @@ fn run_command(args: &Args) -> Result<Status, Error> {
         ),
     }
     logger.close();
+    if let (Some(junit), Some(log)) = (&args.junit_xml, &log_path) {
+        let suite = args
+            .script
+            .as_deref()
+            .and_then(|path| path.file_name())
+            .map_or_else(|| "interactive".into(), |name| name.to_string_lossy());
+        if let Err(error) = crate::junit::write(log, junit, &suite, elapsed, status) {
+            eprint_line(&format!(
+                "vmtest-min: error: cannot write the JUnit report `{}`: {error}",
+                junit.display()
+            ));
+        }
+    }
     Ok(status)
 }
 
@@ -221,6 +270,21 @@ fn execute_script(
             failure.error.status()
         }
     }
+}
+
+/// `--pause-on-failure`: after the failure of a run that will end with `status`,
+/// opens the prompt on the machines as the failure left them; when it ends
+/// (Ctrl-D, or an error of its own), the run goes on to clean up.
+fn pause(driver: &mut Driver, names: Vec<String>, logger: &Logger, status: Status) {
+    logger.log(
+        None,
+        &format!(
+            "paused after the failure: the machines keep running; Ctrl-D cleans up \
+             and exits with status {}",
+            status.code()
+        ),
+    );
+    prompt_session(driver, names, logger);
 }
 
 /// Runs the interactive prompt on the driver's machines until it ends.

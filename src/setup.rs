@@ -1,10 +1,13 @@
 //! The checks of the arguments that touch the system, before anything starts: the
-//! machines the start scripts define (named after `run-<name>-vm`), the test script,
-//! the output files.
+//! driver configuration file (`--config`), the machines the start scripts define
+//! (named after `run-<name>-vm`, or as the configuration names them), the test
+//! script, the output files.
 //!
 //! Each failure is a [`SetupError`] naming the path involved; all of them end the
 //! program with the usage status (2), since nothing has booted yet.
 
+use crate::cli::Args;
+use crate::driver_config::{self, ConfigProblem};
 use crate::xml_log::XmlLog;
 use std::fmt;
 use std::io;
@@ -69,6 +72,29 @@ pub enum SetupError {
         /// Why.
         source: io::Error,
     },
+    /// `report` cannot read the log or write the page.
+    Report {
+        /// The XML log.
+        log: PathBuf,
+        /// The page.
+        html: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+    /// The driver configuration file cannot be read.
+    ReadConfig {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+    /// The driver configuration file asks for something wrong or unsupported.
+    Config {
+        /// The file.
+        path: PathBuf,
+        /// What.
+        problem: ConfigProblem,
+    },
 }
 
 impl fmt::Display for SetupError {
@@ -110,6 +136,20 @@ impl fmt::Display for SetupError {
                 "cannot create output directory `{}`: {source}",
                 path.display()
             ),
+            SetupError::Report { log, html, source } => write!(
+                f,
+                "cannot make `{}` from `{}`: {source}",
+                html.display(),
+                log.display()
+            ),
+            SetupError::ReadConfig { path, source } => write!(
+                f,
+                "cannot read driver configuration `{}`: {source}",
+                path.display()
+            ),
+            SetupError::Config { path, problem } => {
+                write!(f, "driver configuration `{}`: {problem}", path.display())
+            }
         }
     }
 }
@@ -120,23 +160,63 @@ impl std::error::Error for SetupError {
             SetupError::StartScript { source, .. }
             | SetupError::ReadScript { source, .. }
             | SetupError::CreateLog { source, .. }
-            | SetupError::CreateOutputDir { source, .. } => Some(source),
+            | SetupError::CreateOutputDir { source, .. }
+            | SetupError::ReadConfig { source, .. }
+            | SetupError::Report { source, .. } => Some(source),
             _ => None,
         }
     }
 }
 
+/// The arguments of a run with the driver configuration file (if any) applied,
+/// and its machines: from the file's `vms`, else from the start scripts. With
+/// `must_run`, every start script must be an executable file.
+pub(crate) fn resolve(args: &Args, must_run: bool) -> Result<(Args, Machines), SetupError> {
+    let Some(path) = &args.config else {
+        return Ok((args.clone(), machines(&args.start_scripts, must_run)?));
+    };
+    let text = std::fs::read_to_string(path).map_err(|source| SetupError::ReadConfig {
+        path: path.clone(),
+        source,
+    })?;
+    let config = driver_config::parse(&text).map_err(|problem| SetupError::Config {
+        path: path.clone(),
+        problem,
+    })?;
+    let mut args = args.clone();
+    args.vlans = config.vlans;
+    args.script = Some(config.test_script);
+    if !args.global_timeout_given {
+        args.global_timeout = config.global_timeout;
+    }
+    args.start_scripts = config.machines.iter().map(|(_, s)| s.clone()).collect();
+    Ok((args, named_machines(config.machines, must_run)?))
+}
+
 /// Names the machines of `scripts` and checks that no two share a name; with
 /// `must_run`, also that every script is an executable file.
 pub(crate) fn machines(scripts: &[PathBuf], must_run: bool) -> Result<Machines, SetupError> {
+    if let Some(script) = scripts
+        .iter()
+        .find(|s| s.extension().is_some_and(|e| e == "cmds"))
+    {
+        return Err(SetupError::ScriptAmongStartScripts {
+            path: script.clone(),
+        });
+    }
+    let named = scripts
+        .iter()
+        .map(|s| (machine_name(s), s.clone()))
+        .collect();
+    named_machines(named, must_run)
+}
+
+/// Checks named start scripts: no two names alike; with `must_run`, each an
+/// executable file. Makes each path absolute.
+fn named_machines(named: Machines, must_run: bool) -> Result<Machines, SetupError> {
     let mut machines: Machines = Vec::new();
-    for script in scripts {
-        if script.extension().is_some_and(|e| e == "cmds") {
-            return Err(SetupError::ScriptAmongStartScripts {
-                path: script.clone(),
-            });
-        }
-        let name = machine_name(script);
+    for (name, script) in named {
+        let script = &script;
         if let Some((_, first)) = machines.iter().find(|(existing, _)| *existing == name) {
             return Err(SetupError::DuplicateMachine {
                 name,
@@ -201,6 +281,43 @@ pub(crate) fn outputs(
             })
         })
         .transpose()
+}
+
+/// The XML log a run writes, and the temporary file holding it when only the
+/// JUnit report needs it: with `--junit-xml` and no log kept (none asked for, or
+/// `LOGFILE=/dev/null` as the Nix framework sets), the log goes to a temporary
+/// file removed when the returned handle is dropped. Also creates (empties) the
+/// JUnit file and its directory, so that an unwritable path fails before anything
+/// boots.
+pub(crate) fn report_log(
+    args: &Args,
+) -> Result<(Option<PathBuf>, Option<tempfile::NamedTempFile>), SetupError> {
+    let Some(junit) = &args.junit_xml else {
+        return Ok((args.log_xml.clone(), None));
+    };
+    if let Some(dir) = junit.parent().filter(|dir| !dir.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|source| SetupError::CreateOutputDir {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+    }
+    std::fs::File::create(junit).map_err(|source| SetupError::CreateLog {
+        path: junit.clone(),
+        source,
+    })?;
+    let readable = |path: &PathBuf| std::fs::metadata(path).map_or(true, |m| m.is_file());
+    if let Some(path) = args.log_xml.as_ref().filter(|path| readable(path)) {
+        return Ok((Some(path.clone()), None));
+    }
+    let scratch = tempfile::Builder::new()
+        .prefix("vmtest-min-log.")
+        .suffix(".xml")
+        .tempfile_in(&args.tmp_dir)
+        .map_err(|source| SetupError::CreateLog {
+            path: args.tmp_dir.join("vmtest-min-log.*.xml"),
+            source,
+        })?;
+    Ok((Some(scratch.path().to_path_buf()), Some(scratch)))
 }
 
 /// The machine name of a start script: `run-<name>-vm`, else `machine`.

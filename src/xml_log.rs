@@ -34,6 +34,9 @@ pub(crate) struct Attrs<'a> {
     pub(crate) kind: Option<&'a str>,
     /// `error="1"`: the line reports a failure.
     pub(crate) error: bool,
+    /// `image="…"`: the screenshot a step made (a file name in the output
+    /// directory), which Hydra's `log2html` links to.
+    pub(crate) image: Option<&'a str>,
 }
 
 impl XmlLog {
@@ -111,6 +114,9 @@ fn render_attrs(attrs: Attrs<'_>) -> String {
     }
     if attrs.error {
         out.push_str(" error=\"1\"");
+    }
+    if let Some(image) = attrs.image {
+        out.push_str(&format!(" image=\"{}\"", xml_escape(image)));
     }
     out
 }

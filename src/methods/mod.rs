@@ -9,8 +9,13 @@
 //! calls `run` with an [`Invocation`].
 
 mod basic;
+mod screen;
 mod units;
 mod waits;
+// QMP, X11 and machines added by the script.
+mod create;
+mod qmp;
+mod x11;
 
 use crate::backend::{Backend, Vm};
 use crate::error::Error;
@@ -35,6 +40,10 @@ pub(crate) enum Value {
 /// A statement's output check, as a predicate on the output.
 pub(crate) type Condition<'a> = &'a dyn Fn(&str) -> Result<bool, Error>;
 
+/// Checks a wait runs between its rounds (the script's active polling
+/// conditions); an error ends the wait with it.
+pub(crate) type Between<'a> = &'a mut dyn FnMut(&mut dyn Backend) -> Result<(), Error>;
+
 /// One call being run.
 pub(crate) struct Invocation<'a> {
     /// The machines and services.
@@ -50,9 +59,24 @@ pub(crate) struct Invocation<'a> {
     /// The exit status of the one command a method ran, for methods whose
     /// signature has `returns_status` (`rc, out = m.execute …`); they set it.
     pub status: Option<i32>,
+    /// The value a method whose signature has `returns` gives instead of its
+    /// text (which output checks still see); it sets it.
+    pub value: Option<crate::script::value::Value>,
+    /// Run between the rounds of a wait, if given (see [`Invocation::between_rounds`]).
+    pub between: Option<Between<'a>>,
 }
 
 impl Invocation<'_> {
+    /// Runs the checks due between two rounds of a wait (the polling conditions
+    /// of the script's `with` blocks); a wait that loops on the host calls it
+    /// before each new round.
+    pub(crate) fn between_rounds(&mut self) -> Result<(), Error> {
+        match &mut self.between {
+            Some(check) => check(&mut *self.backend),
+            None => Ok(()),
+        }
+    }
+
     pub(crate) fn vm(&mut self) -> Result<&mut dyn Vm, Error> {
         let name = self
             .machine
@@ -103,7 +127,7 @@ impl Invocation<'_> {
             Some(Value::Number(seconds)) => *seconds,
             _ => default,
         };
-        crate::cancel::seconds(seconds)
+        crate::cancel::seconds(seconds * self.backend.timeout_scale())
     }
 
     /// The host and guest limits of a plain command: with `timeout=` the command
@@ -197,7 +221,9 @@ pub(super) const fn global(
         positional_options: false,
         returns_text: false,
         returns_status: false,
+        returns: None,
         summary,
+        param_kinds: &[],
     }
 }
 
@@ -222,7 +248,15 @@ pub(super) const fn command(
 }
 
 /// The tables of every submodule, in the order `help` lists them.
-static TABLES: &[&[Method]] = &[basic::TABLE, waits::TABLE, units::TABLE];
+static TABLES: &[&[Method]] = &[
+    basic::TABLE,
+    waits::TABLE,
+    units::TABLE,
+    qmp::TABLE,
+    x11::TABLE,
+    create::TABLE,
+    screen::TABLE,
+];
 
 /// Every method a script can call.
 pub(crate) fn all() -> impl Iterator<Item = &'static Method> + Clone {

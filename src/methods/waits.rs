@@ -9,7 +9,8 @@
 //! interrupted wait stops trying soon; the host still owns the deadline, watches
 //! QEMU meanwhile, and asks again. When the status is right but the output check
 //! is not, it asks again after a pause that grows from [`RETRY_PAUSE`] to
-//! [`MAX_RETRY_PAUSE`].
+//! [`MAX_RETRY_PAUSE`]. Before each new round it runs the checks due between
+//! rounds (`Invocation::between_rounds`: the script's polling conditions).
 
 use super::{ADDR, GUEST_GRACE, Invocation, Method, MethodResult, PORT_OPTIONS, command};
 use crate::cancel::Deadline;
@@ -55,6 +56,7 @@ pub(super) fn poll(
         if deadline.passed() {
             break outcome;
         }
+        call.between_rounds()?;
         // The guest paused between its own tries; it only stopped early when the
         // status was right but the output not.
         if stop.holds(outcome.status) {

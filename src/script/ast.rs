@@ -10,6 +10,7 @@
 //! | [`StatementKind::Expr`] | `m.succeed "x"`, `start_all`, `check(m, 80)` | `m.succeed("x")`, `start_all()` |
 //! | [`StatementKind::Assign`] (one target) | `x = m.succeed "c"` | `x = m.succeed("c")` |
 //! | [`StatementKind::Assign`] (two targets) | `rc, out = m.execute "c"` | `rc, out = m.execute("c")` |
+//! | [`StatementKind::SetItem`] | `j["k"][0] = v`, `l.append(x)` (`l = l + [x]`) | the same |
 //! | [`StatementKind::Assert`] | `assert e`, `assert e, "msg"`, `out contains "x"` | `assert e`, `assert e, "msg"` |
 //! | [`StatementKind::If`] | `if c { … } else if d { … } else { … }` | `if c: … elif d: … else: …` |
 //! | [`StatementKind::For`] | `for m in [a, b] { … }` | `for m in [a, b]: …` |
@@ -19,6 +20,9 @@
 //! | [`StatementKind::Return`] | `return e` | `return e` |
 //! | [`StatementKind::Subtest`] | `subtest "name" { … }` | `with subtest("name"): …` |
 //! | [`StatementKind::Retry`] | `retry timeout=60 { … }` | `retry(fn, timeout_seconds=60)` (body of `fn`) |
+//! | [`StatementKind::PollingCondition`] | `polling_condition up interval=5 { … }` | `@polling_condition(seconds_interval=5)` on `def up(): …` |
+//! | [`StatementKind::With`] | `with up, other { … }` | `with up, other: …` |
+//! | [`StatementKind::WaitCondition`] | `up.wait timeout=60` | `up.wait(timeout=60)` |
 //! | [`ExprKind::Str`] | `"a ${x + 1}"`, `'raw'`, heredocs | `"a"`, `f"a {x + 1}"` |
 //! | [`ExprKind::Int`], [`ExprKind::Float`] | `5`, `0.5` | `5`, `0.5` |
 //! | [`ExprKind::Bool`], [`ExprKind::None`] | `true`, `false`, `True`, `None` | `True`, `False`, `None` |
@@ -32,10 +36,11 @@
 //! | [`ExprKind::Call`] | `m.succeed "c"`, `m.succeed("c")`, `out.strip()`, `len(x)`, `check(m, 1)` | the same |
 //!
 //! Calls cover machine methods (`m.wait_for_unit`), global commands (`start_all`,
-//! `log`, `sleep`), builtin functions (`len int float str json match time range`),
-//! value methods (`strip split …`) and procedures (`def`); the checker tells them
-//! apart by name and by the kind of the target. Python's `json.loads(s)` maps to
-//! `json(s)`, `re.search(r, s)` (when its groups are used) to `match(r, s)`,
+//! `log`, `sleep`), builtin functions (`len int float str json to_json match time
+//! range`), value methods (`strip split …`) and procedures (`def`); the checker
+//! tells them apart by name and by the kind of the target. Python's
+//! `json.loads(s)` maps to `json(s)`, `json.dumps(v)` to `to_json(v)`,
+//! `re.search(r, s)` (when its groups are used) to `match(r, s)`,
 //! `time.sleep(n)` to `sleep(n)`, `time.time()` to `time()`, `print(x)` to `log(x)`,
 //! keyword arguments to [`Call::options`], f-strings to [`ExprKind::Str`] with
 //! [`TextPart::Expr`] holes.
@@ -75,6 +80,16 @@ pub(crate) enum StatementKind {
         /// The names being bound, at least one.
         targets: Vec<Ident>,
         /// The value.
+        value: Expr,
+    },
+    /// `name[index]… = value`: changes an item of a list or JSON object held by a
+    /// variable, in place (an object gains a missing key).
+    SetItem {
+        /// The variable.
+        target: Ident,
+        /// The indexes, outermost first (at least one).
+        path: Vec<Expr>,
+        /// The new value.
         value: Expr,
     },
     /// `assert condition[, message]`: fails the test when the condition is false.
@@ -133,6 +148,37 @@ pub(crate) enum StatementKind {
         /// The body.
         body: Vec<Statement>,
     },
+    /// `polling_condition name [interval=s] [description=text] { … }`: binds `name`
+    /// to a check that `with name { … }` runs before the machine methods of its body.
+    PollingCondition(Condition),
+    /// `with name[, name…] { … }`: runs the body with the polling conditions active.
+    With {
+        /// The conditions (each a name bound by `polling_condition`).
+        conditions: Vec<Expr>,
+        /// The body.
+        body: Vec<Statement>,
+    },
+    /// `name.wait [timeout=s]`: checks the polling condition until it holds.
+    WaitCondition {
+        /// The condition.
+        condition: Expr,
+        /// The `timeout` option, if given (default 900 s).
+        timeout: Option<Expr>,
+    },
+}
+
+/// A polling condition defined with `polling_condition`.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Condition {
+    /// The name it is bound to.
+    pub name: Ident,
+    /// At most how often it is checked, in seconds (default 2).
+    pub interval: Option<Expr>,
+    /// What it checks, for the log and errors (default: its name).
+    pub description: Option<Expr>,
+    /// The check: it fails when a step fails, or when it returns a false value
+    /// other than `None`.
+    pub body: Vec<Statement>,
 }
 
 /// A procedure defined with `def`.

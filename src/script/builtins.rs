@@ -109,6 +109,13 @@ pub(crate) static FUNCTIONS: &[Function] = &[
         },
     },
     Function {
+        name: "to_json",
+        params: &[Takes::Any],
+        required: 1,
+        returns: Kind::Str,
+        run: |args| Ok(Value::Str(crate::json::to_json(&args[0].to_json()?))),
+    },
+    Function {
         name: "match",
         params: &[Takes::Regex, Takes::Str],
         required: 2,
@@ -450,6 +457,15 @@ mod tests {
             call("json", &[s("{")])
                 .unwrap_err()
                 .starts_with("invalid JSON")
+        );
+        let object = Value::Dict(vec![("a".into(), Value::List(vec![Value::None, s("é")]))]);
+        assert_eq!(
+            call("to_json", &[object]),
+            Ok(s(r#"{"a": [null, "\u00e9"]}"#))
+        );
+        assert_eq!(
+            call("to_json", &[Value::Machine("server".into())]),
+            Err("<machine server> is not JSON serializable".to_string())
         );
         assert_eq!(
             call("match", &[s(r"v(\d+)(x)?"), s("at v12")]),

@@ -33,8 +33,8 @@
 //! computed only for errors.
 
 use crate::script::ast::{
-    BinaryOp, Call, Expr, ExprKind, Ident, Procedure, Script, Statement, StatementKind, TextPart,
-    UnaryOp,
+    BinaryOp, Call, Condition, Expr, ExprKind, Ident, Procedure, Script, Statement, StatementKind,
+    TextPart, UnaryOp,
 };
 use crate::script::builtins::{self, FUNCTIONS, Takes, VALUE_METHODS};
 use crate::script::diag::{DiagKind, Diagnostic};
@@ -47,6 +47,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 /// The name of the builtin list of every machine.
 pub(crate) const MACHINES: &str = "machines";
+/// The name of the builtin list of the vlan numbers.
+pub(crate) const VLANS: &str = "vlans";
 
 /// What a script is checked against.
 #[derive(Debug, Clone, Copy)]
@@ -82,6 +84,8 @@ pub(crate) struct Checker<'a> {
     loops: usize,
     /// How many blocks enclose the statement being checked.
     blocks: usize,
+    /// The top-level polling conditions whose bodies are still to check.
+    top_conditions: Vec<Condition>,
     /// The problems found so far.
     out: Vec<Diagnostic>,
 }
@@ -112,6 +116,7 @@ impl<'a> Checker<'a> {
             procedure: None,
             loops: 0,
             blocks: 0,
+            top_conditions: Vec::new(),
             out: Vec::new(),
         }
     }
@@ -135,6 +140,9 @@ impl<'a> Checker<'a> {
             if let StatementKind::Def(procedure) = &statement.kind {
                 self.definition(procedure);
             }
+        }
+        for condition in std::mem::take(&mut self.top_conditions) {
+            self.condition_body(&condition, BTreeMap::new());
         }
         self.recursion(&defined);
         let mut out = std::mem::take(&mut self.out);
@@ -177,6 +185,8 @@ impl<'a> Checker<'a> {
             Some("a machine")
         } else if name == MACHINES {
             Some("the list of machines")
+        } else if name == VLANS {
+            Some("the list of vlans")
         } else {
             None
         };
@@ -200,6 +210,7 @@ impl<'a> Checker<'a> {
         }
         names.extend(self.machine_names().into_iter().map(str::to_string));
         names.push(MACHINES.to_string());
+        names.push(VLANS.to_string());
         names
     }
 
@@ -220,7 +231,7 @@ impl<'a> Checker<'a> {
         if resolve_machine(&ident.name, self.machines).is_some() {
             return Kind::Machine;
         }
-        if ident.name == MACHINES {
+        if ident.name == MACHINES || ident.name == VLANS {
             return Kind::List;
         }
         let names = self.visible_names();
@@ -264,6 +275,21 @@ impl<'a> Checker<'a> {
                 self.expr(expr);
             }
             StatementKind::Assign { targets, value } => self.assignment(targets, value),
+            StatementKind::SetItem {
+                target,
+                path,
+                value,
+            } => {
+                let kind = self.name(target);
+                if !matches!(kind, Kind::Any | Kind::List | Kind::Dict) {
+                    let kind = kind.describe();
+                    self.error(target.span, DiagKind::NotChangeable { kind });
+                }
+                for index in path {
+                    self.expr(index);
+                }
+                self.expr(value);
+            }
             StatementKind::Assert { condition, message } => {
                 self.expr(condition);
                 if let Some(message) = message {
@@ -351,6 +377,71 @@ impl<'a> Checker<'a> {
                 }
                 self.fenced_block(body);
             }
+            StatementKind::PollingCondition(condition) => self.condition(condition),
+            StatementKind::With { conditions, body } => {
+                for condition in conditions {
+                    self.is_condition(condition);
+                }
+                self.block(body);
+            }
+            StatementKind::WaitCondition { condition, timeout } => {
+                self.is_condition(condition);
+                if let Some(timeout) = timeout {
+                    let kind = self.expr(timeout);
+                    let slot = Slot::Option("timeout");
+                    self.value("wait", slot, timeout, kind, ValueKind::Seconds);
+                }
+            }
+        }
+    }
+
+    /// `polling_condition name … { … }`: the options, then the body in a scope of
+    /// its own that starts with the procedure's variables (in a procedure) or, at
+    /// the top level, after the top-level statements (as a procedure's body);
+    /// `name` is bound after.
+    fn condition(&mut self, condition: &Condition) {
+        if let Some(interval) = &condition.interval {
+            let kind = self.expr(interval);
+            let slot = Slot::Option("interval");
+            self.value(
+                "polling_condition",
+                slot,
+                interval,
+                kind,
+                ValueKind::Seconds,
+            );
+        }
+        if let Some(description) = &condition.description {
+            self.expr(description);
+        }
+        match &self.procedure {
+            Some((_, locals)) => {
+                let locals = locals.clone();
+                self.condition_body(condition, locals);
+            }
+            // Checked with the procedures' bodies, when every top-level variable
+            // is known: a check reads them when it runs.
+            None => self.top_conditions.push(condition.clone()),
+        }
+        self.assign(&condition.name, Kind::Condition);
+    }
+
+    /// A condition's body, in a scope that starts with `locals`.
+    fn condition_body(&mut self, condition: &Condition, locals: BTreeMap<String, Kind>) {
+        let scope = (format!("polling_condition {}", condition.name.name), locals);
+        let outer = self.procedure.replace(scope);
+        let blocks = std::mem::replace(&mut self.blocks, 0);
+        self.fenced_block(&condition.body);
+        self.blocks = blocks;
+        self.procedure = outer;
+    }
+
+    /// Checks that `expr` is a polling condition (or may be one).
+    fn is_condition(&mut self, expr: &Expr) {
+        let kind = self.expr(expr);
+        if !matches!(kind, Kind::Condition | Kind::Any) {
+            let kind = kind.describe();
+            self.error(expr.span, DiagKind::NotACondition { kind });
         }
     }
 
@@ -948,7 +1039,7 @@ impl<'a> Checker<'a> {
                 Slot::Param(param),
                 arg,
                 *kind,
-                signature.param_kind,
+                signature.kind_of(i),
             );
         }
         for (i, option) in call.options.iter().enumerate() {
@@ -1052,7 +1143,9 @@ fn port(n: i64) -> bool {
 
 /// The kind of what a method of the table returns.
 fn text_kind(signature: &Signature) -> Kind {
-    if signature.returns_text {
+    if let Some(kind) = signature.returns {
+        kind
+    } else if signature.returns_text {
         Kind::Str
     } else {
         Kind::None
@@ -1135,6 +1228,7 @@ fn escapes_or_assigns(statement: &Statement, names: &BTreeSet<String>) -> bool {
     match &statement.kind {
         StatementKind::Break | StatementKind::Return(_) => true,
         StatementKind::Assign { targets, .. } => targets.iter().any(|t| names.contains(&t.name)),
+        StatementKind::SetItem { target, .. } => names.contains(&target.name),
         StatementKind::For { var, body, .. } => names.contains(&var.name) || any(body),
         StatementKind::If {
             branches,
@@ -1142,8 +1236,11 @@ fn escapes_or_assigns(statement: &Statement, names: &BTreeSet<String>) -> bool {
         } => branches.iter().any(|(_, body)| any(body)) || otherwise.as_deref().is_some_and(any),
         StatementKind::While { body, .. }
         | StatementKind::Subtest { body, .. }
-        | StatementKind::Retry { body, .. } => any(body),
-        StatementKind::Expr(_)
+        | StatementKind::Retry { body, .. }
+        | StatementKind::With { body, .. } => any(body),
+        StatementKind::PollingCondition(condition) => names.contains(&condition.name.name),
+        StatementKind::WaitCondition { .. }
+        | StatementKind::Expr(_)
         | StatementKind::Assert { .. }
         | StatementKind::Continue
         | StatementKind::Def(_) => false,
@@ -1351,12 +1448,12 @@ error: unknown function `strat_all`
 ",
         );
         check(
-            "server.screenshot \"x\"",
+            "server.take_photo \"x\"",
             "\
-error: unknown method `screenshot`
+error: unknown method `take_photo`
  --> test.cmds:1:8
   |
-1 | server.screenshot \"x\"
+1 | server.take_photo \"x\"
   |        ^^^^^^^^^^
 ",
         );
@@ -2251,6 +2348,75 @@ error: undefined variable `ot`
   |
 7 | log \"${ot}\"
   |        ^^ did you mean `out`?
+",
+        );
+    }
+
+    #[test]
+    fn polling_conditions() {
+        ok(
+            "polling_condition up interval=5 {\n  server.succeed \"pgrep foo\"\n}\nup.wait timeout=10\nwith up {\n  client.succeed \"x\"\n}",
+        );
+        ok(
+            "polling_condition up {\n  return server.succeed(\"cat /x\") == \"1\"\n}\nwith up { up.wait }",
+        );
+        // A condition defined in a procedure reads its parameters.
+        ok(
+            "def f(unit) {\n  polling_condition active {\n    server.succeed \"systemctl is-active ${unit}\"\n  }\n  with active { server.succeed \"true\" }\n}\nf(\"x\")",
+        );
+        check(
+            "x = 1\nwith x, nope { }\nx.wait\npolling_condition c interval=\"often\" {\n  break\n  def g() { }\n}\nwith c { }",
+            "\
+error: expected a polling condition, found a number
+ --> test.cmds:2:6
+  |
+2 | with x, nope { }
+  |      ^ define it first with `polling_condition name { … }`
+error: undefined variable `nope`
+ --> test.cmds:2:9
+  |
+2 | with x, nope { }
+  |         ^^^^ define it earlier with `nope = …`, or write `$nope` to leave it to the shell
+error: expected a polling condition, found a number
+ --> test.cmds:3:1
+  |
+3 | x.wait
+  | ^ define it first with `polling_condition name { … }`
+error: option `interval` of `polling_condition` must be a non-negative number of seconds, found a string
+ --> test.cmds:4:30
+  |
+4 | polling_condition c interval=\"often\" {
+  |                              ^^^^^^^ write the number without quotes
+error: `break` outside a loop
+ --> test.cmds:5:3
+  |
+5 |   break
+  |   ^^^^^
+error: procedures are defined at the top level only
+ --> test.cmds:6:3
+  |
+6 |   def g() { }
+  |   ^^^^^^^^^^^
+",
+        );
+    }
+
+    #[test]
+    fn items_change_in_place() {
+        ok("l = [1]\nl[0] = 2\nl.append(3)\nj = json(\"{}\")\nj[\"k\"] = l");
+        check(
+            "s = \"ab\"\ns[0] = \"x\"\nnope[0] = 1",
+            "\
+error: cannot change an item of a string in place
+ --> test.cmds:2:1
+  |
+2 | s[0] = \"x\"
+  | ^ build a new value and assign it: `x = …`
+error: undefined variable `nope`
+ --> test.cmds:3:1
+  |
+3 | nope[0] = 1
+  | ^^^^ define it earlier with `nope = …`, or write `$nope` to leave it to the shell
 ",
         );
     }

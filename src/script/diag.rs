@@ -242,6 +242,18 @@ pub(crate) enum DiagKind {
         /// The kind, such as "a number".
         kind: &'static str,
     },
+    /// `e[i] = v` where `e` is not a variable or an item of one.
+    NotAPlace,
+    /// `x[i] = v` where `x` is neither a list nor a JSON object.
+    NotChangeable {
+        /// The kind, such as "a string".
+        kind: &'static str,
+    },
+    /// `with x { … }` or `x.wait` where `x` is not a polling condition.
+    NotACondition {
+        /// The kind, such as "a string".
+        kind: &'static str,
+    },
     /// `x[0]` on a value that has no positions or keys.
     NotIndexable {
         /// The kind, such as "a machine".
@@ -490,6 +502,11 @@ impl DiagKind {
                 did_you_mean(suggestion)
             }
             WrongOperandKinds { .. } | NotIterable { .. } | NotIndexable { .. } => None,
+            NotAPlace => Some("assign to a variable, or to `name[index]`".into()),
+            NotChangeable { .. } => Some("build a new value and assign it: `x = …`".into()),
+            NotACondition { .. } => {
+                Some("define it first with `polling_condition name { … }`".into())
+            }
             WrongArgument { .. } => None,
             CannotUnpack { .. } => None,
             MethodNotCalled { .. } => None,
@@ -596,6 +613,9 @@ impl Display for DiagKind {
                 _ => write!(f, "`{op}` cannot take {}", kinds.join(" and ")),
             },
             NotIterable { kind } => write!(f, "cannot loop over {kind}"),
+            NotACondition { kind } => write!(f, "expected a polling condition, found {kind}"),
+            NotChangeable { kind } => write!(f, "cannot change an item of {kind} in place"),
+            NotAPlace => write!(f, "cannot assign to this expression"),
             NotIndexable { kind } => write!(f, "cannot index {kind}"),
             CannotUnpack { kind } => write!(f, "cannot unpack {kind} into several names"),
             MethodNotCalled { text } => write!(

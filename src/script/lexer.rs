@@ -211,12 +211,12 @@ pub(crate) fn lex_span(src: &str, span: Span) -> Result<Vec<Token>, Diagnostic> 
 
 /// Whether `c` can start an identifier.
 pub(crate) fn is_ident_start(c: char) -> bool {
-    c.is_ascii_alphabetic() || c == '_'
+    c.is_alphabetic() || c == '_'
 }
 
 /// Whether `c` can continue an identifier.
 pub(crate) fn is_ident_continue(c: char) -> bool {
-    c.is_ascii_alphanumeric() || c == '_' || c == '-'
+    c.is_alphanumeric() || c == '_' || c == '-'
 }
 
 /// A position in the source.
@@ -1145,12 +1145,12 @@ error: unexpected character `%`
 ",
         );
         error(
-            "é",
+            "€",
             "\
-error: unexpected character `é`
+error: unexpected character `€`
  --> test.cmds:1:1
   |
-1 | é
+1 | €
   | ^
 ",
         );

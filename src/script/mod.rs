@@ -7,6 +7,7 @@
 //! - [`parser`]: tokens to the [`ast`], by recursive descent;
 //! - `python`: the Python front-end, NixOS `testScript`s to the same [`ast`];
 //! - [`ast`]: the syntax tree, plain data with spans;
+//! - `place`: what an assignment can change, and `append`/`extend` as assignments;
 //! - [`signature`]: what each method accepts, as the checker needs it, and the one
 //!   lookup rule for methods;
 //! - `value`: run-time values, with Python's semantics, and their static kinds;
@@ -24,6 +25,7 @@ pub(crate) mod check;
 pub(crate) mod diag;
 pub(crate) mod lexer;
 pub(crate) mod parser;
+pub(crate) mod place;
 pub(crate) mod python;
 pub(crate) mod signature;
 pub(crate) mod span;
@@ -41,8 +43,21 @@ use crate::script::diag::Diagnostic;
 /// same tree, whose spans point into `src`. On failure returns the parse error
 /// alone, or every problem the checker found, in source order. Diagnostics do not
 /// carry the file name: render them with `diagnostic.render(file, src, color)`.
+///
+/// The program itself decides the front-end with `--language` in mind and calls
+/// [`load_as`]; this form is for tests.
+#[cfg(test)]
 pub(crate) fn load(file: &str, src: &str, ctx: &CheckContext) -> Result<Script, Vec<Diagnostic>> {
-    let script = if python::is_python(std::path::Path::new(file), src) {
+    load_as(src, ctx, python::is_python(std::path::Path::new(file), src))
+}
+
+/// [`load`] with the front-end chosen by the caller: Python if `python`.
+pub(crate) fn load_as(
+    src: &str,
+    ctx: &CheckContext,
+    python: bool,
+) -> Result<Script, Vec<Diagnostic>> {
+    let script = if python {
         python::parse(src).map(|parsed| parsed.script)
     } else {
         parser::parse(src)
@@ -92,7 +107,9 @@ mod tests {
         returns_text: true,
         positional_options: false,
         returns_status: false,
+        returns: None,
         summary: "",
+        param_kinds: &[],
     }];
 
     fn load_with(src: &str) -> Result<Script, Vec<Diagnostic>> {

@@ -18,7 +18,8 @@
 //! interactive prompt needs to know to ask for more lines.
 //!
 //! Statements start with a keyword (`if`, `for`, `while`, `def`, `return`, `break`,
-//! `continue`, `assert`, `subtest`, `retry`), with `name =` or `a, b =`, or are an
+//! `continue`, `assert`, `subtest`, `retry`, `polling_condition`, `with`), with
+//! `name =` or `a, b =`, with `name.wait` (a polling condition's wait), or are an
 //! expression. Expressions climb the usual precedence ladder: `or`, `and`, `not`,
 //! comparisons (`== != < <= > >= in`, `not in`, `contains`, `!contains`, `=~`,
 //! `!~`), `+ -`, `* /`, unary `-`, then postfix (`.name`, calls, `[…]`). A callee
@@ -35,13 +36,14 @@
 //! expressions at most [`MAX_EXPRESSION_DEPTH`], so recursion is bounded.
 
 use crate::script::ast::{
-    BinaryOp, Call, CallOption, Check, Expr, ExprKind, Ident, Procedure, Script, Statement,
-    StatementKind, Text, TextPart, UnaryOp,
+    BinaryOp, Call, CallOption, Check, Condition, Expr, ExprKind, Ident, Procedure, Script,
+    Statement, StatementKind, Text, TextPart, UnaryOp,
 };
 use crate::script::diag::{DiagKind, Diagnostic, or_list};
 use crate::script::lexer::{
     Piece, Pos, Token, TokenKind, cook_heredoc, cook_raw, cook_string, lex, lex_span,
 };
+use crate::script::place;
 use crate::script::span::Span;
 #[cfg(test)]
 use std::fmt::Write as _;
@@ -55,8 +57,29 @@ pub(crate) const MAX_EXPRESSION_DEPTH: usize = 64;
 /// The words that start statements or act as operators or constants, and so cannot
 /// name a variable.
 pub(crate) const KEYWORDS: &[&str] = &[
-    "if", "else", "elif", "for", "in", "while", "def", "return", "break", "continue", "assert",
-    "subtest", "retry", "not", "and", "or", "true", "false", "True", "False", "None",
+    "if",
+    "else",
+    "elif",
+    "for",
+    "in",
+    "while",
+    "def",
+    "return",
+    "break",
+    "continue",
+    "assert",
+    "subtest",
+    "retry",
+    "not",
+    "and",
+    "or",
+    "true",
+    "false",
+    "True",
+    "False",
+    "None",
+    "polling_condition",
+    "with",
 ];
 
 /// Parses a whole script.
@@ -432,19 +455,51 @@ impl<'s> Parser<'s> {
                 StatementKind::Assert { condition, message }
             }
             "retry" => self.parse_retry()?,
+            "polling_condition" => self.parse_polling_condition()?,
+            "with" => self.parse_with()?,
+            _ if self.starts_wait() => self.parse_wait()?,
             _ if self.starts_assignment() => self.parse_assignment()?,
             _ => {
                 if first.kind != TokenKind::Identifier {
                     return Err(self.unexpected());
                 }
                 let expr = self.parse_expr()?;
-                self.expression_statement(expr)?
+                if matches!(expr.kind, ExprKind::Index { .. })
+                    && self.accept(TokenKind::Equals).is_some()
+                {
+                    let value = self.parse_expr()?;
+                    place::assign(&expr, value)
+                        .ok_or_else(|| Diagnostic::new(expr.span, DiagKind::NotAPlace))?
+                } else {
+                    self.expression_statement(expr)?
+                }
             }
         };
         Ok(Statement {
             kind,
             span: first.span.to(self.last),
         })
+    }
+
+    /// Whether the next tokens are `name.wait` and then the end of the statement
+    /// or an option: a polling condition's wait (no machine has a method `wait`).
+    fn starts_wait(&self) -> bool {
+        let [name, dot, wait, after] = [0, 1, 2, 3].map(|n| self.peek_nth(n));
+        name.kind == TokenKind::Identifier
+            && !KEYWORDS.contains(&name.lexeme(self.src))
+            && dot.kind == TokenKind::Dot
+            && wait.kind == TokenKind::Identifier
+            && wait.lexeme(self.src) == "wait"
+            && Self::adjacent(name, dot)
+            && Self::adjacent(dot, wait)
+            && matches!(
+                after.kind,
+                TokenKind::Newline
+                    | TokenKind::Semicolon
+                    | TokenKind::RBrace
+                    | TokenKind::Eof
+                    | TokenKind::Identifier
+            )
     }
 
     /// Whether the next tokens are `name =` or `name ,`.
@@ -493,6 +548,10 @@ impl<'s> Parser<'s> {
                     check: None,
                 }),
             }),
+            ExprKind::Call(ref call) => match place::in_place(call, expr.span) {
+                Some(assignment) => assignment,
+                None => StatementKind::Expr(expr),
+            },
             _ => StatementKind::Expr(expr),
         })
     }
@@ -642,26 +701,93 @@ impl<'s> Parser<'s> {
     /// `retry {option} block`.
     fn parse_retry(&mut self) -> Result<StatementKind, Diagnostic> {
         let keyword = self.advance();
-        let mut options = Vec::new();
-        while self.next_is_tight_option() {
-            options.push(self.parse_option(false)?);
-        }
-        let mut timeout = None;
-        for option in options {
-            if option.name.name != "timeout" || timeout.is_some() {
-                return Err(Diagnostic::new(
-                    option.name.span,
-                    DiagKind::UnknownOption {
-                        method: self.ident(keyword).name,
-                        option: option.name.name,
-                        suggestion: None,
-                    },
-                ));
-            }
-            timeout = Some(option.value);
-        }
+        let [timeout] = self.parse_keyword_options(keyword, ["timeout"])?;
         let body = self.parse_block(keyword.span)?;
         Ok(StatementKind::Retry { timeout, body })
+    }
+
+    /// `polling_condition name {option} block`, the options `interval` and
+    /// `description`.
+    fn parse_polling_condition(&mut self) -> Result<StatementKind, Diagnostic> {
+        let keyword = self.advance();
+        if !self.next_is_name() {
+            return Err(self.unexpected());
+        }
+        let name = self.advance();
+        let name = self.ident(name);
+        let [interval, description] =
+            self.parse_keyword_options(keyword, ["interval", "description"])?;
+        let body = self.parse_block(keyword.span)?;
+        Ok(StatementKind::PollingCondition(Condition {
+            name,
+            interval,
+            description,
+            body,
+        }))
+    }
+
+    /// `with name {"," name} block`.
+    fn parse_with(&mut self) -> Result<StatementKind, Diagnostic> {
+        let keyword = self.advance();
+        let mut conditions = Vec::new();
+        loop {
+            if !self.next_is_name() {
+                return Err(self.unexpected());
+            }
+            let name = self.advance();
+            let name = self.ident(name);
+            conditions.push(Expr {
+                span: name.span,
+                kind: ExprKind::Name(name),
+            });
+            if self.accept(TokenKind::Comma).is_none() {
+                break;
+            }
+        }
+        let body = self.parse_block(keyword.span)?;
+        Ok(StatementKind::With { conditions, body })
+    }
+
+    /// `name.wait {option}`, the option `timeout`.
+    fn parse_wait(&mut self) -> Result<StatementKind, Diagnostic> {
+        let name = self.advance();
+        let name = self.ident(name);
+        self.presume(TokenKind::Dot)?;
+        let wait = self.advance();
+        let [timeout] = self.parse_keyword_options(wait, ["timeout"])?;
+        let condition = Expr {
+            span: name.span,
+            kind: ExprKind::Name(name),
+        };
+        Ok(StatementKind::WaitCondition { condition, timeout })
+    }
+
+    /// The tight `name=value` options after `keyword`, each of `names` at most
+    /// once, as their values in the order of `names`.
+    fn parse_keyword_options<const N: usize>(
+        &mut self,
+        keyword: Token,
+        names: [&str; N],
+    ) -> Result<[Option<Expr>; N], Diagnostic> {
+        let mut values = [const { None }; N];
+        while self.next_is_tight_option() {
+            let option = self.parse_option(false)?;
+            let slot = names.iter().position(|name| *name == option.name.name);
+            match slot {
+                Some(slot) if values[slot].is_none() => values[slot] = Some(option.value),
+                _ => {
+                    return Err(Diagnostic::new(
+                        option.name.span,
+                        DiagKind::UnknownOption {
+                            method: self.ident(keyword).name,
+                            option: option.name.name,
+                            suggestion: None,
+                        },
+                    ));
+                }
+            }
+        }
+        Ok(values)
     }
 
     // Expressions.
@@ -1087,6 +1213,9 @@ impl<'s> Parser<'s> {
             self.parse_expr()?
         } else if self.peek().kind == TokenKind::Minus {
             self.parse_unary()?
+        } else if self.peek().kind == TokenKind::LParen {
+            // `timeout=(5 * 60)`: any expression, in parentheses.
+            self.parse_primary()?
         } else {
             self.note("string");
             if !self.next_is(TokenKind::Number) && !self.peek().kind.is_string() {
@@ -1320,6 +1449,21 @@ fn write_statement(out: &mut String, statement: &Statement) {
             write_expr(out, value);
             out.push(')');
         }
+        StatementKind::SetItem {
+            target,
+            path,
+            value,
+        } => {
+            let _ = write!(out, "(setitem {}", target.name);
+            for index in path {
+                out.push_str(" [");
+                write_expr(out, index);
+                out.push(']');
+            }
+            out.push(' ');
+            write_expr(out, value);
+            out.push(')');
+        }
         StatementKind::Assert { condition, message } => {
             out.push_str("(assert ");
             write_expr(out, condition);
@@ -1387,13 +1531,40 @@ fn write_statement(out: &mut String, statement: &Statement) {
         }
         StatementKind::Retry { timeout, body } => {
             out.push_str("(retry");
-            if let Some(timeout) = timeout {
-                out.push_str(" timeout=");
-                write_expr(out, timeout);
+            write_option(out, "timeout", timeout);
+            write_block(out, body);
+            out.push(')');
+        }
+        StatementKind::PollingCondition(condition) => {
+            let _ = write!(out, "(polling_condition {}", condition.name.name);
+            write_option(out, "interval", &condition.interval);
+            write_option(out, "description", &condition.description);
+            write_block(out, &condition.body);
+            out.push(')');
+        }
+        StatementKind::With { conditions, body } => {
+            out.push_str("(with");
+            for condition in conditions {
+                out.push(' ');
+                write_expr(out, condition);
             }
             write_block(out, body);
             out.push(')');
         }
+        StatementKind::WaitCondition { condition, timeout } => {
+            out.push_str("(wait ");
+            write_expr(out, condition);
+            write_option(out, "timeout", timeout);
+            out.push(')');
+        }
+    }
+}
+
+#[cfg(test)]
+fn write_option(out: &mut String, name: &str, value: &Option<Expr>) {
+    if let Some(value) = value {
+        let _ = write!(out, " {name}=");
+        write_expr(out, value);
     }
 }
 
@@ -2411,6 +2582,69 @@ error: `+` after shell-style arguments, which are literals
         check(
             "x = \"tab\\there \\u{1} \\${a} ${b}\"",
             r#"(assign x "tab\there \u{1} \${a} ${b}")"#,
+        );
+    }
+
+    #[test]
+    fn polling_conditions() {
+        check(
+            "polling_condition up interval=5 description=\"foo runs\" {\n  m.succeed \"pgrep foo\"\n}",
+            "(polling_condition up interval=5 description=\"foo runs\" (call m.succeed \"pgrep foo\"))",
+        );
+        check(
+            "polling_condition up {\n  return false\n}",
+            "(polling_condition up (return false))",
+        );
+        check(
+            "with up, down { log \"x\" }",
+            "(with up down (call log \"x\"))",
+        );
+        check(
+            "up.wait timeout=30; up.wait",
+            "(wait up timeout=30)\n(wait up)",
+        );
+        check(
+            "up.wait timeout=(n * 60)\nm.succeed \"x\" timeout=(n)",
+            "(wait up timeout=(* n 60))\n(call m.succeed \"x\" timeout=n)",
+        );
+        check("x = up.wait", "(assign x (call up.wait))");
+        error(
+            "polling_condition up every=5 {\n}",
+            "\
+error: unknown option `every` for `polling_condition`
+ --> test.cmds:1:22
+  |
+1 | polling_condition up every=5 {
+  |                      ^^^^^
+",
+        );
+        error(
+            "with up down {\n}",
+            "\
+error: expected `,` or `{`, found identifier `down`
+ --> test.cmds:1:9
+  |
+1 | with up down {
+  |         ^^^^
+",
+        );
+    }
+
+    #[test]
+    fn items_change_in_place() {
+        check(
+            "j[\"k\"][0] = 1 + 2\nl.append(x)\nj[\"k\"].extend([1])",
+            "(setitem j [\"k\"] [0] (+ 1 2))\n(assign l (+ l [x]))\n(setitem j [\"k\"] (+ (index j \"k\") [1]))",
+        );
+        error(
+            "f()[0] = 1",
+            "\
+error: cannot assign to this expression
+ --> test.cmds:1:1
+  |
+1 | f()[0] = 1
+  | ^^^^^^ assign to a variable, or to `name[index]`
+",
         );
     }
 }

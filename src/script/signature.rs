@@ -3,6 +3,8 @@
 //! The runtime table (`crate::methods`) pairs each signature with the function that
 //! runs it; the checker only needs this half, so it never depends on the runtime.
 
+use crate::script::value::Kind;
+
 /// Whether a method is called on a machine or on its own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Receiver {
@@ -57,14 +59,29 @@ pub(crate) struct Signature {
     pub returns_text: bool,
     /// Whether it runs one command whose exit status `rc, out = …` can capture.
     pub returns_status: bool,
+    /// The kind of value it gives instead of its text (a list, a JSON object, a
+    /// machine), for methods that return text; output checks still see the text.
+    pub returns: Option<Kind>,
     /// One line for `help` and the man page.
     pub summary: &'static str,
+    /// The kinds of the first positional arguments, where they differ from
+    /// `param_kind` (`wait_until_tty_matches 1 "login:"`: a number, then a regex);
+    /// empty for most methods.
+    pub param_kinds: &'static [ValueKind],
 }
 
 impl Signature {
     /// The same signature with other positional parameters.
     pub(crate) const fn with_params(self, params: &'static [&'static str]) -> Signature {
         Signature { params, ..self }
+    }
+
+    /// The kind of positional argument `index`.
+    pub(crate) fn kind_of(&self, index: usize) -> ValueKind {
+        self.param_kinds
+            .get(index)
+            .copied()
+            .unwrap_or(self.param_kind)
     }
 
     /// The smallest number of positional arguments a call needs.

@@ -9,8 +9,14 @@
 //! [`Kind`] is what the checker knows of a value before the run.
 
 use crate::json::Json;
+use crate::script::ast::Statement;
+use crate::script::span::Span;
+use std::cell::Cell;
 use std::cmp::Ordering;
+use std::collections::HashMap;
 use std::fmt::Write as _;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
 
 /// A value computed while a script runs.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,6 +37,46 @@ pub(crate) enum Value {
     Dict(Vec<(String, Value)>),
     /// A machine, by its configured name.
     Machine(String),
+    /// A polling condition (`polling_condition`), shared by every name bound to it.
+    Condition(Rc<Polling>),
+}
+
+/// A polling condition as defined when its `polling_condition` statement ran.
+///
+/// Two conditions are equal only when they are the same one.
+#[derive(Debug)]
+pub(crate) struct Polling {
+    /// The name it was defined with.
+    pub name: String,
+    /// Where that name is written (a check that returns a false value fails there).
+    pub span: Span,
+    /// What it checks, for the log and errors.
+    pub description: String,
+    /// It is checked at most this often.
+    pub interval: Duration,
+    /// The check.
+    pub body: Rc<Vec<Statement>>,
+    /// The variables of the procedure that defined it, as they were then (empty
+    /// at the top level): the check reads them, as a Python closure would.
+    pub captured: HashMap<String, Value>,
+    /// When a check last ended, if one has run.
+    pub last_checked: Cell<Option<Instant>>,
+}
+
+impl Polling {
+    /// Whether the condition is due: never checked, or last checked at least one
+    /// interval ago.
+    pub(crate) fn due(&self) -> bool {
+        self.last_checked
+            .get()
+            .is_none_or(|last| last.elapsed() >= self.interval)
+    }
+}
+
+impl PartialEq for Polling {
+    fn eq(&self, other: &Polling) -> bool {
+        std::ptr::eq(self, other)
+    }
 }
 
 /// What the checker knows about a value's kind.
@@ -54,6 +100,8 @@ pub(crate) enum Kind {
     Dict,
     /// A machine.
     Machine,
+    /// A polling condition.
+    Condition,
 }
 
 impl Kind {
@@ -68,6 +116,7 @@ impl Kind {
             Kind::List => "a list",
             Kind::Dict => "a JSON object",
             Kind::Machine => "a machine",
+            Kind::Condition => "a polling condition",
         }
     }
 
@@ -102,6 +151,30 @@ impl From<Json> for Value {
 }
 
 impl Value {
+    /// The value as a JSON tree (for `to_json`, Python's `json.dumps`); machines
+    /// and polling conditions have none.
+    pub(crate) fn to_json(&self) -> Result<Json, String> {
+        Ok(match self {
+            Value::None => Json::Null,
+            Value::Bool(b) => Json::Bool(*b),
+            Value::Int(i) => Json::Int(*i),
+            Value::Float(f) => Json::Float(*f),
+            Value::Str(s) => Json::Str(s.clone()),
+            Value::List(items) => {
+                Json::Array(items.iter().map(Value::to_json).collect::<Result<_, _>>()?)
+            }
+            Value::Dict(members) => Json::Object(
+                members
+                    .iter()
+                    .map(|(key, value)| Ok((key.clone(), value.to_json()?)))
+                    .collect::<Result<_, String>>()?,
+            ),
+            Value::Machine(_) | Value::Condition(_) => {
+                return Err(format!("{} is not JSON serializable", self.repr()));
+            }
+        })
+    }
+
     /// The value's kind.
     pub(crate) fn kind(&self) -> Kind {
         match self {
@@ -113,6 +186,7 @@ impl Value {
             Value::List(_) => Kind::List,
             Value::Dict(_) => Kind::Dict,
             Value::Machine(_) => Kind::Machine,
+            Value::Condition(_) => Kind::Condition,
         }
     }
 
@@ -127,7 +201,7 @@ impl Value {
             Value::Str(s) => !s.is_empty(),
             Value::List(items) => !items.is_empty(),
             Value::Dict(members) => !members.is_empty(),
-            Value::Machine(_) => true,
+            Value::Machine(_) | Value::Condition(_) => true,
         }
     }
 
@@ -182,6 +256,9 @@ impl Value {
             }
             Value::Machine(name) => {
                 let _ = write!(out, "<machine {name}>");
+            }
+            Value::Condition(condition) => {
+                let _ = write!(out, "<polling condition {}>", condition.name);
             }
         }
     }
@@ -313,6 +390,34 @@ impl Value {
         }
     }
 
+    /// `self[index]` as a place to assign to; with `insert`, a missing key of an
+    /// object is added (holding `None`), as `j["k"] = v` adds it. Strings cannot
+    /// change in place.
+    pub(crate) fn item_mut(&mut self, index: &Value, insert: bool) -> Result<&mut Value, String> {
+        let at = match (&*self, index) {
+            (Value::List(items), Value::Int(i)) => position(*i, items.len()),
+            (Value::Dict(members), Value::Str(key)) => members
+                .iter()
+                .position(|(k, _)| k == key)
+                .or_else(|| insert.then_some(members.len())),
+            (Value::Str(_), _) => return Err("a string cannot be changed in place".to_string()),
+            _ => None,
+        };
+        let Some(at) = at else {
+            return Err(self.index(index).err().unwrap_or_default());
+        };
+        match (self, index) {
+            (Value::List(items), _) => Ok(&mut items[at]),
+            (Value::Dict(members), Value::Str(key)) => {
+                if at == members.len() {
+                    members.push((key.clone(), Value::None));
+                }
+                Ok(&mut members[at].1)
+            }
+            _ => unreachable!("only lists and objects have places"),
+        }
+    }
+
     /// `self[start:end]`, bounds clamped as in Python.
     pub(crate) fn slice(
         &self,
@@ -399,14 +504,7 @@ fn float_text(f: f64) -> String {
     if f.is_infinite() {
         return if f > 0.0 { "inf" } else { "-inf" }.to_string();
     }
-    if f != 0.0 && (f.abs() >= 1e16 || f.abs() < 1e-4) {
-        let text = format!("{f:e}");
-        let (mantissa, exponent) = text.split_once('e').unwrap_or((&text, "0"));
-        let exponent: i32 = exponent.parse().unwrap_or(0);
-        let sign = if exponent < 0 { '-' } else { '+' };
-        return format!("{mantissa}e{sign}{:02}", exponent.abs());
-    }
-    format!("{f:?}")
+    crate::json::float_repr(f)
 }
 
 /// A string in Python's quotes: single quotes unless it holds one and no double.

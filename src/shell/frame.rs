@@ -101,7 +101,8 @@ pub(crate) fn prelude(nonce: &str, tag: &str, probe: &str) -> String {
         // ID TAG OP N LOOP TRY PAUSE CMD: tries CMD (each try bounded by TRY
         // seconds, its own output file) until `[ STATUS OP N ]` or LOOP seconds
         // pass; the pause grows from PAUSE to 1 s so a long wait does not keep the
-        // guest's CPU busy.
+        // guest's CPU busy. A kill between recording a try and opening its file
+        // leaves no file: that try answers empty, not lost.
         format!(
             "__vm_w() {{ local rc=137 t=1; __vm_b \"$1.r\"; exec {e}>&-; \
              timeout -s KILL \"$6\" \"$BASH\" -c 'id=$1 op=$2 n=$3 end=$((SECONDS + $4)) d=$5 dir=$7 t=0; \
@@ -110,7 +111,8 @@ pub(crate) fn prelude(nonce: &str, tag: &str, probe: &str) -> String {
              [ $rc $op $n ] && exit; [ $SECONDS -lt $end ] || exit; : >\"$dir/o.$id.$t\"; \
              read -r -t $d -u 30 2>/dev/null; [ $? -gt 128 ] || sleep $d 2>/dev/null || sleep 1; \
              case $t in 20) d=0.2 ;; 60) d=1 ;; esac; done' vmtest \"$1\" \"$3\" \"$4\" \"$5\" \"$7\" \"$8\" \"$__vm_d\" </dev/null; \
-             read -r t rc <\"$__vm_d/o.$1.r\" || {{ t=1; rc=137; }}; __vm_e \"$1.$t\" \"$2\" \"$rc\"; }}"
+             read -r t rc <\"$__vm_d/o.$1.r\" || {{ t=1; rc=137; }}; \
+             [ -e \"$__vm_d/o.$1.$t\" ] || : 2>/dev/null >\"$__vm_d/o.$1.$t\"; __vm_e \"$1.$t\" \"$2\" \"$rc\"; }}"
         ),
     ];
     let setup = format!(

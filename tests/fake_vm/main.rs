@@ -8,6 +8,10 @@
 //!   (`-chardev socket,id=shell,path=PATH`), exiting 1 with QEMU's error text if it cannot;
 //! * its stdout is the serial console (`-serial stdio`): kernel-like boot lines, the backdoor
 //!   shell's stderr, and `reboot: Power down` at the end;
+//! * like QEMU it *listens* on the QMP socket (`-qmp unix:PATH,server=on,wait=off`) before it
+//!   connects anywhere: greeting, `qmp_capabilities`, `query-status`, `stop`, `cont` (other
+//!   commands: `CommandNotFound`), and the events `STOP` and `RESUME` when HMP or QMP pause
+//!   or resume the guest;
 //! * the monitor answers like QEMU 7.2's human monitor over a unix socket, byte for byte
 //!   (greeting, readline echo with `ESC[K`/`ESC[D`, `\r\n` line ends, `(qemu) ` prompts);
 //! * after a simulated boot it writes the backdoor handshake on the shell socket and runs a
@@ -71,11 +75,13 @@ use std::fs;
 use std::io::{self, Read, Write};
 use std::os::fd::OwnedFd;
 use std::os::unix::fs::PermissionsExt;
-use std::os::unix::net::UnixStream;
+use std::os::unix::net::{UnixListener, UnixStream};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{self, Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
@@ -117,6 +123,8 @@ ac_bookmarks lang1 lang2";
 struct Args {
     /// `-monitor` argument as given and the socket path in it.
     monitor: Option<(String, PathBuf)>,
+    /// The socket path of `-qmp unix:PATH,...`.
+    qmp: Option<PathBuf>,
     /// `-chardev` argument as given and the socket path of the `shell` chardev.
     shell: Option<(String, PathBuf)>,
     /// `-name` (guest name), for `info name`.
@@ -141,7 +149,7 @@ impl Args {
             let flag = flag.strip_prefix('-').unwrap_or(flag);
             match flag {
                 "no-reboot" => args.no_reboot = true,
-                "monitor" | "chardev" | "name" | "device" | "netdev" | "net" => {
+                "monitor" | "qmp" | "chardev" | "name" | "device" | "netdev" | "net" => {
                     let Some(value) = it.next() else { break };
                     args.option(flag, value, &mut nics);
                 }
@@ -171,6 +179,11 @@ impl Args {
                 if let Some(path) = value.strip_prefix("unix:") {
                     let path = path.split(',').next().unwrap_or(path);
                     self.monitor = Some((value.to_string(), PathBuf::from(path)));
+                }
+            }
+            "qmp" => {
+                if let Some(path) = value.strip_prefix("unix:") {
+                    self.qmp = Some(PathBuf::from(path.split(',').next().unwrap_or(path)));
                 }
             }
             "chardev" if value.starts_with("socket,") && kv("id") == Some("shell") => {
@@ -419,9 +432,92 @@ struct Monitor {
     events: Sender<Event>,
     name: Option<String>,
     links: HashMap<String, bool>,
-    running: bool,
     /// Where `set_link` records link states for the guest to see.
     dir: PathBuf,
+    /// The QMP side, told when the guest is paused or resumed.
+    qmp: Arc<QmpHub>,
+}
+
+/// QEMU's QMP server: the connected clients (each gets every event) and the run state.
+struct QmpHub {
+    clients: Mutex<Vec<UnixStream>>,
+    running: AtomicBool,
+}
+
+impl QmpHub {
+    /// Records a pause or resume and, if it changed anything, sends `STOP` or `RESUME`.
+    fn set_running(&self, running: bool) {
+        if self.running.swap(running, Ordering::SeqCst) != running {
+            self.event(if running { "RESUME" } else { "STOP" });
+        }
+    }
+
+    /// Sends an event to every client, as QEMU formats it.
+    fn event(&self, name: &str) {
+        let line = format!(
+            "{{\"timestamp\": {{\"seconds\": 1700000000, \"microseconds\": 1}}, \"event\": \"{name}\"}}\r\n"
+        );
+        let mut clients = self.clients.lock().unwrap();
+        clients.retain_mut(|client| client.write_all(line.as_bytes()).is_ok());
+    }
+
+    /// Accepts clients until the listener fails.
+    fn serve(self: Arc<Self>, listener: UnixListener) {
+        for stream in listener.incoming().flatten() {
+            let hub = Arc::clone(&self);
+            thread::spawn(move || hub.session(stream));
+        }
+    }
+
+    /// One client: greeting, then one answer per command line, with the command's `id`.
+    fn session(&self, stream: UnixStream) {
+        let Ok(mut writer) = stream.try_clone() else {
+            return;
+        };
+        let greeting =
+            "{\"QMP\": {\"version\": {\"qemu\": {\"micro\": 22, \"minor\": 2, \"major\": 7}, \
+                        \"package\": \"\"}, \"capabilities\": [\"oob\"]}}\r\n";
+        if writer.write_all(greeting.as_bytes()).is_err() {
+            return;
+        }
+        if let Ok(events) = stream.try_clone() {
+            self.clients.lock().unwrap().push(events);
+        }
+        let mut reader = io::BufReader::new(stream);
+        let mut line = String::new();
+        while io::BufRead::read_line(&mut reader, &mut line).is_ok_and(|n| n > 0) {
+            let field = |name: &str| {
+                let start = line.find(&format!("\"{name}\""))? + name.len() + 2;
+                let rest = line[start..].trim_start().strip_prefix(':')?.trim_start();
+                let end = rest.find([',', '}']).unwrap_or(rest.len());
+                Some(rest[..end].trim().to_string())
+            };
+            let id = field("id").map_or(String::new(), |id| format!(", \"id\": {id}"));
+            let command = field("execute").unwrap_or_default();
+            let reply = match command.trim_matches('"') {
+                "qmp_capabilities" => "\"return\": {}".to_string(),
+                "query-status" => {
+                    let running = self.running.load(Ordering::SeqCst);
+                    let status = if running { "running" } else { "paused" };
+                    format!("\"return\": {{\"status\": \"{status}\", \"singlestep\": false, \"running\": {running}}}")
+                }
+                "stop" | "cont" => {
+                    self.set_running(command.trim_matches('"') == "cont");
+                    "\"return\": {}".to_string()
+                }
+                other => format!(
+                    "\"error\": {{\"class\": \"CommandNotFound\", \"desc\": \"The command {other} has not been found\"}}"
+                ),
+            };
+            if writer
+                .write_all(format!("{{{reply}{id}}}\r\n").as_bytes())
+                .is_err()
+            {
+                return;
+            }
+            line.clear();
+        }
+    }
 }
 
 impl Monitor {
@@ -482,7 +578,7 @@ impl Monitor {
                 extraneous(name, cmd)
             }
             "stop" | "s" | "cont" | "c" => {
-                self.running = matches!(cmd, "cont" | "c");
+                self.qmp.set_running(matches!(cmd, "cont" | "c"));
                 String::new()
             }
             "system_powerdown" => {
@@ -513,7 +609,11 @@ impl Monitor {
             ["status"] => {
                 format!(
                     "VM status: {}\n",
-                    if self.running { "running" } else { "paused" }
+                    if self.qmp.running.load(Ordering::SeqCst) {
+                        "running"
+                    } else {
+                        "paused"
+                    }
                 )
             }
             ["name"] => self
@@ -1107,6 +1207,27 @@ fn main() {
     }
     let args = Args::parse(&argv);
     serial(&format!("fake-vm: pid {}", process::id()));
+    let qmp = Arc::new(QmpHub {
+        clients: Mutex::new(Vec::new()),
+        running: AtomicBool::new(true),
+    });
+    if let Some(path) = &args.qmp {
+        let _ = fs::remove_file(path);
+        match UnixListener::bind(path) {
+            Ok(listener) => {
+                let hub = Arc::clone(&qmp);
+                thread::spawn(move || hub.serve(listener));
+            }
+            Err(e) => {
+                eprintln!(
+                    "{QEMU}: -qmp: Failed to bind socket to {}: {}",
+                    path.display(),
+                    strerror(&e)
+                );
+                process::exit(1);
+            }
+        }
+    }
     let monitor = args
         .monitor
         .as_ref()
@@ -1124,8 +1245,8 @@ fn main() {
             events: events_tx,
             name: args.name.clone(),
             links: args.links.iter().map(|l| (l.clone(), true)).collect(),
-            running: true,
             dir: dir.root.clone(),
+            qmp,
         };
         thread::spawn(move || monitor.run());
     }

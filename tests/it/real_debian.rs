@@ -30,7 +30,7 @@ fn guest() -> &'static Path {
     })
 }
 
-fn start_script(name: &str) -> PathBuf {
+pub(crate) fn start_script(name: &str) -> PathBuf {
     guest().join(format!("run-{name}-vm"))
 }
 

@@ -37,7 +37,10 @@ fn a_kept_state_directory_that_is_a_symlink_is_refused_before_booting() {
         .stderr_lacks("must succeed");
     assert_ne!(out.code, 0);
     assert!(
-        fs::read_dir(&elsewhere).expect("target dir").next().is_none(),
+        fs::read_dir(&elsewhere)
+            .expect("target dir")
+            .next()
+            .is_none(),
         "the run wrote through the symlink"
     );
 }

@@ -142,12 +142,12 @@ impl Test {
     fn command(&self, subcommand: &str) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_vmtest-min"));
         command.env_clear();
-        for key in ["PATH", "HOME"] {
-            if let Some(value) = std::env::var_os(key) {
-                command.env(key, value);
-            }
+        if let Some(path) = std::env::var_os("PATH") {
+            command.env("PATH", path);
         }
+        // The fake VM's shell runs on the host: its `~` is the scratch directory.
         command
+            .env("HOME", self.dir.path())
             .env("TMPDIR", self.dir.path().join("tmp"))
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .current_dir(self.dir.path())

@@ -54,6 +54,12 @@ pub(crate) fn is_python(path: &Path, src: &str) -> bool {
         Some("cmds") => return false,
         _ => {}
     }
+    content_score(src) > 0
+}
+
+/// How Python-like `src` reads, line by line: above zero Python, below zero `.cmds`,
+/// zero when its content does not tell.
+pub(crate) fn content_score(src: &str) -> i32 {
     let mut score = 0i32;
     for line in src.lines().map(str::trim) {
         let word = line.split([' ', '(', ':']).next().unwrap_or("");
@@ -75,7 +81,7 @@ pub(crate) fn is_python(path: &Path, src: &str) -> bool {
             || bare_call(line);
         score += i32::from(python) - i32::from(cmds);
     }
-    score > 0
+    score
 }
 
 /// Whether `line` calls a method `.cmds`-style, without parentheses:

@@ -13,8 +13,9 @@
 //! - `import json|re|time|os|shlex|typing|datetime` produce no statement; other
 //!   imports are host-side Python and refused;
 //! - `datetime.timedelta(seconds=30, minutes=1)` is its length in seconds;
-//! - `json.loads(s)` is `json(s)`, `time.sleep(n)` is `sleep(n)`, `time.time()` and
-//!   `time.monotonic()` are `time()`, `print(x)` and `m.log(x)` are `log(x)`;
+//! - `json.loads(s)` is `json(s)`, `json.dumps(v)` is `to_json(v)`, `time.sleep(n)`
+//!   is `sleep(n)`, `time.time()` and `time.monotonic()` are `time()`, `print(x)`
+//!   and `m.log(x)` are `log(x)`;
 //! - `re.search(r, s[, flags])` is `s =~ r`; followed by `.group(n)` it is
 //!   `match(r, s)[n]`; `re.match` anchors the regex; `re.DOTALL`, `re.MULTILINE`
 //!   and `re.IGNORECASE` become inline flags; `re.compile(r)` is the regex string,
@@ -25,11 +26,16 @@
 //!   `os.path.basename(p)` is `p.split("/")[-1]`; `m.name` is `str(m)`, which
 //!   for a machine is its name;
 //! - `"…".format(a, k=b)` and `"…" % (a, b)` on a literal are strings with holes;
-//! - `x += e` is `x = x + e`; `x is None` is `x == None`;
+//! - `x += e` is `x = x + e`; `x is None` is `x == None`; `x[k] = e` changes an
+//!   item in place, and `x.append(e)` and `x.extend(l)` are `x = x + [e]` and
+//!   `x = x + l` (also on an item, see `crate::script::place`);
 //! - `x = a if c else b` is an `if` statement assigning `x` in both branches;
 //!   `x = [e for v in items if c]` is `x = []` and a `for` loop appending `[e]`;
 //! - `raise Exception(msg)` is `assert False, msg`;
 //! - `with subtest(t):` and `with m.nested(t):` are subtests;
+//! - `@polling_condition[(seconds_interval=s, description=d)]` on a `def` without
+//!   parameters is a `polling_condition` (its docstring the default description),
+//!   `with c1, c2:` activates conditions, and `c.wait(timeout=t)` waits for one;
 //! - a call of a procedure defined earlier gets its arguments in parameter order,
 //!   defaults filled in;
 //! - `for a, b in pairs:` loops over `_a_b` and unpacks it into `a` and `b`;
@@ -40,10 +46,11 @@
 use super::lexer::{self, Comment, Piece, Pos, Token, TokenKind};
 use super::unsupported;
 use crate::script::ast::{
-    BinaryOp, Call, CallOption, Expr, ExprKind, Ident, Procedure, Script, Statement, StatementKind,
-    Text, TextPart, UnaryOp,
+    BinaryOp, Call, CallOption, Condition, Expr, ExprKind, Ident, Procedure, Script, Statement,
+    StatementKind, Text, TextPart, UnaryOp,
 };
 use crate::script::diag::{DiagKind, Diagnostic};
+use crate::script::place;
 use crate::script::span::Span;
 use std::collections::HashMap;
 
@@ -108,6 +115,9 @@ struct Parser<'s> {
     procedures: HashMap<String, (Procedure, Vec<Option<Expr>>)>,
     /// Current expression nesting.
     depth: usize,
+    /// The first bare string of the block being read, for a polling condition's
+    /// description.
+    docstring: Option<Expr>,
     /// Whether a lambda may stand here: only as the argument of `retry`.
     lambda_allowed: bool,
     /// Whether the expression being read is the whole value of an assignment to
@@ -165,6 +175,7 @@ impl<'s> Parser<'s> {
             whole_value: false,
             deferred: None,
             groups: HashMap::new(),
+            docstring: None,
         }
     }
 
@@ -308,9 +319,7 @@ impl<'s> Parser<'s> {
                 ));
             }
             "async" => return Err(self.refuse("`async`", "statements run one after another")),
-            "@" => {
-                return Err(self.refuse("decorator", "write a plain `def` procedure"));
-            }
+            "@" => out.push(self.parse_polling_condition()?),
             _ => {
                 loop {
                     self.parse_simple(out)?;
@@ -464,9 +473,26 @@ impl<'s> Parser<'s> {
         })
     }
 
+    /// `with subtest(t):` and `with m.nested(t):` (subtests), or `with c1, c2:`
+    /// (polling conditions).
     fn parse_with(&mut self) -> Result<Statement, Diagnostic> {
         let start = self.bump().span;
         let item = self.parse_test()?;
+        if let ExprKind::Name(_) = item.kind {
+            let mut conditions = vec![item];
+            while self.eat_word(",").is_some() {
+                let name = self.expect_name()?;
+                conditions.push(Expr {
+                    span: name.span,
+                    kind: ExprKind::Name(name),
+                });
+            }
+            let body = self.parse_block()?;
+            return Ok(Statement {
+                kind: StatementKind::With { conditions, body },
+                span: self.since(start),
+            });
+        }
         let name = match item.kind {
             ExprKind::Call(Call {
                 target,
@@ -484,7 +510,7 @@ impl<'s> Parser<'s> {
             _ => {
                 return Err(unsupported(
                     item.span,
-                    "`with` statement other than `with subtest(…)`",
+                    "`with` statement other than `with subtest(…)` or polling conditions",
                     "write `subtest \"name\" { … }`",
                 ));
             }
@@ -498,6 +524,76 @@ impl<'s> Parser<'s> {
         let body = self.parse_block()?;
         Ok(Statement {
             kind: StatementKind::Subtest { name, body },
+            span: self.since(start),
+        })
+    }
+
+    /// `@polling_condition[(options)]` and the `def` it decorates, which takes
+    /// no parameters; the options are `seconds_interval` (or `interval`) and
+    /// `description`, which defaults to the function's docstring.
+    fn parse_polling_condition(&mut self) -> Result<Statement, Diagnostic> {
+        let start = self.bump().span;
+        if !self.at_word("polling_condition") {
+            return Err(self.refuse(
+                "decorator other than `@polling_condition`",
+                "write a plain `def` procedure",
+            ));
+        }
+        self.bump();
+        let (mut interval, mut description) = (None, None);
+        if self.at_word("(") {
+            for arg in self.parse_args()? {
+                match arg {
+                    Arg::Keyword(name, value) if name.name.ends_with("interval") => {
+                        interval = Some(value)
+                    }
+                    Arg::Keyword(name, value) if name.name == "description" => {
+                        description = Some(value)
+                    }
+                    Arg::Keyword(name, _) => {
+                        return Err(unsupported(
+                            name.span,
+                            &format!("`polling_condition` option `{}`", name.name),
+                            "give `seconds_interval` and `description`",
+                        ));
+                    }
+                    Arg::Positional(value) => {
+                        return Err(unsupported(
+                            value.span,
+                            "positional argument of `polling_condition`",
+                            "name it: `seconds_interval=…` or `description=…`",
+                        ));
+                    }
+                }
+            }
+        }
+        self.expect(TokenKind::Newline, "the end of the line")?;
+        self.expect_word("def")?;
+        let name = self.expect_name()?;
+        self.expect_word("(")?;
+        if !self.at_word(")") {
+            return Err(self.refuse(
+                "polling condition with parameters",
+                "read the values it needs from variables",
+            ));
+        }
+        self.bump();
+        if self.eat_word("->").is_some() {
+            self.parse_test()?;
+        }
+        let outer = self.docstring.take();
+        let body = self.parse_block()?;
+        let docstring = std::mem::replace(&mut self.docstring, outer).filter(|doc| {
+            body.first()
+                .is_none_or(|first| doc.span.offset < first.span.offset)
+        });
+        Ok(Statement {
+            kind: StatementKind::PollingCondition(Condition {
+                name,
+                interval,
+                description: description.or(docstring),
+                body,
+            }),
             span: self.since(start),
         })
     }
@@ -630,7 +726,14 @@ impl<'s> Parser<'s> {
     fn parse_expression_statement(&mut self, out: &mut Vec<Statement>) -> Result<(), Diagnostic> {
         let start = self.peek().span;
         let first = self.parse_testlist()?;
-        let kind = if self.eat_word("=").is_some() {
+        let item = matches!(first.kind, ExprKind::Index { .. });
+        let kind = if item && self.eat_word("=").is_some() {
+            let value = regex_value(self.parse_testlist()?);
+            if self.at_word("=") {
+                return Err(self.refuse("chained assignment", "assign each name on its own line"));
+            }
+            place::assign(&first, value).ok_or_else(|| self.not_a_place(first.span))?
+        } else if self.eat_word("=").is_some() {
             let targets = self.targets(first)?;
             self.whole_value = targets.len() == 1;
             let value = self.parse_testlist();
@@ -660,13 +763,6 @@ impl<'s> Parser<'s> {
             StatementKind::Assign { targets, value }
         } else if let Some(op) = self.augmented_op() {
             let op_token = self.bump();
-            let ExprKind::Name(target) = &first.kind else {
-                return Err(unsupported(
-                    first.span,
-                    "augmented assignment to anything but a name",
-                    "assign a new value to a name",
-                ));
-            };
             let Some(op) = op else {
                 return Err(unsupported(
                     op_token.span,
@@ -676,24 +772,36 @@ impl<'s> Parser<'s> {
             };
             let right = self.parse_testlist()?;
             let span = self.since(start);
-            StatementKind::Assign {
-                targets: vec![target.clone()],
-                value: Expr {
-                    kind: ExprKind::Binary {
-                        op,
-                        left: Box::new(first.clone()),
-                        right: Box::new(right),
-                    },
-                    span: first.span.to(span),
+            let value = Expr {
+                kind: ExprKind::Binary {
+                    op,
+                    left: Box::new(first.clone()),
+                    right: Box::new(right),
                 },
-            }
+                span: first.span.to(span),
+            };
+            place::assign(&first, value).ok_or_else(|| self.not_a_place(first.span))?
         } else {
             match first.kind {
-                // A docstring, or any bare literal: no effect.
-                ExprKind::Str(_) => return Ok(()),
+                // A docstring, or any bare literal: no effect (the first is kept
+                // for a polling condition's description).
+                ExprKind::Str(_) => {
+                    self.docstring.get_or_insert(first);
+                    return Ok(());
+                }
+                ExprKind::Call(call) if is_condition_wait(&call) => {
+                    let mut call = call;
+                    let condition = *call.target.take().expect("a wait has a target");
+                    let timeout = call.args.pop().or(call.options.pop().map(|o| o.value));
+                    StatementKind::WaitCondition { condition, timeout }
+                }
                 ExprKind::Call(call) if call.target.is_none() && call.name.name == "retry" => {
                     self.retry(call, first.span)?
                 }
+                ExprKind::Call(ref call) => match place::in_place(call, first.span) {
+                    Some(assignment) => assignment,
+                    None => StatementKind::Expr(first),
+                },
                 _ => StatementKind::Expr(first),
             }
         };
@@ -722,14 +830,17 @@ impl<'s> Parser<'s> {
     }
 
     /// The names an assignment binds: `x`, or `a, b` / `(a, b)` / `[a, b]`.
+    /// The error for an assignment to something that is not a place.
+    fn not_a_place(&self, span: Span) -> Diagnostic {
+        unsupported(
+            span,
+            "assignment to an attribute or to an item of anything but a variable",
+            "assign to a name, or to `name[index]`",
+        )
+    }
+
     fn targets(&self, expr: Expr) -> Result<Vec<Ident>, Diagnostic> {
-        let refuse = |span| {
-            unsupported(
-                span,
-                "assignment to an index or attribute",
-                "assign to a name; lists and JSON values are not changed in place",
-            )
-        };
+        let refuse = |span| self.not_a_place(span);
         match expr.kind {
             ExprKind::Name(ident) => Ok(vec![ident]),
             ExprKind::List(items) => items
@@ -1224,6 +1335,7 @@ impl<'s> Parser<'s> {
         };
         match qualified.as_str() {
             "json.loads" => self.parse_call(None, function("json"), start),
+            "json.dumps" => self.parse_call(None, function("to_json"), start),
             "time.sleep" => self.parse_call(None, function("sleep"), start),
             "time.time" | "time.monotonic" => self.parse_call(None, function("time"), start),
             "re.search" | "re.match" => self.parse_regex(start, name),
@@ -1235,7 +1347,7 @@ impl<'s> Parser<'s> {
                 &format!("`{qualified}`"),
                 match module {
                     "re" => "use `text =~ regex`, or `match(regex, text)[n]` for a group",
-                    "json" => "read JSON with `json(text)`",
+                    "json" => "read JSON with `json(text)`, write it with `to_json(value)`",
                     "time" => "use `sleep(n)` and `time()`",
                     "shlex" => "quote in the shell command itself, e.g. `'${x}'`",
                     _ => "run the command in the guest with `succeed`",
@@ -1522,10 +1634,14 @@ impl<'s> Parser<'s> {
         start: Span,
     ) -> Result<Expr, Diagnostic> {
         let outer = self.lambda_allowed;
-        self.lambda_allowed = target.is_none() && name.name == "retry";
+        let event_filter = target.is_some() && name.name == "wait_for_qmp_event";
+        self.lambda_allowed = target.is_none() && name.name == "retry" || event_filter;
         let args = self.parse_args();
         self.lambda_allowed = outer;
-        let args = args?;
+        let mut args = args?;
+        if event_filter && let Some(Arg::Positional(filter)) = args.first_mut() {
+            qmp_event_filter(filter)?;
+        }
         if target.is_none() && name.name == "print" {
             name.name = "log".into();
         }
@@ -1943,9 +2059,112 @@ impl<'s> Parser<'s> {
     }
 }
 
+/// Whether `call` is `name.wait()`, `name.wait(t)` or `name.wait(timeout=t)`: a
+/// polling condition's wait (no machine has a method `wait`).
+fn is_condition_wait(call: &Call) -> bool {
+    call.name.name == "wait"
+        && matches!(
+            call.target.as_deref(),
+            Some(Expr {
+                kind: ExprKind::Name(_),
+                ..
+            })
+        )
+        && call.args.len() + call.options.len() <= 1
+        && call
+            .options
+            .iter()
+            .all(|option| option.name.name == "timeout")
+}
+
 /// The name a lambda is kept under until `retry` takes it (not an identifier, so no
 /// script can call it).
 const LAMBDA: &str = "<lambda>";
+
+/// `wait_for_qmp_event(lambda e: e["event"] == "STOP")`: a predicate on the event's
+/// name (`==`, `in [...]`, `or` of those) becomes the regex of the names it
+/// accepts, which is what `wait_for_qmp_event` takes. Other predicates are refused.
+fn qmp_event_filter(filter: &mut Expr) -> Result<(), Diagnostic> {
+    let ExprKind::Call(lambda) = &filter.kind else {
+        return Ok(());
+    };
+    if lambda.name.name != LAMBDA {
+        return Ok(());
+    }
+    let names = lambda.args.first().and_then(event_names).ok_or_else(|| {
+        unsupported(
+            filter.span,
+            "a `wait_for_qmp_event` predicate other than `lambda e: e[\"event\"] == \"NAME\"`",
+            "name the events: `m.wait_for_qmp_event(\"STOP|RESUME\")`, and inspect the event it returns",
+        )
+    })?;
+    let escaped: Vec<String> = names.iter().map(|name| regex_escape(name)).collect();
+    filter.kind = ExprKind::Str(Text {
+        parts: vec![TextPart::Literal(escaped.join("|"))],
+    });
+    Ok(())
+}
+
+/// The event names a lambda body accepts: `e["event"] == "N"` (either way round),
+/// `e["event"] in ["A", "B"]`, and `or` of those.
+fn event_names(body: &Expr) -> Option<Vec<String>> {
+    let is_event = |expr: &Expr| match &expr.kind {
+        ExprKind::Index { base, index } => {
+            matches!(base.kind, ExprKind::Name(_)) && literal(index).as_deref() == Some("event")
+        }
+        _ => false,
+    };
+    match &body.kind {
+        ExprKind::Binary {
+            op: BinaryOp::Or,
+            left,
+            right,
+        } => {
+            let mut names = event_names(left)?;
+            names.extend(event_names(right)?);
+            Some(names)
+        }
+        ExprKind::Binary {
+            op: BinaryOp::Eq,
+            left,
+            right,
+        } if is_event(left) => Some(vec![literal(right)?]),
+        ExprKind::Binary {
+            op: BinaryOp::Eq,
+            left,
+            right,
+        } if is_event(right) => Some(vec![literal(left)?]),
+        ExprKind::Binary {
+            op: BinaryOp::In,
+            left,
+            right,
+        } if is_event(left) => match &right.kind {
+            ExprKind::List(items) => items.iter().map(literal).collect(),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// A string literal's text.
+fn literal(expr: &Expr) -> Option<String> {
+    match &expr.kind {
+        ExprKind::Str(text) => text.as_literal(),
+        _ => None,
+    }
+}
+
+/// `text` as a regex that matches it literally.
+fn regex_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if "\\.+*?()|[]{}^$".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
 
 /// The statements an assignment of a [`Deferred`] value to `target` stands for:
 /// `if c { x = a } else { x = b }`, or `x = []` and a loop appending to `x`.

@@ -120,6 +120,20 @@ impl Printer<'_> {
                 let _ = write!(self.out, "{} = ", names.join(", "));
                 self.expr(value, 0);
             }
+            StatementKind::SetItem {
+                target,
+                path,
+                value,
+            } => {
+                self.out.push_str(&target.name);
+                for index in path {
+                    self.out.push('[');
+                    self.expr(index, 0);
+                    self.out.push(']');
+                }
+                self.out.push_str(" = ");
+                self.expr(value, 0);
+            }
             StatementKind::Assert { condition, message } => {
                 self.out.push_str("assert ");
                 self.expr(condition, 0);
@@ -183,11 +197,29 @@ impl Printer<'_> {
             }
             StatementKind::Retry { timeout, body } => {
                 self.out.push_str("retry");
-                if let Some(timeout) = timeout {
-                    self.out.push_str(" timeout=");
-                    self.expr(timeout, PRIMARY);
+                self.option("timeout", timeout);
+                self.body(body, indent, column, end);
+            }
+            StatementKind::PollingCondition(condition) => {
+                let _ = write!(self.out, "polling_condition {}", condition.name.name);
+                self.option("interval", &condition.interval);
+                self.option("description", &condition.description);
+                self.body(&condition.body, indent, column, end);
+            }
+            StatementKind::With { conditions, body } => {
+                self.out.push_str("with ");
+                for (i, condition) in conditions.iter().enumerate() {
+                    if i > 0 {
+                        self.out.push_str(", ");
+                    }
+                    self.expr(condition, 0);
                 }
                 self.body(body, indent, column, end);
+            }
+            StatementKind::WaitCondition { condition, timeout } => {
+                self.expr(condition, PRIMARY);
+                self.out.push_str(".wait");
+                self.option("timeout", timeout);
             }
         }
         // A comment at the end of the statement's last line stays there.
@@ -201,6 +233,26 @@ impl Printer<'_> {
         }
         self.out.push('\n');
         self.last_line = self.last_line.max(Some(end_line));
+    }
+
+    /// Prints ` name=value` for a statement's option, if it is given.
+    fn option(&mut self, name: &str, value: &Option<Expr>) {
+        if let Some(value) = value {
+            let _ = write!(self.out, " {name}=");
+            // A `.cmds` option written tight takes a literal or `(expression)`.
+            let literal = match &value.kind {
+                ExprKind::Int(_) | ExprKind::Float(_) => true,
+                ExprKind::Str(text) => text.as_literal().is_some(),
+                _ => false,
+            };
+            if literal {
+                self.expr(value, PRIMARY);
+            } else {
+                self.out.push('(');
+                self.expr(value, 0);
+                self.out.push(')');
+            }
+        }
     }
 
     /// Prints `expr`, in parentheses if it binds less tightly than `context`.
@@ -428,6 +480,8 @@ fn is_compound(statement: &Statement) -> bool {
             | StatementKind::Def(_)
             | StatementKind::Subtest { .. }
             | StatementKind::Retry { .. }
+            | StatementKind::PollingCondition(_)
+            | StatementKind::With { .. }
     )
 }
 

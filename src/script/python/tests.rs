@@ -271,9 +271,9 @@ fn outside_the_subset_one_diagnostic_at_the_construct() {
         "machine.start",
     );
     refused(
-        "x = json.dumps(y)",
-        "1:5: unexpected `json.dumps` (outside the Python that vmtest-min reads); read JSON with `json(text)`",
-        "json.dumps",
+        "x = json.load(y)",
+        "1:5: unexpected `json.load` (outside the Python that vmtest-min reads); read JSON with `json(text)`, write it with `to_json(value)`",
+        "json.load",
     );
 }
 
@@ -303,4 +303,57 @@ fn the_front_end_is_chosen_by_extension_then_content() {
     assert!(!is_python(Path::new("test-script"), "m.succeed(\"a\")\n"));
     let mixed = "start_all()\nm.succeed(\"a\") =~ \"b\"\nx = m.succeed 'c'\n";
     assert!(!is_python(Path::new("test-script"), mixed));
+}
+
+#[test]
+fn items_change_in_place() {
+    converts(
+        "conf = json.loads(out)\nconf[\"devices\"].append({\"id\": name})\nconf[\"n\"] += 1\nl.extend([1, 2])\nconf[\"a\"][0] = l\n",
+        "conf = json(out)\nconf[\"devices\"] = conf[\"devices\"] + [{\"id\": name}]\nconf[\"n\"] = conf[\"n\"] + 1\nl = l + [1, 2]\nconf[\"a\"][0] = l\n",
+    );
+    refused(
+        "m.name = 1\n",
+        "1:1: unexpected assignment to an attribute or to an item of anything but a variable (outside the Python that vmtest-min reads); assign to a name, or to `name[index]`",
+        "m.name",
+    );
+}
+
+#[test]
+fn json_dumps_is_to_json() {
+    converts(
+        "import json\nx = json.dumps({\"a\": [1, None]})\n",
+        "x = to_json({\"a\": [1, None]})\n",
+    );
+}
+
+#[test]
+fn polling_conditions_decorate_a_def() {
+    converts(
+        "@polling_condition\ndef foo_running():\n    \"check that foo is running\"\n    machine.succeed(\"pgrep -x foo\")\n\nwith foo_running:\n    machine.succeed(\"foo --work\")\n",
+        "polling_condition foo_running description=\"check that foo is running\" {\n    machine.succeed(\"pgrep -x foo\")\n}\n\nwith foo_running {\n    machine.succeed(\"foo --work\")\n}\n",
+    );
+    converts(
+        "@polling_condition(seconds_interval=10, description=\"up\")\ndef up() -> None:\n    return True\nup.wait()\nup.wait(timeout=30)\nwith up, other:\n    pass\n",
+        "polling_condition up interval=10 description=\"up\" {\n    return true\n}\nup.wait\nup.wait timeout=30\nwith up, other {\n}\n",
+    );
+    // A docstring later in the body is no description; `interval` may be a timedelta.
+    converts(
+        "@polling_condition(interval=datetime.timedelta(minutes=1))\ndef up():\n    if x:\n        \"not a description\"\n        pass\n",
+        "polling_condition up interval=(1 * 60) {\n    if x {\n    }\n}\n",
+    );
+    refused(
+        "@functools.cache\ndef f():\n    pass\n",
+        "1:2: unexpected decorator other than `@polling_condition` (outside the Python that vmtest-min reads); write a plain `def` procedure",
+        "functools",
+    );
+    refused(
+        "@polling_condition(5)\ndef f():\n    pass\n",
+        "1:20: unexpected positional argument of `polling_condition` (outside the Python that vmtest-min reads); name it: `seconds_interval=…` or `description=…`",
+        "5",
+    );
+    refused(
+        "@polling_condition\ndef f(m):\n    pass\n",
+        "2:7: unexpected polling condition with parameters (outside the Python that vmtest-min reads); read the values it needs from variables",
+        "m",
+    );
 }

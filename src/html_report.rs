@@ -1,0 +1,310 @@
+//! `vmtest-min report`: one self-contained HTML page made from an XML log.
+//!
+//! The page needs nothing but itself: the CSS is inline, the script is a few lines
+//! (the serial-line filter), screenshots are embedded as `data:` URIs, and nothing
+//! is fetched. At the top it names the failing step (the chain of failed nests,
+//! outermost first) with its error; below, every nest is a `<details>` element,
+//! open when it failed; serial lines are dimmed and can be hidden machine by
+//! machine. The markup is also well-formed XML, so tests can read it with xml-rs.
+
+use crate::log_tree::{self, Entry, Nest, Node, Outcome};
+use crate::sanitize::xml_escape;
+use std::fmt::Write;
+use std::path::Path;
+
+const STYLE: &str = "
+body { font: 14px/1.4 sans-serif; margin: 1em 2em; color: #222; }
+h1 { font-size: 1.3em; }
+.verdict { font-weight: bold; padding: 0.2em 0.6em; border-radius: 4px; }
+.verdict.passed { background: #d7f5dd; color: #135c23; }
+.verdict.failed { background: #fbe0e0; color: #8a1414; }
+#failure { border: 2px solid #c62828; background: #fff5f5; padding: 0.5em 1em; margin: 1em 0; }
+#failure h2 { font-size: 1.1em; margin: 0.2em 0; color: #8a1414; }
+pre, .line { font-family: monospace; white-space: pre-wrap; margin: 0; }
+details { margin-left: 1.2em; border-left: 1px solid #ddd; padding-left: 0.5em; }
+summary { cursor: pointer; }
+details.failed > summary { color: #b71c1c; font-weight: bold; }
+.time { color: #777; font-size: 0.9em; margin-left: 0.5em; }
+.machine { color: #1565c0; margin-right: 0.4em; }
+.line { margin-left: 1.2em; }
+.line.serial { opacity: 0.5; }
+.line.error { color: #b71c1c; font-weight: bold; }
+#filters { margin: 0.5em 0; }
+#filters label { margin-right: 1em; }
+img.screen { max-width: 640px; border: 1px solid #999; display: block; margin: 0.3em 1.2em; }
+";
+
+/// Hides or shows each machine's serial lines when its box is ticked (a link
+/// ending in `#hide=NAME` starts with NAME's unticked); marks the page ready once
+/// wired, for tests that run it in a browser. Kept free of `<` and `&` so that the
+/// page stays well-formed XML.
+const SCRIPT: &str = "
+var hidden = location.hash.indexOf('#hide=') === 0
+  ? decodeURIComponent(location.hash.slice(6)) : null;
+document.querySelectorAll('#filters input').forEach(function (box) {
+  box.addEventListener('change', function () {
+    var selector = '.serial[data-machine=\"' + box.dataset.machine + '\"]';
+    document.querySelectorAll(selector).forEach(function (line) {
+      line.hidden = !box.checked;
+    });
+  });
+  if (box.dataset.machine === hidden) {
+    box.checked = false;
+    box.dispatchEvent(new Event('change'));
+  }
+});
+document.body.dataset.ready = 'yes';
+";
+
+/// Renders the log `nodes`, read from the file named `title`; screenshot paths are
+/// relative to `base`.
+pub(crate) fn render(nodes: &[Node], title: &str, base: &Path) -> String {
+    let failing = failing_chain(nodes);
+    let errors = log_tree::lines(nodes)
+        .into_iter()
+        .filter(|e| e.error)
+        .collect::<Vec<_>>();
+    let failed = !failing.is_empty() || !errors.is_empty();
+    let mut out = String::from("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n");
+    out.push_str("<meta charset=\"utf-8\"/>\n");
+    let _ = writeln!(out, "<title>vmtest-min: {}</title>", xml_escape(title));
+    let _ = writeln!(out, "<style>{STYLE}</style>\n</head>\n<body>");
+    let verdict = if failed { "failed" } else { "passed" };
+    let _ = writeln!(
+        out,
+        "<h1>{} <span class=\"verdict {verdict}\" id=\"verdict\">{verdict}</span></h1>",
+        xml_escape(title)
+    );
+    if failed {
+        out.push_str("<section id=\"failure\">\n");
+        let step = failing
+            .last()
+            .map_or("the run", |nest| nest.head.text.as_str());
+        let _ = writeln!(
+            out,
+            "<h2><a href=\"#failing-step\">Failed step</a>: {}</h2>",
+            xml_escape(step)
+        );
+        if failing.len() > 1 {
+            let chain: Vec<String> = failing.iter().map(|n| xml_escape(&n.head.text)).collect();
+            let _ = writeln!(out, "<p class=\"path\">{}</p>", chain.join(" › "));
+        }
+        // The run's summary (logged outside every nest, with the script line and
+        // what was seen), else the failing step's own error, else the first one.
+        let top = nodes.iter().find_map(|node| match node {
+            Node::Line(line) if line.error => Some(line),
+            _ => None,
+        });
+        let inner = || {
+            failing.last().and_then(|nest| {
+                log_tree::lines(&nest.children)
+                    .into_iter()
+                    .find(|e| e.error)
+            })
+        };
+        if let Some(error) = top.or_else(inner).or(errors.first().copied()) {
+            let _ = writeln!(
+                out,
+                "<pre class=\"error\">{}</pre>",
+                xml_escape(&error.text)
+            );
+        }
+        out.push_str("</section>\n");
+    }
+    let machines = serial_machines(nodes);
+    if !machines.is_empty() {
+        out.push_str("<nav id=\"filters\">Serial lines:\n");
+        for machine in machines {
+            let machine = xml_escape(machine);
+            let _ = writeln!(
+                out,
+                "<label><input type=\"checkbox\" checked=\"checked\" data-machine=\"{machine}\"/> {machine}</label>"
+            );
+        }
+        out.push_str("</nav>\n");
+    }
+    out.push_str("<main id=\"log\">\n");
+    for node in nodes {
+        render_node(&mut out, node, base, failing.last().copied());
+    }
+    out.push_str("</main>\n");
+    let _ = writeln!(out, "<script>//<![CDATA[{SCRIPT}//]]></script>");
+    out.push_str("</body>\n</html>\n");
+    out
+}
+
+/// Reads the log at `log` and writes the page to `html`.
+pub(crate) fn write(log: &Path, html: &Path) -> std::io::Result<()> {
+    let nodes = log_tree::read(log)?;
+    let title = log.file_name().map_or_else(
+        || log.display().to_string(),
+        |name| name.to_string_lossy().into_owned(),
+    );
+    let base = log.parent().unwrap_or(Path::new("."));
+    std::fs::write(html, render(&nodes, &title, base))
+}
+
+fn render_node(out: &mut String, node: &Node, base: &Path, failing: Option<&Nest>) {
+    match node {
+        Node::Line(line) if is_closing(line) => {}
+        Node::Line(line) => {
+            let mut class = String::from("line");
+            if line.serial {
+                class.push_str(" serial");
+            }
+            if line.error {
+                class.push_str(" error");
+            }
+            let _ = write!(out, "<div class=\"{class}\"");
+            if let Some(machine) = &line.machine {
+                let _ = write!(out, " data-machine=\"{}\"", xml_escape(machine));
+            }
+            out.push('>');
+            push_machine(out, line);
+            let _ = writeln!(out, "{}</div>", xml_escape(&line.text));
+        }
+        Node::Nest(nest) => {
+            let failed = nest.failed();
+            let _ = write!(
+                out,
+                "<details class=\"nest{}\"",
+                if failed { " failed" } else { "" }
+            );
+            if failing.is_some_and(|step| std::ptr::eq(step, nest)) {
+                out.push_str(" id=\"failing-step\"");
+            }
+            if failed {
+                out.push_str(" open=\"open\"");
+            }
+            out.push_str("><summary>");
+            push_machine(out, &nest.head);
+            out.push_str(&xml_escape(&nest.head.text));
+            let time = match nest.outcome() {
+                Outcome::Finished(s) => format!("{s:.2} s"),
+                Outcome::Failed(s) => format!("failed after {s:.2} s"),
+                Outcome::Unfinished => "did not finish".to_string(),
+            };
+            let _ = writeln!(out, "<span class=\"time\">{time}</span></summary>");
+            if let Some(image) = &nest.head.image {
+                push_image(out, base, image);
+            }
+            for child in &nest.children {
+                render_node(out, child, base, failing);
+            }
+            out.push_str("</details>\n");
+        }
+    }
+}
+
+fn push_machine(out: &mut String, entry: &Entry) {
+    if let Some(machine) = &entry.machine {
+        let _ = write!(
+            out,
+            "<span class=\"machine\">{}</span>",
+            xml_escape(machine)
+        );
+    }
+}
+
+/// An `<img>` of the screenshot `image` (relative to `base`), embedded; a plain
+/// link to the file when it cannot be read.
+fn push_image(out: &mut String, base: &Path, image: &str) {
+    let mime = match Path::new(image).extension().and_then(|e| e.to_str()) {
+        Some("png") => "image/png",
+        Some("jpg" | "jpeg") => "image/jpeg",
+        _ => "application/octet-stream",
+    };
+    let alt = xml_escape(image);
+    match std::fs::read(base.join(image)) {
+        Ok(bytes) => {
+            let _ = writeln!(
+                out,
+                "<img class=\"screen\" alt=\"{alt}\" src=\"data:{mime};base64,{}\"/>",
+                base64(&bytes)
+            );
+        }
+        Err(_) => {
+            let _ = writeln!(
+                out,
+                "<img class=\"screen\" alt=\"{alt} (not found)\" src=\"{alt}\"/>"
+            );
+        }
+    }
+}
+
+/// Whether `line` is a nest's closing line, which the summary's time replaces.
+fn is_closing(line: &Entry) -> bool {
+    !line.serial
+        && (line.text.starts_with("(finished: ") || line.text.starts_with("(failed: "))
+        && line.text.ends_with(" seconds)")
+}
+
+/// The failed nests from the outermost down to the innermost failed step.
+fn failing_chain(nodes: &[Node]) -> Vec<&Nest> {
+    let mut chain = Vec::new();
+    let mut level = nodes;
+    while let Some(nest) = level.iter().find_map(|node| match node {
+        Node::Nest(nest) if nest.failed() => Some(nest),
+        _ => None,
+    }) {
+        chain.push(nest);
+        level = &nest.children;
+    }
+    chain
+}
+
+/// The machines that printed serial lines, in order of first appearance.
+fn serial_machines(nodes: &[Node]) -> Vec<&str> {
+    let mut machines = Vec::new();
+    for line in log_tree::lines(nodes) {
+        if let (true, Some(machine)) = (line.serial, line.machine.as_deref())
+            && !machines.contains(&machine)
+        {
+            machines.push(machine);
+        }
+    }
+    machines
+}
+
+/// Standard base64 (RFC 4648, with padding).
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[(n >> (18 - 6 * i)) as usize & 63]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_matches_the_rfc_examples() {
+        let cases = [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ];
+        for (plain, encoded) in cases {
+            assert_eq!(base64(plain.as_bytes()), encoded);
+        }
+    }
+}

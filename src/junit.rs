@@ -1,0 +1,231 @@
+//! The JUnit XML report (`--junit-xml`), made from the run's XML log when the run
+//! ends.
+//!
+//! One `<testcase>` per subtest, named by its title, and one named `main` for the
+//! script outside subtests (its time is the whole run's), as the NixOS driver's
+//! report has. A failed case carries `<failure>` when the test failed and `<error>`
+//! when the environment failed (QEMU died, the global timeout ran out, a signal
+//! stopped the run), with the error's first line as `message` and its full text
+//! as the body; every case carries the last console lines of each machine seen in
+//! it as `<system-out>`. A failure inside a subtest counts against that subtest
+//! only; `main` fails when the run failed outside every subtest.
+//!
+//! Building it from the log (instead of from a second set of hooks in the
+//! interpreter) keeps one record of the run; with no log kept, `run.rs` writes one
+//! to a temporary file for this.
+
+use crate::exit::Status;
+use crate::log_tree::{self, Entry, Nest, Node, Outcome};
+use crate::sanitize::xml_escape;
+use std::fmt::Write;
+
+/// How many console lines of each machine a case keeps.
+const CONSOLE_TAIL: usize = 20;
+
+/// One `<testcase>`.
+struct Case<'a> {
+    name: String,
+    seconds: f64,
+    /// The error lines that explain a failure; `None` when the case passed.
+    failure: Option<Vec<&'a Entry>>,
+    serial: Vec<&'a Entry>,
+}
+
+/// The JUnit document for a run whose log is `nodes`, whose script is `suite`, that
+/// took `seconds` and ended with `status`.
+pub(crate) fn render(nodes: &[Node], suite: &str, seconds: f64, status: Status) -> String {
+    let mut cases = Vec::new();
+    let mut outside = Vec::new();
+    collect(nodes, &mut cases, &mut outside);
+    let outside_errors: Vec<&Entry> = outside.iter().copied().filter(|e| e.error).collect();
+    // The run's failure summary (source line, output, console) is logged outside
+    // every subtest: it belongs to the subtest that failed last.
+    let failed_subtest = cases
+        .iter_mut()
+        .rev()
+        .find_map(|case| case.failure.as_mut());
+    let subtest_failed = failed_subtest.is_some();
+    if let Some(failure) = failed_subtest {
+        failure.extend(outside_errors.iter().copied());
+    }
+    let main_failed = status != Status::Passed && !subtest_failed;
+    cases.push(Case {
+        name: "main".to_string(),
+        seconds,
+        failure: main_failed.then_some(outside_errors),
+        serial: outside.iter().copied().filter(|e| e.serial).collect(),
+    });
+    let element = match status {
+        Status::Environment | Status::GlobalTimeout | Status::Signal(_) => "error",
+        _ => "failure",
+    };
+    let failed = cases.iter().filter(|case| case.failure.is_some()).count();
+    let (failures, errors) = match element {
+        "error" => (0, failed),
+        _ => (failed, 0),
+    };
+    let totals = format!(
+        "tests=\"{}\" failures=\"{failures}\" errors=\"{errors}\" time=\"{seconds:.3}\"",
+        cases.len()
+    );
+    let suite = xml_escape(suite);
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n");
+    let _ = writeln!(out, "<testsuites name=\"vmtest-min\" {totals}>");
+    let _ = writeln!(out, "  <testsuite name=\"{suite}\" {totals} skipped=\"0\">");
+    for case in &cases {
+        let _ = write!(
+            out,
+            "    <testcase name=\"{}\" classname=\"{suite}\" time=\"{:.3}\"",
+            xml_escape(&case.name),
+            case.seconds
+        );
+        if case.failure.is_none() && case.serial.is_empty() {
+            out.push_str("/>\n");
+            continue;
+        }
+        out.push_str(">\n");
+        if let Some(errors) = &case.failure {
+            let text = match errors.is_empty() {
+                true => format!("{} (exit status {})", stop_reason(status), status.code()),
+                false => errors
+                    .iter()
+                    .map(|e| e.text.as_str())
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            };
+            let message = text.lines().next().unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "      <{element} message=\"{}\">{}</{element}>",
+                xml_escape(message),
+                xml_escape(&text)
+            );
+        }
+        if !case.serial.is_empty() {
+            let _ = writeln!(
+                out,
+                "      <system-out>{}</system-out>",
+                xml_escape(&console_tail(&case.serial))
+            );
+        }
+        out.push_str("    </testcase>\n");
+    }
+    out.push_str("  </testsuite>\n</testsuites>\n");
+    out
+}
+
+/// Reads the log at `log` and writes the report to `path`.
+pub(crate) fn write(
+    log: &std::path::Path,
+    path: &std::path::Path,
+    suite: &str,
+    seconds: f64,
+    status: Status,
+) -> std::io::Result<()> {
+    let nodes = log_tree::read(log)?;
+    std::fs::write(path, render(&nodes, suite, seconds, status))
+}
+
+/// Adds a case for each subtest under `nodes` (nested ones too) to `cases`, and the
+/// lines outside every subtest to `outside`.
+fn collect<'a>(nodes: &'a [Node], cases: &mut Vec<Case<'a>>, outside: &mut Vec<&'a Entry>) {
+    for node in nodes {
+        match node {
+            Node::Line(line) => outside.push(line),
+            Node::Nest(nest) => match nest.subtest() {
+                Some(title) => {
+                    cases.push(case(nest, title));
+                    let mut inner = Vec::new();
+                    collect(&nest.children, cases, &mut inner);
+                }
+                None => collect(&nest.children, cases, outside),
+            },
+        }
+    }
+}
+
+fn case<'a>(nest: &'a Nest, title: &str) -> Case<'a> {
+    let lines = log_tree::lines(&nest.children);
+    let seconds = match nest.outcome() {
+        Outcome::Finished(s) | Outcome::Failed(s) => s,
+        Outcome::Unfinished => 0.0,
+    };
+    Case {
+        name: title.to_string(),
+        seconds,
+        failure: nest
+            .failed()
+            .then(|| lines.iter().copied().filter(|e| e.error).collect()),
+        serial: lines.into_iter().filter(|e| e.serial).collect(),
+    }
+}
+
+/// The last [`CONSOLE_TAIL`] lines of each machine, machine by machine, as
+/// `name # line`.
+fn console_tail(serial: &[&Entry]) -> String {
+    let mut machines: Vec<&str> = Vec::new();
+    for line in serial {
+        let name = line.machine.as_deref().unwrap_or("?");
+        if !machines.contains(&name) {
+            machines.push(name);
+        }
+    }
+    let mut out = Vec::new();
+    for machine in machines {
+        let mine: Vec<_> = serial
+            .iter()
+            .filter(|e| e.machine.as_deref().unwrap_or("?") == machine)
+            .collect();
+        let skip = mine.len().saturating_sub(CONSOLE_TAIL);
+        out.extend(
+            mine[skip..]
+                .iter()
+                .map(|e| format!("{machine} # {}", e.text)),
+        );
+    }
+    out.join("\n")
+}
+
+fn stop_reason(status: Status) -> &'static str {
+    match status {
+        Status::GlobalTimeout => "the global timeout ran out",
+        Status::Signal(_) => "stopped by a signal",
+        Status::Environment => "the environment failed",
+        _ => "the test failed",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failing_subtest_is_a_failure_with_its_console() {
+        let nodes = log_tree::parse(
+            br#"<logfile>
+<nest><head>subtest: ok</head><line>(finished: subtest: ok, in 0.25 seconds)</line></nest>
+<nest><head>subtest: bad</head>
+<line machine="m" type="serial">console 1</line>
+<line error="1">subtest "bad" failed: m: command `x` failed
+output: y</line>
+<line>(failed: subtest: bad, in 2.00 seconds)</line></nest>
+<line error="1">error: summary</line>
+</logfile>"#,
+        );
+        let xml = render(&nodes, "t.cmds", 3.0, Status::TestFailed);
+        assert!(
+            xml.contains("tests=\"3\" failures=\"1\" errors=\"0\""),
+            "{xml}"
+        );
+        assert!(xml.contains("<testcase name=\"ok\" classname=\"t.cmds\" time=\"0.250\"/>"));
+        assert!(xml.contains(
+            "<failure message=\"subtest &quot;bad&quot; failed: m: command `x` failed\">"
+        ));
+        assert!(xml.contains("<system-out>m # console 1</system-out>"));
+        assert!(xml.contains("output: y\nerror: summary</failure>"), "{xml}");
+        assert!(xml.contains("<testcase name=\"main\" classname=\"t.cmds\" time=\"3.000\"/>"));
+        let timeout = render(&nodes[..1], "t.cmds", 3.0, Status::GlobalTimeout);
+        assert!(timeout.contains("failures=\"0\" errors=\"1\""), "{timeout}");
+        assert!(timeout.contains("<error message=\"the global timeout ran out (exit status 4)\">"));
+    }
+}

@@ -1,0 +1,320 @@
+//! `vmtest-min report LOG.xml`: the HTML page of a fake-VM run's log, read back
+//! with xml-rs, and rendered by headless Chromium when it is installed.
+
+use crate::support::{HARD_LIMIT, Test};
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A 24×24 red PNG, standing in for a screenshot.
+const PNG: [u8; 88] = [
+    137, 80, 78, 71, 13, 10, 26, 10, 0, 0, 0, 13, 73, 72, 68, 82, 0, 0, 0, 24, 0, 0, 0, 24, 8, 2,
+    0, 0, 0, 111, 21, 170, 175, 0, 0, 0, 31, 73, 68, 65, 84, 120, 218, 99, 56, 33, 39, 71, 21, 196,
+    48, 106, 208, 168, 65, 163, 6, 141, 26, 52, 106, 208, 168, 65, 3, 111, 16, 0, 198, 181, 73, 31,
+    44, 62, 118, 6, 0, 0, 0, 0, 73, 69, 78, 68, 174, 66, 96, 130,
+];
+
+/// An element of the page: name, attributes, text directly inside it, and the
+/// names of the elements it sits in.
+#[derive(Debug)]
+struct Element {
+    name: String,
+    attrs: Vec<(String, String)>,
+    text: String,
+    parents: Vec<String>,
+}
+
+impl Element {
+    fn attr(&self, key: &str) -> Option<&str> {
+        self.attrs
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn has_class(&self, class: &str) -> bool {
+        self.attr("class")
+            .is_some_and(|c| c.split(' ').any(|x| x == class))
+    }
+}
+
+/// Parses the page with xml-rs (it is written as well-formed XML).
+#[track_caller]
+fn elements(html: &str) -> Vec<Element> {
+    use xml::reader::{EventReader, XmlEvent};
+    let mut out: Vec<Element> = Vec::new();
+    let mut open: Vec<usize> = Vec::new();
+    for event in EventReader::new(html.as_bytes()) {
+        match event.unwrap_or_else(|e| panic!("page is not well-formed: {e}")) {
+            XmlEvent::StartElement {
+                name, attributes, ..
+            } => {
+                let parents = open.iter().map(|&i| out[i].name.clone()).collect();
+                open.push(out.len());
+                out.push(Element {
+                    name: name.local_name,
+                    attrs: attributes
+                        .into_iter()
+                        .map(|a| (a.name.local_name, a.value))
+                        .collect(),
+                    text: String::new(),
+                    parents,
+                });
+            }
+            XmlEvent::Characters(text) | XmlEvent::CData(text) => {
+                if let Some(&i) = open.last() {
+                    out[i].text.push_str(&text);
+                }
+            }
+            XmlEvent::EndElement { .. } => {
+                open.pop();
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// A fake-VM run with a passing and a failing subtest, its log given a screenshot
+/// on the passing subtest's head (as the screenshot method logs it), and its page.
+fn failing_run_report() -> (Test, PathBuf) {
+    let test = Test::new();
+    let out = Test::new()
+        .fake("machine", &[])
+        .script(
+            r#"
+subtest "passing" {
+    machine.succeed "echo hi"
+}
+subtest "failing" {
+    machine.succeed "echo partial; exit 3"
+}
+"#,
+        )
+        .run();
+    out.code(1);
+    let log = test.dir().join("log.xml");
+    let text = out.xml.replace(
+        "<head>subtest: passing</head>",
+        "<head image=\"shot.png\">subtest: passing</head>",
+    );
+    assert_ne!(text, out.xml, "no passing subtest in the log");
+    fs::write(&log, text).unwrap();
+    fs::write(test.dir().join("shot.png"), PNG).unwrap();
+    let status = Command::new(env!("CARGO_BIN_EXE_vmtest-min"))
+        .args(["report", "log.xml", "-o", "report.html"])
+        .current_dir(test.dir())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let html = test.dir().join("report.html");
+    (test, html)
+}
+
+#[test]
+fn the_page_puts_the_failure_first_and_nests_the_log() {
+    let (_test, html) = failing_run_report();
+    let text = fs::read_to_string(&html).unwrap();
+    assert!(text.starts_with("<!DOCTYPE html>"));
+    // Self-contained: nothing to fetch.
+    for outside in ["http:", "https:", "<link", "src=\"/"] {
+        assert!(
+            !text.contains(outside),
+            "page refers outside itself: {outside}"
+        );
+    }
+    let page = elements(&text);
+    let find =
+        |pred: &dyn Fn(&Element) -> bool| page.iter().filter(|e| pred(e)).collect::<Vec<_>>();
+    let verdict = find(&|e| e.attr("id") == Some("verdict"));
+    assert_eq!(verdict[0].text, "failed");
+    // The failing step and its error, at the top, before the log.
+    let failure = page
+        .iter()
+        .position(|e| e.attr("id") == Some("failure"))
+        .unwrap();
+    let log = page
+        .iter()
+        .position(|e| e.attr("id") == Some("log"))
+        .unwrap();
+    assert!(failure < log);
+    let heading = &page[failure + 1];
+    assert_eq!(heading.name, "h2");
+    let step = page[failure..log]
+        .iter()
+        .map(|e| e.text.as_str())
+        .collect::<String>();
+    assert!(
+        step.contains("must succeed: echo partial; exit 3"),
+        "{step}"
+    );
+    assert!(step.contains("failed (exit status 3)"), "{step}");
+    // Nests: failed ones open, passed ones closed; the failing step is the target.
+    let nests = find(&|e| e.name == "details");
+    assert!(nests.len() >= 4, "{nests:?}");
+    for nest in &nests {
+        assert_eq!(
+            nest.has_class("failed"),
+            nest.attr("open") == Some("open"),
+            "{nest:?}"
+        );
+    }
+    let target = find(&|e| e.attr("id") == Some("failing-step"));
+    assert!(target[0].has_class("failed"));
+    let summaries: Vec<_> = find(&|e| e.name == "summary" && e.text.contains("subtest: "));
+    assert_eq!(summaries.len(), 2);
+    // Serial lines: dimmed by class, filterable by machine.
+    let serial = find(&|e| e.has_class("serial"));
+    assert!(!serial.is_empty());
+    assert!(
+        serial
+            .iter()
+            .all(|e| e.attr("data-machine") == Some("machine"))
+    );
+    assert!(
+        serial
+            .iter()
+            .all(|e| e.parents.contains(&"details".to_string()))
+    );
+    let boxes = find(&|e| e.name == "input");
+    assert_eq!(boxes.len(), 1);
+    assert_eq!(boxes[0].attr("data-machine"), Some("machine"));
+    // The screenshot, embedded, inside the passing subtest.
+    let images = find(&|e| e.name == "img");
+    assert_eq!(images.len(), 1);
+    let src = images[0].attr("src").unwrap();
+    assert!(
+        src.starts_with("data:image/png;base64,iVBORw0KGgo"),
+        "{src}"
+    );
+    assert!(images[0].parents.iter().filter(|p| *p == "details").count() >= 2);
+    assert_eq!(find(&|e| e.name == "script").len(), 1);
+    assert_eq!(find(&|e| e.name == "style").len(), 1);
+}
+
+#[test]
+fn a_passing_log_has_no_failure_section_and_bad_arguments_are_refused() {
+    let out = Test::new()
+        .fake("machine", &[])
+        .script("machine.succeed \"echo hi\"\n")
+        .run();
+    out.code(0);
+    let status = Command::new(env!("CARGO_BIN_EXE_vmtest-min"))
+        .args(["report", "log.xml"])
+        .current_dir(out.dir())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let page = elements(&fs::read_to_string(out.dir().join("log.html")).unwrap());
+    assert!(page.iter().all(|e| e.attr("id") != Some("failure")));
+    assert!(
+        page.iter()
+            .any(|e| e.attr("id") == Some("verdict") && e.text == "passed")
+    );
+    assert!(page.iter().all(|e| e.attr("open").is_none()));
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_vmtest-min"))
+            .args(args)
+            .current_dir(out.dir())
+            .output()
+            .unwrap()
+    };
+    let missing = run(&["report", "no-such.xml"]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no-such.xml"));
+    let none = run(&["report"]);
+    assert_eq!(none.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&none.stderr).contains("`report` needs a LOG.xml"));
+}
+
+/// The path of `chromium`, if installed.
+fn chromium() -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join("chromium"))
+        .find(|candidate| candidate.is_file())
+}
+
+/// Runs headless Chromium with `args` on `url`; returns its stdout.
+fn run_chromium(chromium: &Path, profile: &Path, args: &[&str], url: &str) -> String {
+    let mut child = Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(args)
+        .arg(url)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start chromium");
+    let mut stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut stdout, &mut text).unwrap();
+        text
+    });
+    let started = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > HARD_LIMIT {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("chromium outlived {HARD_LIMIT:?}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    reader.join().unwrap()
+}
+
+#[test]
+fn chromium_renders_the_page_and_runs_its_filter() {
+    let Some(chromium) = chromium() else {
+        eprintln!("skipped: chromium is not installed (apt-get install chromium)");
+        return;
+    };
+    let (test, html) = failing_run_report();
+    let profile = tempfile::tempdir().unwrap();
+    let url = format!("file://{}", html.display());
+    let dom = run_chromium(&chromium, profile.path(), &["--dump-dom"], &url);
+    // The script ran; the failed nests are open; the screenshot is an image.
+    assert!(dom.contains("data-ready=\"yes\""), "{dom}");
+    assert!(dom.contains("id=\"failing-step\""));
+    assert!(dom.contains("<img class=\"screen\""));
+    assert!(
+        !dom.contains("hidden=\"\""),
+        "nothing hidden before a filter"
+    );
+    // `#hide=machine` unticks the machine's box: its serial lines are hidden.
+    let filtered = run_chromium(
+        &chromium,
+        profile.path(),
+        &["--dump-dom"],
+        &format!("{url}#hide=machine"),
+    );
+    let hidden = filtered.matches("class=\"line serial\" data-machine=\"machine\" hidden=\"\"");
+    let serial = filtered.matches("class=\"line serial\"");
+    assert_eq!(hidden.count(), serial.count(), "{filtered}");
+    let shot = test.dir().join("report.png");
+    run_chromium(
+        &chromium,
+        profile.path(),
+        &[
+            &format!("--screenshot={}", shot.display()),
+            "--window-size=1100,900",
+        ],
+        &url,
+    );
+    let png = fs::read(&shot).expect("chromium wrote a screenshot");
+    assert!(png.starts_with(&PNG[..8]) && png.len() > 10_000);
+    if let Some(keep) = std::env::var_os("VMTEST_REPORT_SCREENSHOT") {
+        fs::copy(&shot, keep).unwrap();
+    }
+}
