@@ -304,6 +304,16 @@ impl Machine {
         what: &str,
         operation: impl FnOnce(&mut Monitor, Deadline, Watch<'_>) -> Result<String, Stop>,
     ) -> Result<String, Error> {
+        self.on_monitor_within(what, MONITOR_TIMEOUT, operation)
+    }
+
+    /// [`Machine::on_monitor`], waiting at most `timeout` for the answer.
+    fn on_monitor_within(
+        &mut self,
+        what: &str,
+        timeout: Duration,
+        operation: impl FnOnce(&mut Monitor, Deadline, Watch<'_>) -> Result<String, Stop>,
+    ) -> Result<String, Error> {
         let name = self.config.name.clone();
         let Some(running) = self.running() else {
             return Err(Error::NotRunning {
@@ -312,14 +322,14 @@ impl Machine {
             });
         };
         let during = format!("sending {what}");
-        let deadline = Deadline::after(MONITOR_TIMEOUT);
+        let deadline = Deadline::after(timeout);
         let Running { qemu, monitor, .. } = running;
         match operation(monitor, deadline, &mut || qemu.watch(false, &during)) {
             Ok(answer) => Ok(answer),
             Err(Stop::TimedOut) => Err(Error::Timeout {
                 machine: name,
                 what: format!("an answer to {what}"),
-                seconds: MONITOR_TIMEOUT.as_secs_f64(),
+                seconds: timeout.as_secs_f64(),
                 last: None,
             }),
             Err(stop) => Err(qemu.stop_error(stop, &during)),
@@ -341,6 +351,22 @@ impl Machine {
             });
         };
         operation(qmp, qemu)
+    }
+
+    /// Sends `command` to the QEMU monitor and returns the answer, waiting at most
+    /// `timeout`: the driver's own queries use a short one, so that a QEMU that
+    /// stopped answering does not hold a step up for the whole monitor timeout.
+    pub(crate) fn ask_monitor(
+        &mut self,
+        command: &str,
+        timeout: Duration,
+    ) -> Result<String, Error> {
+        let text = command.to_string();
+        self.on_monitor_within(
+            &format!("monitor command `{command}`"),
+            timeout,
+            |monitor, deadline, watch| monitor.command(&text, deadline, watch),
+        )
     }
 
     /// Ends QEMU's process group now (SIGTERM, then SIGKILL), if it runs.
@@ -606,11 +632,7 @@ impl Vm for Machine {
 
     /// Sends a command to the QEMU monitor and returns the answer.
     fn send_monitor_command(&mut self, command: &str) -> Result<String, Error> {
-        let text = command.to_string();
-        self.on_monitor(
-            &format!("monitor command `{command}`"),
-            |monitor, deadline, watch| monitor.command(&text, deadline, watch),
-        )
+        self.ask_monitor(command, MONITOR_TIMEOUT)
     }
 
     /// Connects (`up`) or disconnects the guest's first vlan interface.

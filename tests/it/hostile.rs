@@ -279,8 +279,9 @@ fn real_qemu_killed_mid_command() {
 }
 
 /// QEMU (its whole process group) stopped with SIGSTOP: the monitor never answers,
-/// so the monitor command times out after its 60 s; the run then ends promptly and
-/// the stopped processes are gone.
+/// so the monitor command times out after its 60 s (the driver's own `info kvm`
+/// question before it gives up after 10 s); the run then ends promptly and the
+/// stopped processes are gone.
 fn qemu_stopped() {
     let mut run = Test::new()
         .fake("machine", &[])
@@ -292,7 +293,7 @@ fn qemu_stopped() {
         .spawn();
     let message =
         "machine: timed out after 60 s waiting for an answer to monitor command `info status`";
-    run.wait_for_line(message, Duration::from_secs(90));
+    run.wait_for_line(message, Duration::from_secs(120));
     let reported = Instant::now();
     let out = run.finish();
     // SIGTERM alone would wait for a continue that never comes: the group gets
@@ -302,7 +303,7 @@ fn qemu_stopped() {
         cleanup < Duration::from_millis(2500),
         "cleanup took {cleanup:?}"
     );
-    ended(&out, 1, Duration::from_secs(90), &[message]);
+    ended(&out, 1, Duration::from_secs(120), &[message]);
 }
 
 /// The monitor connection closes while the guest's shell keeps working: shell steps
