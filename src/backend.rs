@@ -61,6 +61,31 @@ pub(crate) trait Vm {
     /// A private directory for the machine's temporary files (its state
     /// directory, removed with the run).
     fn scratch_dir(&self) -> &Path;
+
+    // Files, power, network and the console log (methods/files.rs, power.rs,
+    // network.rs, logs.rs).
+    /// The host side of the directory shared with the guest (`/tmp/shared` there).
+    fn shared_dir(&self) -> &Path;
+    /// Starts QEMU (no-op if running); `reboot` says what a guest reboot does.
+    fn start_with(&mut self, reboot: OnReboot) -> Result<(), Error>;
+    /// Presses ctrl-alt-delete; the next step waits for the rebooted guest's shell.
+    fn reboot(&mut self) -> Result<(), Error>;
+    /// Forwards TCP port `host_port` on the host's loopback to `guest_port` of
+    /// the guest's user-mode network.
+    fn forward_port(&mut self, host_port: u16, guest_port: u16) -> Result<(), Error>;
+    /// The serial console lines of the running QEMU, or of the last one (the last
+    /// `serial::MAX_LINES`); none before the first start.
+    fn console_log(&self) -> Vec<String>;
+}
+
+/// What a guest reboot does to QEMU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OnReboot {
+    /// QEMU exits (`-no-reboot`, the NixOS driver's default): a guest that
+    /// reboots by mistake ends the run's view of it at once.
+    Exit,
+    /// QEMU resets the guest, which boots again (`start(allow_reboot=True)`).
+    Reset,
 }
 
 /// All machines plus the run-wide services the methods need.

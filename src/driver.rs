@@ -24,9 +24,6 @@ use crate::machine::{Machine, MachineConfig};
 use crate::setup::Machines;
 use crate::vlan::Vlan;
 use std::convert::Infallible;
-use std::fs;
-use std::io;
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -105,7 +102,7 @@ impl Driver {
     ) -> Result<Driver, Error> {
         let root = make_root(&config.tmp_dir, config.keep_vm_state)?;
         let shared_dir = root.path().join("shared-xchg");
-        mkdir_private(&shared_dir)?;
+        crate::private_dir::ensure(&shared_dir)?;
         let vlans = match config.vlans.is_empty() {
             true => Vec::new(),
             false => logger.nest(None, "start all VLans", || {
@@ -300,7 +297,7 @@ fn machine_config(
 fn make_root(base: &Path, keep: bool) -> Result<Root, Error> {
     if keep {
         let path = base.join("vmtest-min-state");
-        mkdir_private(&path)?;
+        crate::private_dir::ensure(&path)?;
         Ok(Root::Kept(path))
     } else {
         tempfile::Builder::new()
@@ -309,41 +306,4 @@ fn make_root(base: &Path, keep: bool) -> Result<Root, Error> {
             .map(Root::Temporary)
             .map_err(|e| Error::io(format!("creating a temp dir in `{}`", base.display()), e))
     }
-}
-
-/// Creates the directory `path` (mode 0700) unless it exists, then makes sure it
-/// is a private directory of this user's: the kept state directory has a fixed
-/// name in `TMPDIR`, where someone else may have put a directory or a symlink first.
-fn mkdir_private(path: &Path) -> Result<(), Error> {
-    let context = || format!("creating `{}`", path.display());
-    fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(path)
-        .map_err(|e| Error::io(context(), e))?;
-    let metadata = fs::symlink_metadata(path).map_err(|e| Error::io(context(), e))?;
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    let me = unsafe { libc::geteuid() };
-    if !metadata.is_dir() || metadata.uid() != me {
-        let why = format!(
-            "it exists as a {} owned by uid {}, not as a directory of this user (uid {me})",
-            if metadata.is_symlink() {
-                "symlink"
-            } else if metadata.is_dir() {
-                "directory"
-            } else {
-                "file"
-            },
-            metadata.uid()
-        );
-        return Err(Error::io(
-            context(),
-            io::Error::new(io::ErrorKind::PermissionDenied, why),
-        ));
-    }
-    if metadata.mode() & 0o077 != 0 {
-        fs::set_permissions(path, fs::Permissions::from_mode(0o700))
-            .map_err(|e| Error::io(context(), e))?;
-    }
-    Ok(())
 }

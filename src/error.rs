@@ -203,6 +203,16 @@ pub enum Error {
         /// What is wrong.
         message: String,
     },
+    /// A file could not be copied between the host and a guest (the shared
+    /// directory is not mounted in the guest, a source is missing, a copy failed).
+    Copy {
+        /// The machine.
+        machine: String,
+        /// The copy, e.g. "copy_from_host `a` to `/b`".
+        what: String,
+        /// Why it failed.
+        message: String,
+    },
     /// A signal stopped the run.
     Interrupted {
         /// The signal number.
@@ -252,6 +262,7 @@ impl Error {
             | Error::Assertion { .. }
             | Error::AssertFailed { .. }
             | Error::RetryGaveUp { .. }
+            | Error::Copy { .. }
             | Error::InvalidValue { .. } => Status::TestFailed,
             Error::Io { .. }
             | Error::MachineDied { .. }
@@ -282,6 +293,7 @@ impl Error {
             | Error::Assertion { machine, .. }
             | Error::Machine { machine, .. }
             | Error::OutputLost { machine, .. }
+            | Error::Copy { machine, .. }
             | Error::NotRunning { machine, .. }
             | Error::MissingProgram { machine, .. } => Some(machine),
             Error::CheckFailed { machine, .. } => machine.as_deref(),
@@ -461,6 +473,11 @@ impl fmt::Display for Error {
             ),
             Error::Assertion { machine, message } => write!(f, "{machine}: {message}"),
             Error::Machine { machine, message } => write!(f, "{machine}: {message}"),
+            Error::Copy {
+                machine,
+                what,
+                message,
+            } => write!(f, "{machine}: {what} failed: {message}"),
             Error::NotRunning { machine, what } => {
                 write!(f, "{machine}: cannot {what}: the machine is not running")
             }

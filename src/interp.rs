@@ -307,7 +307,7 @@ impl<'a> Interpreter<'a> {
     fn seconds(&mut self, expr: &Expr, what: &str) -> Result<f64, StepError> {
         match self.method_arg(expr, ValueKind::Seconds, what)? {
             Arg::Number(seconds) => Ok(seconds),
-            Arg::Text(_) => unreachable!("seconds convert to a number"),
+            Arg::Text(_) | Arg::Bool(_) => unreachable!("seconds convert to a number"),
         }
     }
 
@@ -991,6 +991,8 @@ fn to_arg(value: &Value, kind: ValueKind) -> Result<Arg, &'static str> {
             _ => Err("a port number from 1 to 65535"),
         },
         (ValueKind::Port, _) => Err("a port number from 1 to 65535"),
+        (ValueKind::Bool, Value::Bool(flag)) => Ok(Arg::Bool(*flag)),
+        (ValueKind::Bool, _) => Err("True or False"),
     }
 }
 
@@ -1056,6 +1058,7 @@ fn describe_call(method: &str, args: &[Arg]) -> String {
     match args.first() {
         Some(Arg::Text(text)) => format!("{method} `{}`", crate::error::one_line(text)),
         Some(Arg::Number(number)) => format!("{method} {number}"),
+        Some(Arg::Bool(flag)) => format!("{method} {flag}"),
         None => method.to_string(),
     }
 }

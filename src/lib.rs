@@ -31,6 +31,7 @@ mod methods;
 mod monitor;
 mod ocr;
 mod png;
+mod private_dir;
 mod process;
 mod qemu;
 mod qmp;

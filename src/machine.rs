@@ -12,7 +12,7 @@
 //! A [`Machine`] owns its QEMU process group: dropping it (or [`Machine::kill`]) ends
 //! the group, joins the serial reader and removes the sockets.
 
-use crate::backend::Vm;
+use crate::backend::{OnReboot, Vm};
 use crate::cancel::{Cancel, Deadline};
 use crate::command::{Outcome, Request};
 use crate::error::{Error, one_line};
@@ -29,7 +29,6 @@ use crate::socket::{Stop, Watch};
 use regex_lite::Regex;
 use std::fs::{self, File};
 use std::io::ErrorKind;
-use std::os::unix::fs::DirBuilderExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -91,6 +90,8 @@ struct Running {
     guest: Guest,
     /// QMP, past negotiation; events queue there until a wait takes them.
     qmp: Qmp,
+    /// What a guest reboot does to this QEMU.
+    on_reboot: OnReboot,
 }
 
 /// The guest's root shell, as far as the driver knows.
@@ -146,11 +147,7 @@ impl Machine {
             fs::remove_dir_all(state)
                 .map_err(|e| Error::io(format!("removing `{}`", state.display()), e))?;
         }
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(state)
-            .map_err(|e| Error::io(format!("creating `{}`", state.display()), e))?;
+        crate::private_dir::ensure(state)?;
         self.state_prepared = true;
         Ok(())
     }
@@ -369,6 +366,18 @@ impl Machine {
         )
     }
 
+    /// Fails with what the monitor answered to `what`, unless it answered nothing
+    /// (QEMU's monitor is silent when a command succeeds).
+    fn monitor_said_nothing(&self, what: &str, answer: &str) -> Result<(), Error> {
+        match answer.trim() {
+            "" => Ok(()),
+            said => Err(Error::Machine {
+                machine: self.config.name.clone(),
+                message: format!("{what} failed: the monitor answered `{said}`"),
+            }),
+        }
+    }
+
     /// Ends QEMU's process group now (SIGTERM, then SIGKILL), if it runs.
     pub(crate) fn kill(&mut self) {
         if let Some(running) = self.running() {
@@ -431,7 +440,13 @@ fn not_running(qmp: &mut Qmp, qemu: &mut Qemu) -> Option<String> {
 
 /// The arguments the driver appends to every start script. QMP comes first, as
 /// in the NixOS driver: QEMU listens on it before it connects to the monitor.
-pub(crate) fn qemu_args(qmp: &Path, monitor: &Path, shell: &Path, display: bool) -> Vec<String> {
+pub(crate) fn qemu_args(
+    qmp: &Path,
+    monitor: &Path,
+    shell: &Path,
+    display: bool,
+    on_reboot: OnReboot,
+) -> Vec<String> {
     let mut args = vec![
         "-qmp".to_string(),
         format!("unix:{},server=on,wait=off", qmp.display()),
@@ -447,8 +462,10 @@ pub(crate) fn qemu_args(qmp: &Path, monitor: &Path, shell: &Path, display: bool)
         "virtio-rng-pci".to_string(),
         "-serial".to_string(),
         "stdio".to_string(),
-        "-no-reboot".to_string(),
     ];
+    if on_reboot == OnReboot::Exit {
+        args.push("-no-reboot".to_string());
+    }
     if !display {
         args.push("-nographic".to_string());
     }
@@ -460,6 +477,11 @@ pub(crate) fn qemu_args(qmp: &Path, monitor: &Path, shell: &Path, display: bool)
 impl Vm for Machine {
     /// Starts QEMU and returns once it runs; the guest boots in the background.
     fn start(&mut self) -> Result<(), Error> {
+        self.start_with(OnReboot::Exit)
+    }
+
+    /// Starts QEMU (see [`Vm::start`]); `on_reboot` says what a guest reboot does.
+    fn start_with(&mut self, on_reboot: OnReboot) -> Result<(), Error> {
         if self.is_running() {
             return Ok(());
         }
@@ -482,6 +504,7 @@ impl Vm for Machine {
                 &monitor_path,
                 &shell_path,
                 self.config.display,
+                on_reboot,
             ))
             .current_dir(state)
             .env("TMPDIR", state)
@@ -538,6 +561,7 @@ impl Vm for Machine {
             monitor,
             guest: Guest::Booting(shell_stream),
             qmp,
+            on_reboot,
         }));
         self.log(&format!("QEMU running (pid {pid})"));
         Ok(())
@@ -897,5 +921,67 @@ impl Vm for Machine {
     /// The state directory.
     fn scratch_dir(&self) -> &Path {
         &self.config.state_dir
+    }
+
+    // Files, power, network and the console log.
+
+    fn shared_dir(&self) -> &Path {
+        &self.config.shared_dir
+    }
+
+    /// Presses ctrl-alt-delete. QEMU started with `allow_reboot` resets the guest,
+    /// and the next step waits for the new handshake on the same shell socket;
+    /// otherwise (`-no-reboot`) QEMU exits once the guest has shut down, and it
+    /// is started again, keeping the machine's state directory.
+    fn reboot(&mut self) -> Result<(), Error> {
+        let Some(running) = self.running() else {
+            return Err(Error::NotRunning {
+                machine: self.config.name.clone(),
+                what: "reboot".to_string(),
+            });
+        };
+        let on_reboot = running.on_reboot;
+        let answer = self.on_monitor("ctrl-alt-delete", |monitor, deadline, watch| {
+            monitor.ctrl_alt_delete(deadline, watch)
+        })?;
+        self.monitor_said_nothing("pressing ctrl-alt-delete", &answer)?;
+        match on_reboot {
+            OnReboot::Reset => {
+                if let Some(running) = self.running() {
+                    let guest = std::mem::replace(&mut running.guest, Guest::Lost(String::new()));
+                    running.guest = match guest {
+                        Guest::Connected(shell) => Guest::Booting(shell.into_stream()),
+                        Guest::Ready(stream) | Guest::Booting(stream) => Guest::Booting(stream),
+                        lost @ Guest::Lost(_) => lost,
+                    };
+                }
+                self.log("rebooting: the next step waits for the guest's root shell");
+                Ok(())
+            }
+            OnReboot::Exit => {
+                self.log(
+                    "rebooting: QEMU runs with -no-reboot, so it is started again once it exits",
+                );
+                self.wait_for_shutdown(SHUTDOWN_TIMEOUT)?;
+                self.start_with(OnReboot::Exit)
+            }
+        }
+    }
+
+    fn forward_port(&mut self, host_port: u16, guest_port: u16) -> Result<(), Error> {
+        let what = format!("forwarding host port {host_port} to guest port {guest_port}");
+        let answer = self.on_monitor(&what, |monitor, deadline, watch| {
+            monitor.forward_port(host_port, guest_port, deadline, watch)
+        })?;
+        self.monitor_said_nothing(&what, &answer)
+    }
+
+    fn console_log(&self) -> Vec<String> {
+        let console = match &self.power {
+            Power::On(running) => running.qemu.console(),
+            Power::Off(Some(console)) => console,
+            Power::Off(None) => return Vec::new(),
+        };
+        console.tail(crate::serial::MAX_LINES)
     }
 }

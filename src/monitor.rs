@@ -69,6 +69,32 @@ impl Monitor {
         )
     }
 
+    /// Presses ctrl-alt-delete on the guest's keyboard.
+    pub(crate) fn ctrl_alt_delete(
+        &mut self,
+        deadline: Deadline,
+        watch: Watch<'_>,
+    ) -> Result<String, Stop> {
+        self.command("sendkey ctrl-alt-delete", deadline, watch)
+    }
+
+    /// Forwards TCP `host_port` on the host's loopback to `guest_port` of the
+    /// first user-mode network stack (QEMU picks it when no netdev id is given,
+    /// as the NixOS driver relies on).
+    pub(crate) fn forward_port(
+        &mut self,
+        host_port: u16,
+        guest_port: u16,
+        deadline: Deadline,
+        watch: Watch<'_>,
+    ) -> Result<String, Stop> {
+        self.command(
+            &format!("hostfwd_add tcp:127.0.0.1:{host_port}-:{guest_port}"),
+            deadline,
+            watch,
+        )
+    }
+
     /// Asks the guest to power off through ACPI.
     pub(crate) fn power_down(
         &mut self,

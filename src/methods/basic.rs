@@ -40,7 +40,8 @@ pub(super) fn serial_stdout_off(call: &mut Invocation<'_>) -> MethodResult {
 }
 
 pub(super) fn start(call: &mut Invocation<'_>) -> MethodResult {
-    call.vm()?.start()?;
+    let on_reboot = super::power::on_reboot(call);
+    call.vm()?.start_with(on_reboot)?;
     Ok(None)
 }
 
@@ -229,7 +230,14 @@ pub(super) static TABLE: &[Method] = &[
         run: serial_stdout_off,
     },
     Method {
-        signature: on_machine("start", "start the machine; it boots in the background"),
+        signature: Signature {
+            options: &[super::power::ALLOW_REBOOT],
+            positional_options: true,
+            ..on_machine(
+                "start",
+                "start the machine; it boots in the background (allow_reboot=True: see reboot)",
+            )
+        },
         run: start,
     },
     Method {

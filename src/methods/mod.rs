@@ -9,6 +9,10 @@
 //! calls `run` with an [`Invocation`].
 
 mod basic;
+mod files;
+mod logs;
+mod network;
+mod power;
 mod screen;
 mod units;
 mod waits;
@@ -35,6 +39,8 @@ pub(crate) enum Value {
     Text(String),
     /// A number.
     Number(f64),
+    /// `True` or `False`.
+    Bool(bool),
 }
 
 /// A statement's output check, as a predicate on the output.
@@ -87,7 +93,9 @@ impl Invocation<'_> {
     pub(crate) fn text(&self, index: usize) -> &str {
         match &self.args[index] {
             Value::Text(text) => text,
-            Value::Number(_) => unreachable!("the checker ensures text arguments"),
+            Value::Number(_) | Value::Bool(_) => {
+                unreachable!("the checker ensures text arguments")
+            }
         }
     }
 
@@ -101,7 +109,7 @@ impl Invocation<'_> {
     pub(crate) fn number(&self, index: usize) -> f64 {
         match self.args[index] {
             Value::Number(number) => number,
-            Value::Text(_) => unreachable!("the checker ensures number arguments"),
+            Value::Text(_) | Value::Bool(_) => unreachable!("the checker ensures number arguments"),
         }
     }
 
@@ -117,6 +125,19 @@ impl Invocation<'_> {
     pub(crate) fn text_option(&self, spec: &OptionSpec) -> Option<&str> {
         match self.option(spec) {
             Some(Value::Text(text)) => Some(text),
+            _ => None,
+        }
+    }
+
+    /// The boolean option `spec`, or `false` when not given.
+    pub(crate) fn flag(&self, spec: &OptionSpec) -> bool {
+        matches!(self.option(spec), Some(Value::Bool(true)))
+    }
+
+    /// The number option `spec`, if given.
+    pub(crate) fn number_option(&self, spec: &OptionSpec) -> Option<f64> {
+        match self.option(spec) {
+            Some(Value::Number(number)) => Some(*number),
             _ => None,
         }
     }
@@ -256,6 +277,10 @@ static TABLES: &[&[Method]] = &[
     x11::TABLE,
     create::TABLE,
     screen::TABLE,
+    files::TABLE,
+    power::TABLE,
+    network::TABLE,
+    logs::TABLE,
 ];
 
 /// Every method a script can call.

@@ -6,9 +6,10 @@
 
 use super::waits::poll;
 use super::{Invocation, Method, MethodResult, STATE, STATE_OPTIONS, UNIT_OPTIONS, USER, command};
-use crate::command::{Status, quote as shell_quote};
+use crate::command::{Outcome, Status, quote as shell_quote};
 use crate::error::{Error, one_line};
 use crate::script::signature::Signature;
+use crate::script::value::{Kind, Value};
 
 /// Exit status of the wait script for a failed unit.
 const FAILED: i32 = 3;
@@ -127,31 +128,14 @@ pub(super) fn stop_job(call: &mut Invocation<'_>) -> MethodResult {
 fn job(call: &mut Invocation<'_>, verb: &str, doing: &str) -> MethodResult {
     let unit = call.text(0).to_string();
     let command = systemctl_command(&format!("{verb} {}", shell_quote(&unit)), user(call));
-    let timeout = call.timeout();
-    let machine = call.machine.unwrap_or_default().to_string();
     let outcome = call.nested(&format!("{doing} unit {unit}"), |call| {
-        call.vm()?.execute(&command, timeout, None)
+        checked(call, command)
     })?;
-    if outcome.status != 0 {
-        return Err(Error::CommandFailed {
-            machine,
-            command,
-            status: outcome.status,
-            output: outcome.output,
-            console: outcome.console,
-        });
-    }
     Ok(Some(outcome.output))
 }
 
-/// Reads one property of a unit (`systemctl show UNIT --property=P`).
-fn property(call: &mut Invocation<'_>, unit: &str, name: &str) -> Result<String, Error> {
-    let query = format!(
-        "--no-pager show {} --property={}",
-        shell_quote(unit),
-        shell_quote(name)
-    );
-    let command = systemctl_command(&query, user(call));
+/// Runs `command`, which must exit 0.
+fn checked(call: &mut Invocation<'_>, command: String) -> Result<Outcome, Error> {
     let timeout = call.timeout();
     let outcome = call.vm()?.execute(&command, timeout, None)?;
     if outcome.status != 0 {
@@ -163,11 +147,53 @@ fn property(call: &mut Invocation<'_>, unit: &str, name: &str) -> Result<String,
             console: outcome.console,
         });
     }
+    Ok(outcome)
+}
+
+/// Reads one property of a unit (`systemctl show UNIT --property=P`).
+fn property(call: &mut Invocation<'_>, unit: &str, name: &str) -> Result<String, Error> {
+    let query = format!(
+        "--no-pager show {} --property={}",
+        shell_quote(unit),
+        shell_quote(name)
+    );
+    let command = systemctl_command(&query, user(call));
+    let outcome = checked(call, command)?;
     let line = outcome.output.lines().next().unwrap_or_default();
     Ok(line
         .strip_prefix(&format!("{name}="))
         .unwrap_or(line)
         .to_string())
+}
+
+/// `get_unit_info UNIT [user=]`: every property `systemctl show` prints, as a
+/// dict of strings (`info["ActiveState"]`), as the NixOS driver returns it.
+pub(super) fn get_unit_info(call: &mut Invocation<'_>) -> MethodResult {
+    let unit = call.text(0).to_string();
+    let command = systemctl_command(
+        &format!("--no-pager show {}", shell_quote(&unit)),
+        user(call),
+    );
+    let whose = user(call).map_or(String::new(), |user| format!(" of user {user}"));
+    let outcome = call.nested(&format!("reading unit {unit}{whose}"), |call| {
+        checked(call, command)
+    })?;
+    let dict = properties(&outcome.output)
+        .into_iter()
+        .map(|(key, value)| (key, Value::Str(value)))
+        .collect();
+    call.value = Some(Value::Dict(dict));
+    Ok(Some(outcome.output))
+}
+
+/// The `KEY=VALUE` lines of `systemctl show`, in order; other lines are skipped.
+fn properties(output: &str) -> Vec<(String, String)> {
+    output
+        .lines()
+        .filter_map(|line| line.split_once('='))
+        .filter(|(key, _)| !key.is_empty())
+        .map(|(key, value)| (key.to_string(), value.to_string()))
+        .collect()
 }
 
 pub(super) fn get_unit_property(call: &mut Invocation<'_>) -> MethodResult {
@@ -196,14 +222,26 @@ pub(super) fn require_unit_state(call: &mut Invocation<'_>) -> MethodResult {
     Ok(None)
 }
 
+/// A systemd method's signature: a command's, taking the unit options, also
+/// positionally.
+const fn unit(
+    name: &'static str,
+    params: &'static [&'static str],
+    summary: &'static str,
+) -> Signature {
+    Signature {
+        options: UNIT_OPTIONS,
+        positional_options: true,
+        ..command(name, params, summary)
+    }
+}
+
 /// The methods this module runs, with their signatures.
 pub(super) static TABLE: &[Method] = &[
     Method {
         signature: Signature {
-            options: UNIT_OPTIONS,
-            positional_options: true,
             returns_text: false,
-            ..command(
+            ..unit(
                 "wait_for_unit",
                 &["unit"],
                 "wait until a systemd unit is active; fail at once if it failed",
@@ -212,51 +250,57 @@ pub(super) static TABLE: &[Method] = &[
         run: wait_for_unit,
     },
     Method {
-        signature: Signature {
-            options: UNIT_OPTIONS,
-            positional_options: true,
-            ..command(
-                "systemctl",
-                &["arguments"],
-                "run `systemctl ARGUMENTS`, whatever its status; returns its output",
-            )
-        },
+        signature: unit(
+            "systemctl",
+            &["arguments"],
+            "run `systemctl ARGUMENTS`, whatever its status; returns its output",
+        ),
         run: systemctl,
     },
     Method {
-        signature: Signature {
-            options: UNIT_OPTIONS,
-            positional_options: true,
-            ..command(
-                "start_job",
-                &["unit"],
-                "`systemctl start UNIT`, which must succeed",
-            )
-        },
+        signature: unit(
+            "start_job",
+            &["unit"],
+            "`systemctl start UNIT`, which must succeed",
+        ),
         run: start_job,
     },
     Method {
-        signature: Signature {
-            options: UNIT_OPTIONS,
-            positional_options: true,
-            ..command(
-                "stop_job",
-                &["unit"],
-                "`systemctl stop UNIT`, which must succeed",
-            )
-        },
+        signature: unit(
+            "stop_job",
+            &["unit"],
+            "`systemctl stop UNIT`, which must succeed",
+        ),
         run: stop_job,
     },
     Method {
         signature: Signature {
-            options: UNIT_OPTIONS,
-            positional_options: true,
-            ..command(
-                "get_unit_property",
-                &["unit", "property"],
-                "the value of one property of a unit",
+            returns: Some(Kind::Dict),
+            ..unit(
+                "get_unit_info",
+                &["unit"],
+                "every property `systemctl show` gives for a unit, as a dict of strings",
             )
         },
+        run: get_unit_info,
+    },
+    Method {
+        signature: Signature {
+            returns_text: false,
+            ..unit(
+                "wait_for_job",
+                &["unit"],
+                "the 2021 driver's name of wait_for_unit",
+            )
+        },
+        run: wait_for_unit,
+    },
+    Method {
+        signature: unit(
+            "get_unit_property",
+            &["unit", "property"],
+            "the value of one property of a unit",
+        ),
         run: get_unit_property,
     },
     Method {

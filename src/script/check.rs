@@ -1098,6 +1098,7 @@ impl<'a> Checker<'a> {
             (ValueKind::Seconds, ExprKind::Int(n)) if *n >= 0 => return,
             (ValueKind::Seconds, ExprKind::Float(f)) if *f >= 0.0 && f.is_finite() => return,
             (ValueKind::Port, ExprKind::Int(n)) if port(*n) => return,
+            (ValueKind::Bool, ExprKind::Bool(_)) => return,
             (ValueKind::Port, ExprKind::Str(text)) => match text.as_literal() {
                 Some(literal) if literal.parse::<i64>().is_ok_and(port) => return,
                 Some(literal) => format!("`{}`", literal),
@@ -1110,6 +1111,7 @@ impl<'a> Checker<'a> {
                     ValueKind::Text | ValueKind::Regex => matches!(kind, Kind::Any | Kind::Str),
                     ValueKind::Seconds => kind == Kind::Any || kind.is_number(),
                     ValueKind::Port => matches!(kind, Kind::Any | Kind::Int | Kind::Str),
+                    ValueKind::Bool => matches!(kind, Kind::Any | Kind::Bool),
                 };
                 if fits {
                     return;
@@ -1458,18 +1460,18 @@ error: unknown method `take_photo`
 ",
         );
         check(
-            "srver.reboot",
+            "srver.teleport",
             "\
 error: unknown machine `srver`
  --> test.cmds:1:1
   |
-1 | srver.reboot
+1 | srver.teleport
   | ^^^^^ did you mean `server`?
-error: unknown method `reboot`
+error: unknown method `teleport`
  --> test.cmds:1:7
   |
-1 | srver.reboot
-  |       ^^^^^^
+1 | srver.teleport
+  |       ^^^^^^^^
 ",
         );
     }

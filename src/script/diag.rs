@@ -700,6 +700,7 @@ fn kind_name(kind: ValueKind) -> &'static str {
         ValueKind::Regex => "a regex string",
         ValueKind::Seconds => "a non-negative number of seconds",
         ValueKind::Port => "a port number from 1 to 65535",
+        ValueKind::Bool => "True or False",
     }
 }
 

@@ -25,6 +25,8 @@ pub(crate) enum ValueKind {
     Seconds,
     /// A TCP port: a whole number from 1 to 65535.
     Port,
+    /// `True` or `False` (`true`/`false` in `.cmds`).
+    Bool,
 }
 
 /// An option a method accepts, such as `timeout=60`.

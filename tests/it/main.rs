@@ -3,6 +3,7 @@
 mod driver;
 pub mod fake_vm;
 mod fake_vm_selftest;
+mod files;
 mod hostile;
 mod html_report;
 mod interactive;
@@ -16,6 +17,7 @@ mod python;
 pub(crate) mod qmp;
 pub(crate) mod real;
 pub(crate) mod real_debian;
+mod real_files;
 mod real_qmp;
 mod real_screen;
 mod real_transport;

@@ -240,6 +240,11 @@ impl Running {
         }
     }
 
+    /// The scratch directory.
+    pub fn dir(&self) -> &Path {
+        self.test.dir()
+    }
+
     /// Waits until a stderr line contains `text`; panics after `timeout`.
     pub fn wait_for_line(&mut self, text: &str, timeout: Duration) -> String {
         let until = Instant::now() + timeout;

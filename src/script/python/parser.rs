@@ -14,8 +14,8 @@
 //!   imports are host-side Python and refused;
 //! - `datetime.timedelta(seconds=30, minutes=1)` is its length in seconds;
 //! - `json.loads(s)` is `json(s)`, `json.dumps(v)` is `to_json(v)`, `time.sleep(n)`
-//!   is `sleep(n)`, `time.time()` and `time.monotonic()` are `time()`, `print(x)`
-//!   and `m.log(x)` are `log(x)`;
+//!   is `sleep(n)`, `time.time()` and `time.monotonic()` are `time()`, `print(x)` is
+//!   `log(x)` (`m.log(x)` is the machine's own log line);
 //! - `re.search(r, s[, flags])` is `s =~ r`; followed by `.group(n)` it is
 //!   `match(r, s)[n]`; `re.match` anchors the regex; `re.DOTALL`, `re.MULTILINE`
 //!   and `re.IGNORECASE` become inline flags; `re.compile(r)` is the regex string,
@@ -1321,10 +1321,6 @@ impl<'s> Parser<'s> {
                     },
                     span: self.since(start),
                 });
-            }
-            // `m.log(text)` logs as the global `log` does (no value has a `log`).
-            if name.name == "log" {
-                return self.parse_call(None, name, start);
             }
             return self.parse_call(Some(target), name, start);
         };

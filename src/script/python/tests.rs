@@ -117,7 +117,7 @@ fn modules_map_to_builtins() {
     );
     converts(
         "assert re.match(\"x\", out)\nprint(out)\nm.log(f\"{out}\")\n",
-        "assert out =~ \"^(?:x)\"\nlog(out)\nlog(\"${out}\")\n",
+        "assert out =~ \"^(?:x)\"\nlog(out)\nm.log(\"${out}\")\n",
     );
 }
 

@@ -1,0 +1,375 @@
+//! Files between the host and a guest: `copy_from_host`, `copy_from_vm` (and its
+//! newer name `copy_from_machine`) and `copy_from_host_via_shell`.
+//!
+//! The first two go through the directory every machine shares with the host
+//! (`shared-xchg` on the host, `/tmp/shared` in the guest, or `$VMTEST_SHARED_DIR`
+//! where a guest mounts it elsewhere), as in the NixOS driver: the host makes a
+//! fresh directory there, and the guest copies into or out of it with `cp -r`.
+//! The guest first checks that it sees that directory, so a guest without the
+//! share fails with an error naming the machine and both paths instead of a
+//! `cp` message. The third sends the file's bytes over the root shell, base64
+//! in chunks of [`CHUNK`] bytes, one command each, and checks the size at the
+//! end: it needs no shared directory.
+//!
+//! Paths are quoted for the guest's shell, so any name (spaces, quotes) works;
+//! bytes are copied as they are.
+
+use super::{Invocation, Method, MethodResult, on_machine};
+use crate::command::quote;
+use crate::error::{Error, one_line};
+use crate::script::signature::{OptionSpec, Signature, ValueKind};
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Bytes of the file sent in one command by `copy_from_host_via_shell` (43 KiB
+/// of base64: one request line well under what the console takes in a burst).
+const CHUNK: usize = 32 * 1024;
+/// How long one copy command may take in the guest.
+const COPY_TIMEOUT: Duration = Duration::from_secs(900);
+/// The exit status of a copy script whose guest does not see the shared directory;
+/// it prints where it looked.
+const NO_SHARE: i32 = 100;
+
+/// `target_dir=`: where under the output directory `copy_from_vm` puts the copy.
+const TARGET_DIR: OptionSpec = OptionSpec {
+    name: "target_dir",
+    kind: ValueKind::Text,
+};
+
+/// A fresh directory in the host's shared directory, removed when dropped, and
+/// its path as the guest's shell finds it.
+struct Exchange {
+    dir: tempfile::TempDir,
+    /// `"${VMTEST_SHARED_DIR:-/tmp/shared}"/NAME`, for the guest's shell.
+    guest: String,
+}
+
+impl Exchange {
+    fn new(call: &mut Invocation<'_>, what: &str) -> Result<Exchange, Error> {
+        let shared = call.vm()?.shared_dir().to_path_buf();
+        let dir = tempfile::Builder::new()
+            .prefix("copy.")
+            .tempdir_in(&shared)
+            .map_err(|e| {
+                copy_error(
+                    call,
+                    what,
+                    format!("cannot use `{}`: {e}", shared.display()),
+                )
+            })?;
+        let name = dir.path().file_name().unwrap_or_default().to_string_lossy();
+        let guest = format!("\"${{VMTEST_SHARED_DIR:-/tmp/shared}}\"/{}", quote(&name));
+        Ok(Exchange { dir, guest })
+    }
+
+    /// Runs `script` in the guest once it has checked that it sees this
+    /// directory; fails naming both sides of the share when it does not.
+    fn run(&self, call: &mut Invocation<'_>, what: &str, script: &str) -> Result<(), Error> {
+        let command = format!(
+            "if [ ! -d {guest} ]; then printf %s \"${{VMTEST_SHARED_DIR:-/tmp/shared}}\"; exit {NO_SHARE}; fi\n{script}",
+            guest = self.guest
+        );
+        let outcome = call.vm()?.execute(&command, COPY_TIMEOUT, None)?;
+        match outcome.status {
+            0 => Ok(()),
+            NO_SHARE => Err(copy_error(
+                call,
+                what,
+                format!(
+                    "the host's shared directory `{}` is not mounted in the guest at `{}` \
+                     (the guest mounts the 9p tag `shared` there, or sets VMTEST_SHARED_DIR \
+                     for its root shell; copy_from_host_via_shell needs no share)",
+                    self.dir
+                        .path()
+                        .parent()
+                        .unwrap_or(self.dir.path())
+                        .display(),
+                    outcome.output.trim()
+                ),
+            )),
+            status => Err(Error::CommandFailed {
+                machine: machine(call),
+                command,
+                status,
+                output: outcome.output,
+                console: outcome.console,
+            }),
+        }
+    }
+}
+
+fn machine(call: &Invocation<'_>) -> String {
+    call.machine.unwrap_or_default().to_string()
+}
+
+fn copy_error(call: &Invocation<'_>, what: &str, message: String) -> Error {
+    Error::Copy {
+        machine: machine(call),
+        what: what.to_string(),
+        message,
+    }
+}
+
+/// The last component of `path`, trailing slashes ignored (`/var/log/` → `log`).
+fn base_name(path: &str) -> Option<&str> {
+    let name = path.trim_end_matches('/').rsplit('/').next()?;
+    (!name.is_empty() && name != "." && name != "..").then_some(name)
+}
+
+/// Copies `from` to `to`: a file with its permission bits, a directory with all
+/// it holds (symbolic links followed, as the NixOS driver's copies do); an
+/// existing directory is merged into, an existing file replaced.
+fn copy_tree(from: &Path, to: &Path) -> Result<(), String> {
+    let metadata = fs::metadata(from).map_err(|e| format!("`{}`: {e}", from.display()))?;
+    if metadata.is_dir() {
+        fs::create_dir_all(to).map_err(|e| format!("creating `{}`: {e}", to.display()))?;
+        let entries = fs::read_dir(from).map_err(|e| format!("`{}`: {e}", from.display()))?;
+        for entry in entries {
+            let entry = entry.map_err(|e| format!("`{}`: {e}", from.display()))?;
+            copy_tree(&entry.path(), &to.join(entry.file_name()))?;
+        }
+        fs::set_permissions(to, metadata.permissions())
+            .map_err(|e| format!("`{}`: {e}", to.display()))
+    } else if metadata.is_file() {
+        fs::copy(from, to)
+            .map(|_| ())
+            .map_err(|e| format!("copying `{}` to `{}`: {e}", from.display(), to.display()))
+    } else {
+        Err(format!(
+            "`{}` is neither a file nor a directory",
+            from.display()
+        ))
+    }
+}
+
+/// `copy_from_host SOURCE TARGET`: a host file or directory to `TARGET` in the guest.
+pub(super) fn copy_from_host(call: &mut Invocation<'_>) -> MethodResult {
+    let source = PathBuf::from(call.text(0));
+    let target = call.text(1).to_string();
+    let what = format!(
+        "copy_from_host `{}` to `{}`",
+        source.display(),
+        one_line(&target)
+    );
+    call.nested(
+        &format!("copying {} to {target}", source.display()),
+        |call| {
+            let Some(name) = base_name(&source.to_string_lossy()).map(str::to_string) else {
+                return Err(copy_error(
+                    call,
+                    &what,
+                    "the source names no file".to_string(),
+                ));
+            };
+            let exchange = Exchange::new(call, &what)?;
+            copy_tree(&source, &exchange.dir.path().join(&name))
+                .map_err(|message| copy_error(call, &what, message))?;
+            let script = format!(
+                "mkdir -p -- \"$(dirname -- {target})\"\ncp -r -- {guest}/{name} {target}",
+                guest = exchange.guest,
+                name = quote(&name),
+                target = quote(&target)
+            );
+            exchange.run(call, &what, &script)
+        },
+    )?;
+    Ok(None)
+}
+
+/// `copy_from_vm SOURCE [TARGET_DIR]`: a guest file or directory to
+/// `OUTPUT_DIR/TARGET_DIR/NAME` on the host.
+pub(super) fn copy_from_vm(call: &mut Invocation<'_>) -> MethodResult {
+    let source = call.text(0).to_string();
+    let target_dir = call
+        .text_option(&TARGET_DIR)
+        .unwrap_or_default()
+        .to_string();
+    let what = format!("copy_from_vm `{}`", one_line(&source));
+    let output_dir = call.backend.output_dir().to_path_buf();
+    call.nested(&format!("copying {source} out of the machine"), |call| {
+        let Some(name) = base_name(&source).map(str::to_string) else {
+            return Err(copy_error(
+                call,
+                &what,
+                "the source names no file".to_string(),
+            ));
+        };
+        let exchange = Exchange::new(call, &what)?;
+        let script = format!(
+            "cp -r -- {} {}/{}",
+            quote(&source),
+            exchange.guest,
+            quote(&name)
+        );
+        exchange.run(call, &what, &script)?;
+        let target = output_dir.join(&target_dir).join(&name);
+        if let Some(parent) = target.parent() {
+            fs::create_dir_all(parent).map_err(|e| {
+                copy_error(call, &what, format!("creating `{}`: {e}", parent.display()))
+            })?;
+        }
+        copy_tree(&exchange.dir.path().join(&name), &target)
+            .map_err(|message| copy_error(call, &what, message))?;
+        call.backend.logger().log(
+            call.machine,
+            &format!("copied {source} to {}", target.display()),
+        );
+        Ok(())
+    })?;
+    Ok(None)
+}
+
+/// `copy_from_host_via_shell SOURCE TARGET`: a host file to `TARGET` in the guest
+/// over the root shell, for guests without the shared directory.
+pub(super) fn copy_from_host_via_shell(call: &mut Invocation<'_>) -> MethodResult {
+    let source = PathBuf::from(call.text(0));
+    let target = quote(call.text(1));
+    let what = format!(
+        "copy_from_host_via_shell `{}` to `{}`",
+        source.display(),
+        one_line(call.text(1))
+    );
+    let header = format!(
+        "copying {} to {} over the shell",
+        source.display(),
+        call.text(1)
+    );
+    call.nested(&header, |call| {
+        let mut file = fs::File::open(&source)
+            .map_err(|e| copy_error(call, &what, format!("`{}`: {e}", source.display())))?;
+        let mut commands = vec![format!(
+            "mkdir -p -- \"$(dirname -- {target})\"\n: > {target}"
+        )];
+        let mut size: u64 = 0;
+        let mut chunk = vec![0u8; CHUNK];
+        loop {
+            let count = read_full(&mut file, &mut chunk)
+                .map_err(|e| copy_error(call, &what, format!("`{}`: {e}", source.display())))?;
+            if count == 0 {
+                break;
+            }
+            size += count as u64;
+            commands.push(format!(
+                "printf %s '{}' | base64 -d >> {target}",
+                base64(&chunk[..count])
+            ));
+        }
+        commands.push(format!("[ \"$(wc -c < {target})\" -eq {size} ]"));
+        for command in commands {
+            let outcome = call.vm()?.execute(&command, COPY_TIMEOUT, None)?;
+            if outcome.status != 0 {
+                return Err(Error::CommandFailed {
+                    machine: machine(call),
+                    command: one_line(&command).chars().take(200).collect(),
+                    status: outcome.status,
+                    output: outcome.output,
+                    console: outcome.console,
+                });
+            }
+        }
+        Ok(())
+    })?;
+    Ok(None)
+}
+
+/// Reads until `buffer` is full or the file ends; returns how much was read.
+fn read_full(file: &mut fs::File, buffer: &mut [u8]) -> std::io::Result<usize> {
+    let mut filled = 0;
+    while filled < buffer.len() {
+        match file.read(&mut buffer[filled..]) {
+            Ok(0) => break,
+            Ok(count) => filled += count,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
+}
+
+/// Standard base64 (RFC 4648, with padding), as `base64 -d` reads it.
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for group in bytes.chunks(3) {
+        let b = [
+            group[0],
+            *group.get(1).unwrap_or(&0),
+            *group.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for (i, shift) in [18, 12, 6, 0].into_iter().enumerate() {
+            if i <= group.len() {
+                out.push(ALPHABET[(n >> shift & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// The methods this module runs, with their signatures.
+pub(super) static TABLE: &[Method] = &[
+    Method {
+        signature: on_machine(
+            "copy_from_host",
+            "copy a host file or directory into the guest (through the shared directory)",
+        )
+        .with_params(&["source", "target"]),
+        run: copy_from_host,
+    },
+    Method {
+        signature: Signature {
+            options: &[TARGET_DIR],
+            positional_options: true,
+            ..on_machine(
+                "copy_from_vm",
+                "copy a guest file or directory to the output directory (target_dir= below it)",
+            )
+        }
+        .with_params(&["source"]),
+        run: copy_from_vm,
+    },
+    Method {
+        signature: Signature {
+            options: &[TARGET_DIR],
+            positional_options: true,
+            ..on_machine("copy_from_machine", "the newer name of copy_from_vm")
+        }
+        .with_params(&["source"]),
+        run: copy_from_vm,
+    },
+    Method {
+        signature: on_machine(
+            "copy_from_host_via_shell",
+            "copy a host file into the guest over the root shell (no shared directory needed)",
+        )
+        .with_params(&["source", "target"]),
+        run: copy_from_host_via_shell,
+    },
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_pads_like_the_standard() {
+        assert_eq!(base64(b""), "");
+        assert_eq!(base64(b"f"), "Zg==");
+        assert_eq!(base64(b"fo"), "Zm8=");
+        assert_eq!(base64(b"foo"), "Zm9v");
+        assert_eq!(base64(b"foob"), "Zm9vYg==");
+        assert_eq!(base64(&[0, 255, 254, 10]), "AP/+Cg==");
+    }
+
+    #[test]
+    fn base_names_ignore_trailing_slashes() {
+        assert_eq!(base_name("/var/log/"), Some("log"));
+        assert_eq!(base_name("a b"), Some("a b"));
+        assert_eq!(base_name("/"), None);
+        assert_eq!(base_name("x/.."), None);
+    }
+}
