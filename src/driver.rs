@@ -28,6 +28,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+/// How long the driver's own `info kvm` question may wait for QEMU's answer.
+const ACCELERATION_QUERY_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Where the run keeps its files.
 enum Root {
     /// A fresh directory, removed when dropped.
@@ -162,8 +165,9 @@ impl Driver {
             return;
         };
         self.acceleration = Acceleration::Asked;
-        // A monitor that does not answer is the next step's problem, not this one's.
-        let Ok(answer) = machine.send_monitor_command("info kvm") else {
+        // A monitor that does not answer is the next step's problem, not this one's:
+        // the question gets a short timeout of its own.
+        let Ok(answer) = machine.ask_monitor("info kvm", ACCELERATION_QUERY_TIMEOUT) else {
             return;
         };
         if answer.contains("disabled") {

@@ -170,7 +170,11 @@ impl<'a> Interpreter<'a> {
             StatementKind::Expr(expr) => {
                 let value = self.eval(expr)?;
                 if self.frames.is_empty() && value != Value::None {
-                    self.last_output = Some(value.to_text());
+                    // Moved, not copied: the value may be a large command output.
+                    self.last_output = Some(match value {
+                        Value::Str(text) => text,
+                        other => other.to_text(),
+                    });
                 }
             }
             StatementKind::Assign { targets, value } => self.assign(targets, value)?,
@@ -923,7 +927,12 @@ impl<'a> Interpreter<'a> {
         }
         let value = match invocation.value.take() {
             Some(value) => value,
-            None => Value::Str(output.trim_end_matches('\n').to_string()),
+            None => {
+                // Trimmed in place: a copy would double the memory a large output takes.
+                let mut output = output;
+                output.truncate(output.trim_end_matches('\n').len());
+                Value::Str(output)
+            }
         };
         Ok((value, status))
     }

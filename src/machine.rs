@@ -301,6 +301,16 @@ impl Machine {
         what: &str,
         operation: impl FnOnce(&mut Monitor, Deadline, Watch<'_>) -> Result<String, Stop>,
     ) -> Result<String, Error> {
+        self.on_monitor_within(what, MONITOR_TIMEOUT, operation)
+    }
+
+    /// [`Machine::on_monitor`], waiting at most `timeout` for the answer.
+    fn on_monitor_within(
+        &mut self,
+        what: &str,
+        timeout: Duration,
+        operation: impl FnOnce(&mut Monitor, Deadline, Watch<'_>) -> Result<String, Stop>,
+    ) -> Result<String, Error> {
         let name = self.config.name.clone();
         let Some(running) = self.running() else {
             return Err(Error::NotRunning {
@@ -309,14 +319,14 @@ impl Machine {
             });
         };
         let during = format!("sending {what}");
-        let deadline = Deadline::after(MONITOR_TIMEOUT);
+        let deadline = Deadline::after(timeout);
         let Running { qemu, monitor, .. } = running;
         match operation(monitor, deadline, &mut || qemu.watch(false, &during)) {
             Ok(answer) => Ok(answer),
             Err(Stop::TimedOut) => Err(Error::Timeout {
                 machine: name,
                 what: format!("an answer to {what}"),
-                seconds: MONITOR_TIMEOUT.as_secs_f64(),
+                seconds: timeout.as_secs_f64(),
                 last: None,
             }),
             Err(stop) => Err(qemu.stop_error(stop, &during)),
@@ -338,6 +348,22 @@ impl Machine {
             });
         };
         operation(qmp, qemu)
+    }
+
+    /// Sends `command` to the QEMU monitor and returns the answer, waiting at most
+    /// `timeout`: the driver's own queries use a short one, so that a QEMU that
+    /// stopped answering does not hold a step up for the whole monitor timeout.
+    pub(crate) fn ask_monitor(
+        &mut self,
+        command: &str,
+        timeout: Duration,
+    ) -> Result<String, Error> {
+        let text = command.to_string();
+        self.on_monitor_within(
+            &format!("monitor command `{command}`"),
+            timeout,
+            |monitor, deadline, watch| monitor.command(&text, deadline, watch),
+        )
     }
 
     /// Fails with what the monitor answered to `what`, unless it answered nothing
@@ -507,7 +533,7 @@ impl Vm for Machine {
         };
         let deadline = Deadline::after(MONITOR_TIMEOUT);
         let greeted = Monitor::connect(monitor_stream, deadline, &mut || {
-            qemu.watch(false, "starting")
+            qemu.watch_start("starting")
         });
         let monitor = match greeted {
             Ok(monitor) => monitor,
@@ -607,9 +633,10 @@ impl Vm for Machine {
                 {
                     *guest = Guest::Ready(shell.into_stream());
                 }
-                Err(Error::ShellUnusable {
+                // The shell went away: an environment failure (exit status 3).
+                Err(Error::Machine {
                     machine: name,
-                    reason: format!(
+                    message: format!(
                         "the guest's root shell restarted while running `{}`; its answer is lost \
                          (the next step sets the new shell up)",
                         one_line(request.command())
@@ -629,11 +656,7 @@ impl Vm for Machine {
 
     /// Sends a command to the QEMU monitor and returns the answer.
     fn send_monitor_command(&mut self, command: &str) -> Result<String, Error> {
-        let text = command.to_string();
-        self.on_monitor(
-            &format!("monitor command `{command}`"),
-            |monitor, deadline, watch| monitor.command(&text, deadline, watch),
-        )
+        self.ask_monitor(command, MONITOR_TIMEOUT)
     }
 
     /// Connects (`up`) or disconnects the guest's first vlan interface.

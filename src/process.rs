@@ -88,6 +88,8 @@ fn terminate_group(child: &mut Child) -> Option<ExitStatus> {
     };
     if status.is_none() || group.alive() {
         group.signal(libc::SIGTERM);
+        // A stopped process (SIGSTOP) only acts on the SIGTERM once continued.
+        group.signal(libc::SIGCONT);
         let until = Instant::now() + GRACE;
         while Instant::now() < until {
             if status.is_none() {
@@ -161,6 +163,14 @@ impl Group {
                 Ok(child) => return Ok(Group { child, ended: None }),
             }
         }
+    }
+
+    /// Whether the leader has exited while other processes of its group still
+    /// run (a start script that put QEMU in the background and returned).
+    pub(crate) fn leader_gone_others_running(&mut self) -> bool {
+        self.ended.is_none()
+            && self.exited().is_some()
+            && ProcessGroup::led_by(&self.child).is_some_and(ProcessGroup::alive)
     }
 
     /// The leader's process id.

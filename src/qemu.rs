@@ -154,6 +154,23 @@ impl Qemu {
         Ok(())
     }
 
+    /// [`Qemu::watch`] while QEMU starts: a start script that returned with
+    /// status 0 and left QEMU running in the background is told so.
+    pub(crate) fn watch_start(&mut self, during: &str) -> Result<(), Error> {
+        let forked = self.exited().is_some_and(|status| status.success())
+            && self.group.leader_gone_others_running();
+        if forked {
+            return self.watch(
+                false,
+                &format!(
+                    "{during}; the start script returned and left QEMU in the background: \
+                     it must run QEMU in the foreground (`exec qemu-system-x86_64 ... \"$@\"`)"
+                ),
+            );
+        }
+        self.watch(false, during)
+    }
+
     /// Turns a socket operation that stopped early into the error to report: the
     /// one place where a [`Stop`] becomes an [`Error`].
     pub(crate) fn stop_error(&mut self, stop: Stop, during: &str) -> Error {
@@ -260,7 +277,7 @@ impl Qemu {
                 }
                 (monitor, shell) => (monitor_stream, shell_stream) = (monitor, shell),
             }
-            self.watch(false, "waiting for QEMU to connect to its sockets")?;
+            self.watch_start("waiting for QEMU to connect to its sockets")?;
             if deadline.passed() {
                 return Err(Error::Machine {
                     machine: self.name.clone(),

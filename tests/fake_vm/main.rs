@@ -47,6 +47,7 @@
 //! | `FAKE_VM_CONSOLE` | `direct` | `lossy`: drop 2 KiB buffers of long console bursts, as QEMU does |
 //! | `FAKE_VM_CONSOLE_SAFE` | `98304` | `lossy`: bytes at the start of a burst that are never dropped |
 //! | `FAKE_VM_SHARED` | `1` | `0`: the backdoor is not told where the shared directory is |
+//! | `FAKE_VM_SHELL_EXIT` | `quit` | when the backdoor bash ends: `quit` (QEMU exits 0), `respawn` (handshake and a new bash, as systemd restarts `backdoor.service`), `idle` (the guest runs on without a shell) |
 //!
 //! Modes: `exit` prints `FAKE_VM_STDERR` and exits after the boot time without a handshake
 //! (QEMU aborting at start); `panic` prints a kernel panic on serial and hangs; `no-backdoor`
@@ -56,6 +57,10 @@
 //! socket before the handshake; `hang-term` re-executes the fake through
 //! `bash -c 'trap "" TERM INT HUP; exec ...'` so the fake itself (same pid) and all its children
 //! ignore SIGTERM/SIGINT/SIGHUP: only SIGKILL stops it.
+//!
+//! Monitor loss: a `close-monitor` file created in `FAKE_VM_DIR` (from the guest:
+//! `touch "$FAKE_VM_DIR/close-monitor"`) makes the fake shut its monitor connection down
+//! while the guest and its shell run on.
 //!
 //! The backdoor bash also sees `FAKE_VM_DIR` (the per-VM dir; `set_link` writes
 //! `link.<name>` files with `on`/`off` there), the inherited `SHARED_DIR`, and
@@ -238,6 +243,18 @@ struct Config {
     extra_interval: Duration,
     console: Console,
     shared: bool,
+    shell_exit: ShellExit,
+}
+
+/// What the guest does when its backdoor bash ends (`FAKE_VM_SHELL_EXIT`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ShellExit {
+    /// QEMU exits with status 0.
+    Quit,
+    /// The handshake again and a new bash on the same socket.
+    Respawn,
+    /// The guest runs on, answering only the monitor.
+    Idle,
 }
 
 /// How the backdoor's stdout reaches the shell socket (`FAKE_VM_CONSOLE`).
@@ -309,6 +326,12 @@ impl Config {
                 "1" => true,
                 "0" => false,
                 other => die_config("FAKE_VM_SHARED", other),
+            },
+            shell_exit: match env_str("FAKE_VM_SHELL_EXIT", "quit").as_str() {
+                "quit" => ShellExit::Quit,
+                "respawn" => ShellExit::Respawn,
+                "idle" => ShellExit::Idle,
+                other => die_config("FAKE_VM_SHELL_EXIT", other),
             },
         }
     }
@@ -791,6 +814,8 @@ struct Vm {
     cfg: Config,
     args: Args,
     shell: Option<UnixStream>,
+    /// The monitor connection, to shut down on a `close-monitor` request.
+    monitor: Option<UnixStream>,
     events: Receiver<Event>,
     dir: VmDir,
 }
@@ -882,21 +907,44 @@ impl Vm {
         }
     }
 
-    /// Sends the handshake, runs bash on the shell socket and waits for the guest to go down.
+    /// Sends the handshake, runs bash on the shell socket and waits for the guest to go down;
+    /// when bash ends, does what `FAKE_VM_SHELL_EXIT` says.
     fn backdoor(&self, shell: &UnixStream) -> Outcome {
         serial("connecting to host...");
-        self.shell_write(if self.cfg.old_handshake {
-            b"\n"
-        } else {
-            HANDSHAKE_NEW
-        });
-        let mut bash = match self.spawn_bash(shell) {
-            Ok(bash) => bash,
-            Err(e) => {
-                serial(&format!("fake-vm: cannot start bash: {e}"));
-                return self.idle(true);
+        let mut first = true;
+        loop {
+            self.shell_write(if self.cfg.old_handshake {
+                b"\n"
+            } else {
+                HANDSHAKE_NEW
+            });
+            let mut bash = match self.spawn_bash(shell) {
+                Ok(bash) => bash,
+                Err(e) => {
+                    serial(&format!("fake-vm: cannot start bash: {e}"));
+                    return self.idle(true);
+                }
+            };
+            if first {
+                self.start_serial_threads();
+                first = false;
             }
-        };
+            let outcome = self.supervise(&mut bash);
+            kill_guest(&mut bash, &self.dir.root);
+            match (outcome, self.cfg.shell_exit) {
+                (Some(outcome), _) => return outcome,
+                (None, ShellExit::Quit) => return Outcome::Exit(0),
+                (None, ShellExit::Idle) => {
+                    serial("fake-vm: the backdoor shell ended; it is not restarted");
+                    return self.idle(true);
+                }
+                (None, ShellExit::Respawn) => serial("fake-vm: the backdoor shell ended; restarting it"),
+            }
+        }
+    }
+
+    /// Starts the `flood` and `FAKE_VM_SERIAL_EXTRA` writers, once a boot.
+    fn start_serial_threads(&self) {
         if self.cfg.mode == Mode::Flood {
             let lines = self.cfg.flood_lines;
             thread::spawn(move || flood(lines));
@@ -905,20 +953,24 @@ impl Vm {
             let (lines, pause) = (self.cfg.extra.clone(), self.cfg.extra_interval);
             thread::spawn(move || print_extra(&lines, pause));
         }
-        let outcome = self.supervise(&mut bash);
-        kill_guest(&mut bash, &self.dir.root);
-        outcome
     }
 
-    /// Polls for monitor events, guest power-off requests and bash exiting.
-    fn supervise(&self, bash: &mut Child) -> Outcome {
+    /// Polls for monitor events, guest power-off requests, `close-monitor` requests and bash
+    /// exiting; `None` when bash ended.
+    fn supervise(&self, bash: &mut Child) -> Option<Outcome> {
         loop {
             if let Some(event) = self.wait(Some(POLL)).or_else(|| self.dir.take_request()) {
-                return guest_down(event);
+                return Some(guest_down(event));
+            }
+            if fs::remove_file(self.dir.root.join("close-monitor")).is_ok() {
+                if let Some(monitor) = &self.monitor {
+                    let _ = monitor.shutdown(std::net::Shutdown::Both);
+                }
+                serial("fake-vm: monitor connection closed");
             }
             match bash.try_wait() {
                 Ok(None) => {}
-                Ok(Some(_)) | Err(_) => return Outcome::Exit(0),
+                Ok(Some(_)) | Err(_) => return None,
             }
         }
     }
@@ -1186,6 +1238,7 @@ fn main() {
         .map(|(a, p)| connect_or_die("-chardev", a, p));
     let dir = VmDir::new(cfg.mode != Mode::Exit);
     let (events_tx, events) = mpsc::channel();
+    let monitor_handle = monitor.as_ref().and_then(|m| m.try_clone().ok());
     if let Some(stream) = monitor {
         let monitor = Monitor {
             stream,
@@ -1201,6 +1254,7 @@ fn main() {
         cfg,
         args,
         shell,
+        monitor: monitor_handle,
         events,
         dir,
     };

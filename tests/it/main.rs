@@ -4,6 +4,7 @@ mod driver;
 pub mod fake_vm;
 mod fake_vm_selftest;
 mod files;
+mod hostile;
 mod html_report;
 mod interactive;
 mod lang;

@@ -491,3 +491,10 @@ pub fn processes_under(dir: &Path) -> Vec<String> {
     }
     found
 }
+
+impl Running {
+    /// The driver's process id, for looking at it in `/proc` while it runs.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
