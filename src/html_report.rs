@@ -56,8 +56,8 @@ document.querySelectorAll('#filters input').forEach(function (box) {
 document.body.dataset.ready = 'yes';
 ";
 
-/// Renders the log `nodes`, read from the file named `title`; screenshot paths are
-/// relative to `base`.
+/// Renders the log `nodes`, read from the file named `title`; screenshots are
+/// looked for under `base`, the log's directory.
 pub(crate) fn render(nodes: &[Node], title: &str, base: &Path) -> String {
     let failing = failing_chain(nodes);
     let errors = log_tree::lines(nodes)
@@ -140,7 +140,10 @@ pub(crate) fn write(log: &Path, html: &Path) -> std::io::Result<()> {
         || log.display().to_string(),
         |name| name.to_string_lossy().into_owned(),
     );
-    let base = log.parent().unwrap_or(Path::new("."));
+    let base = log
+        .parent()
+        .filter(|dir| !dir.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     std::fs::write(html, render(&nodes, &title, base))
 }
 
@@ -206,8 +209,11 @@ fn push_machine(out: &mut String, entry: &Entry) {
     }
 }
 
-/// An `<img>` of the screenshot `image` (relative to `base`), embedded; a plain
-/// link to the file when it cannot be read.
+/// The largest screenshot the page embeds, in bytes.
+const MAX_IMAGE_BYTES: u64 = 16 << 20;
+
+/// An `<img>` of the screenshot `image`, embedded; a line of text saying why when
+/// it cannot be (the page never refers to a file outside itself).
 fn push_image(out: &mut String, base: &Path, image: &str) {
     let mime = match Path::new(image).extension().and_then(|e| e.to_str()) {
         Some("png") => "image/png",
@@ -215,7 +221,7 @@ fn push_image(out: &mut String, base: &Path, image: &str) {
         _ => "application/octet-stream",
     };
     let alt = xml_escape(image);
-    match std::fs::read(base.join(image)) {
+    match read_image(base, image) {
         Ok(bytes) => {
             let _ = writeln!(
                 out,
@@ -223,12 +229,59 @@ fn push_image(out: &mut String, base: &Path, image: &str) {
                 base64(&bytes)
             );
         }
-        Err(_) => {
+        Err(why) => {
             let _ = writeln!(
                 out,
-                "<img class=\"screen\" alt=\"{alt} (not found)\" src=\"{alt}\"/>"
+                "<p class=\"screen missing\">screenshot <code>{alt}</code> not shown: {why}</p>"
             );
         }
+    }
+}
+
+/// The bytes of the screenshot `image`: a relative path of plain components (no
+/// `..`, no root) naming a regular file of at most [`MAX_IMAGE_BYTES`] that lies,
+/// symbolic links resolved, under `base` (the log's directory).
+fn read_image(base: &Path, image: &str) -> Result<Vec<u8>, &'static str> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    use std::path::Component;
+    let relative = Path::new(image);
+    let plain = relative
+        .components()
+        .all(|part| matches!(part, Component::Normal(_)));
+    if image.is_empty() || !plain {
+        return Err("not a plain relative path");
+    }
+    let root = base
+        .canonicalize()
+        .map_err(|_| "the log's directory is unreadable")?;
+    let path = root
+        .join(relative)
+        .canonicalize()
+        .map_err(|_| "not found")?;
+    if !path.starts_with(&root) {
+        return Err("outside the log's directory");
+    }
+    // Non-blocking, so that a FIFO planted under the name cannot stall the report.
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(&path)
+        .map_err(|_| "not readable")?;
+    let metadata = file.metadata().map_err(|_| "not readable")?;
+    if !metadata.is_file() {
+        return Err("not a regular file");
+    }
+    if metadata.len() > MAX_IMAGE_BYTES {
+        return Err("larger than 16 MiB");
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_IMAGE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|_| "not readable")?;
+    match bytes.len() as u64 > MAX_IMAGE_BYTES {
+        true => Err("larger than 16 MiB"),
+        false => Ok(bytes),
     }
 }
 

@@ -318,3 +318,66 @@ fn chromium_renders_the_page_and_runs_its_filter() {
         fs::copy(&shot, keep).unwrap();
     }
 }
+
+/// Runs `vmtest-min report` with `args` in `dir`.
+fn report(dir: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_vmtest-min"))
+        .arg("report")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_hostile_log_embeds_only_its_own_screenshots() {
+    let test = Test::new();
+    let outside = test.dir().join("secret.txt");
+    fs::write(&outside, "SECRET").unwrap();
+    let dir = test.dir().join("logs");
+    fs::create_dir_all(dir.join("sub")).unwrap();
+    fs::write(dir.join("sub/good.png"), PNG).unwrap();
+    std::os::unix::fs::symlink(&outside, dir.join("link.png")).unwrap();
+    let fifo = std::ffi::CString::new(dir.join("fifo.png").to_str().unwrap()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+    let images = [
+        "../secret.txt",
+        "/etc/hostname",
+        "https://evil.example/t.png",
+        "link.png",
+        "fifo.png",
+        "sub/../../secret.txt",
+        "missing.png",
+        "sub/good.png",
+    ];
+    let nests: String = images
+        .iter()
+        .map(|image| format!("<nest><head image=\"{image}\">shot</head></nest>"))
+        .collect();
+    fs::write(dir.join("e.xml"), format!("<logfile>{nests}</logfile>")).unwrap();
+    let out = report(&dir, &["e.xml"]);
+    assert!(out.status.code().is_some(), "{out:?}");
+    let text = fs::read_to_string(dir.join("e.html")).unwrap();
+    assert!(!text.contains("evil.example/t.png\"/>"), "{text}");
+    let page = elements(&text);
+    let imgs: Vec<_> = page.iter().filter(|e| e.name == "img").collect();
+    assert_eq!(imgs.len(), 1, "{imgs:?}");
+    assert_eq!(imgs[0].attr("alt"), Some("sub/good.png"));
+    assert!(
+        imgs[0]
+            .attr("src")
+            .unwrap()
+            .starts_with("data:image/png;base64,iVBORw0KGgo")
+    );
+    assert!(
+        page.iter()
+            .all(|e| e.attr("src").is_none_or(|s| s.starts_with("data:"))
+                && e.attr("href").is_none_or(|h| h.starts_with('#'))),
+        "the page refers outside itself"
+    );
+    // No secret in any encoding: the only base64 is the good PNG's.
+    assert_eq!(text.matches("base64,").count(), 1);
+    assert!(!text.contains("SECRET"));
+    let missing: Vec<_> = page.iter().filter(|e| e.has_class("missing")).collect();
+    assert_eq!(missing.len(), images.len() - 1, "{missing:?}");
+}
