@@ -52,8 +52,8 @@ Options (run and check):
 The Nix test framework's options (nixos-test-driver compatible):
   -c, --config FILE             the driver configuration JSON the framework writes
                                 (vms, vlans, global_timeout, test_script)
-      --language LANG           python or cmds: the script's language when neither
-                                its extension nor its content tells
+      --language LANG           python or cmds: the script's language (without it,
+                                its extension tells, else its content)
       --junit-xml FILE          write a JUnit XML report; a relative FILE is in DIR
       --log-level LEVEL         debug, info, warning or error [env: logLevel];
                                 accepted and checked, the output does not change
@@ -132,8 +132,8 @@ pub(crate) struct Args {
     /// Whether `--global-timeout` was on the command line (it then wins over the
     /// configuration file).
     pub(crate) global_timeout_given: bool,
-    /// `--language`: the script's language when its extension and content leave
-    /// it open.
+    /// `--language`: the script's language; without it, the extension tells, else
+    /// the content.
     pub(crate) language: Option<Language>,
     /// `--junit-xml`, already joined to the output directory when relative.
     pub(crate) junit_xml: Option<PathBuf>,

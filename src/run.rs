@@ -102,17 +102,12 @@ fn load(args: &Args, machines: &Machines, palette: Palette) -> Result<Loaded, Er
     }
 }
 
-/// Whether the script at `path` is Python: its extension tells, else its content,
-/// else `--language` (`.cmds` without one).
+/// Whether the script at `path` is Python: as `--language` says, and only without
+/// it as its extension or content tells ([`crate::script::python::is_python`]).
 fn is_python(path: &std::path::Path, source: &str, language: Option<Language>) -> bool {
-    match path.extension().and_then(|e| e.to_str()) {
-        Some("py") => return true,
-        Some("cmds") => return false,
-        _ => {}
-    }
-    match crate::script::python::content_score(source) {
-        0 => language == Some(Language::Python),
-        score => score > 0,
+    match language {
+        Some(language) => language == Language::Python,
+        None => crate::script::python::is_python(path, source),
     }
 }
 

@@ -404,3 +404,21 @@ fn the_language_of_an_undecided_script_comes_from_the_option() {
     assert_eq!(ran.code, 2);
     assert!(ran.stderr.contains("expected python or cmds"));
 }
+
+#[test]
+fn an_explicit_language_beats_what_the_content_suggests() {
+    let scratch = tempfile::Builder::new().prefix("vmt-").tempdir().unwrap();
+    let dir = scratch.path();
+    // Python whose here-document and f-string braces read like `.cmds` forms.
+    let config = write_config(
+        dir,
+        &["machine"],
+        "out = machine.succeed(\"cat <<EOF\\nhi\\nEOF\")\nassert \"hi\" in out, f\"bad {out}\"\n",
+    );
+    let config = config.to_str().unwrap();
+    let ran = run_like_nix(dir, &["check", "-c", config, "--language", "python"], &[]);
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    // Without the option, the content decides (and here it guesses wrong).
+    let ran = run_like_nix(dir, &["check", "-c", config], &[]);
+    assert_eq!(ran.code, 2, "{}", ran.stderr);
+}
