@@ -235,6 +235,9 @@ pub enum Error {
         /// What it is needed for.
         purpose: String,
     },
+    // Reports made from the log.
+    /// `vmtest-min report` made no page.
+    Report(crate::html_report::ReportError),
 }
 
 impl Error {
@@ -252,7 +255,8 @@ impl Error {
             Error::Usage(_)
             | Error::Setup(_)
             | Error::ScriptRejected { .. }
-            | Error::NotConverted { .. } => Status::Usage,
+            | Error::NotConverted { .. }
+            | Error::Report(_) => Status::Usage,
             Error::CommandFailed { .. }
             | Error::CommandSucceeded { .. }
             | Error::CheckFailed { .. }
@@ -397,6 +401,7 @@ impl fmt::Display for Error {
             Error::Io { context, source } => write!(f, "{context}: {source}"),
             Error::Usage(error) => write!(f, "{error}"),
             Error::Setup(error) => write!(f, "{error}"),
+            Error::Report(error) => write!(f, "{error}"),
             Error::NotConverted { file } => write!(f, "`{file}` was not converted"),
             Error::ScriptRejected { file, count } => write!(
                 f,
@@ -543,6 +548,7 @@ impl std::error::Error for Error {
             // Transparent: their message is this error's message.
             Error::Usage(error) => error.source(),
             Error::Setup(error) => error.source(),
+            Error::Report(error) => error.source(),
             _ => None,
         }
     }

@@ -7,10 +7,11 @@
 //! open when it failed; serial lines are dimmed and can be hidden machine by
 //! machine. The markup is also well-formed XML, so tests can read it with xml-rs.
 
-use crate::log_tree::{self, Entry, Nest, Node, Outcome};
+use crate::log_tree::{self, Ending, Entry, Log, Nest, Node, Outcome};
 use crate::sanitize::xml_escape;
-use std::fmt::Write;
-use std::path::Path;
+use std::fmt::{self, Write};
+use std::io;
+use std::path::{Path, PathBuf};
 
 const STYLE: &str = "
 body { font: 14px/1.4 sans-serif; margin: 1em 2em; color: #222; }
@@ -18,6 +19,8 @@ h1 { font-size: 1.3em; }
 .verdict { font-weight: bold; padding: 0.2em 0.6em; border-radius: 4px; }
 .verdict.passed { background: #d7f5dd; color: #135c23; }
 .verdict.failed { background: #fbe0e0; color: #8a1414; }
+.verdict.unknown, .verdict.incomplete { background: #eee; color: #444; }
+#incomplete { border: 2px solid #999; padding: 0.3em 1em; margin: 1em 0; }
 #failure { border: 2px solid #c62828; background: #fff5f5; padding: 0.5em 1em; margin: 1em 0; }
 #failure h2 { font-size: 1.1em; margin: 0.2em 0; color: #8a1414; }
 pre, .line { font-family: monospace; white-space: pre-wrap; margin: 0; }
@@ -56,25 +59,131 @@ document.querySelectorAll('#filters input').forEach(function (box) {
 document.body.dataset.ready = 'yes';
 ";
 
-/// Renders the log `nodes`, read from the file named `title`; screenshots are
-/// looked for under `base`, the log's directory.
-pub(crate) fn render(nodes: &[Node], title: &str, base: &Path) -> String {
+/// The verdict a page shows.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Verdict {
+    /// A step failed or an error was logged.
+    Failed,
+    /// The run's own closing line (`test script finished in …`) is there, in a
+    /// complete log, and nothing failed.
+    Passed,
+    /// The log was cut short before anything failed.
+    Incomplete,
+    /// A complete log without a failure and without the closing line (the prompt,
+    /// or a log not written by a run).
+    Unknown,
+}
+
+impl Verdict {
+    /// The word shown, also the CSS class.
+    fn word(self) -> &'static str {
+        match self {
+            Verdict::Failed => "failed",
+            Verdict::Passed => "passed",
+            Verdict::Incomplete => "incomplete",
+            Verdict::Unknown => "unknown",
+        }
+    }
+}
+
+/// Why `vmtest-min report` made no page.
+#[derive(Debug)]
+pub enum ReportError {
+    /// The log cannot be read.
+    Read {
+        /// The log.
+        log: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+    /// The file is not an XML log.
+    NotALog {
+        /// The file.
+        log: PathBuf,
+        /// Why not.
+        why: String,
+    },
+    /// The page would replace the log it is made from.
+    SameFile {
+        /// The log.
+        log: PathBuf,
+    },
+    /// The page cannot be written.
+    Write {
+        /// The page.
+        html: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+}
+
+impl fmt::Display for ReportError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ReportError::Read { log, source } => {
+                write!(f, "cannot read log `{}`: {source}", log.display())
+            }
+            ReportError::NotALog { log, why } => {
+                write!(f, "`{}` is not an XML log: {why}", log.display())
+            }
+            ReportError::SameFile { log } => write!(
+                f,
+                "the page would overwrite its log `{}`: name another with -o",
+                log.display()
+            ),
+            ReportError::Write { html, source } => {
+                write!(f, "cannot write page `{}`: {source}", html.display())
+            }
+        }
+    }
+}
+
+impl std::error::Error for ReportError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ReportError::Read { source, .. } | ReportError::Write { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+/// Renders `log`, read from the file named `title`; screenshots are looked for
+/// under `base`, the log's directory.
+fn render(log: &Log, title: &str, base: &Path) -> String {
+    let nodes = &log.nodes;
     let failing = failing_chain(nodes);
     let errors = log_tree::lines(nodes)
         .into_iter()
         .filter(|e| e.error)
         .collect::<Vec<_>>();
-    let failed = !failing.is_empty() || !errors.is_empty();
+    // A nest left open is a failure only in a log that ended: in one cut short,
+    // the run was stopped inside it.
+    let failed = !errors.is_empty()
+        || has_failed_nest(nodes)
+        || (!failing.is_empty() && log.ending == Ending::Complete);
+    let verdict = match (failed, &log.ending) {
+        (true, _) => Verdict::Failed,
+        (false, Ending::Cut(_)) => Verdict::Incomplete,
+        (false, Ending::Complete) if finished(nodes) => Verdict::Passed,
+        (false, Ending::Complete) => Verdict::Unknown,
+    };
     let mut out = String::from("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n");
     out.push_str("<meta charset=\"utf-8\"/>\n");
     let _ = writeln!(out, "<title>vmtest-min: {}</title>", xml_escape(title));
     let _ = writeln!(out, "<style>{STYLE}</style>\n</head>\n<body>");
-    let verdict = if failed { "failed" } else { "passed" };
+    let verdict = verdict.word();
     let _ = writeln!(
         out,
         "<h1>{} <span class=\"verdict {verdict}\" id=\"verdict\">{verdict}</span></h1>",
         xml_escape(title)
     );
+    if let Ending::Cut(why) = &log.ending {
+        let _ = writeln!(
+            out,
+            "<p id=\"incomplete\">Incomplete log: {}; shown as far as it goes.</p>",
+            xml_escape(why)
+        );
+    }
     if failed {
         out.push_str("<section id=\"failure\">\n");
         let step = failing
@@ -133,9 +242,26 @@ pub(crate) fn render(nodes: &[Node], title: &str, base: &Path) -> String {
     out
 }
 
-/// Reads the log at `log` and writes the page to `html`.
-pub(crate) fn write(log: &Path, html: &Path) -> std::io::Result<()> {
-    let nodes = log_tree::read(log)?;
+/// Reads the log at `log` and writes the page to `html`; returns how the log
+/// ended.
+pub(crate) fn write(log: &Path, html: &Path) -> Result<Ending, ReportError> {
+    let same = |a: &Path, b: &Path| match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    };
+    if same(log, html) {
+        return Err(ReportError::SameFile {
+            log: log.to_path_buf(),
+        });
+    }
+    let bytes = std::fs::read(log).map_err(|source| ReportError::Read {
+        log: log.to_path_buf(),
+        source,
+    })?;
+    let parsed = log_tree::parse(&bytes).map_err(|why| ReportError::NotALog {
+        log: log.to_path_buf(),
+        why: why.to_string(),
+    })?;
     let title = log.file_name().map_or_else(
         || log.display().to_string(),
         |name| name.to_string_lossy().into_owned(),
@@ -144,7 +270,30 @@ pub(crate) fn write(log: &Path, html: &Path) -> std::io::Result<()> {
         .parent()
         .filter(|dir| !dir.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    std::fs::write(html, render(&nodes, &title, base))
+    std::fs::write(html, render(&parsed, &title, base)).map_err(|source| ReportError::Write {
+        html: html.to_path_buf(),
+        source,
+    })?;
+    Ok(parsed.ending)
+}
+
+/// Whether a nest under `nodes` closed with `(failed: …)`.
+fn has_failed_nest(nodes: &[Node]) -> bool {
+    nodes.iter().any(|node| match node {
+        Node::Nest(nest) => {
+            matches!(nest.outcome(), Outcome::Failed(_)) || has_failed_nest(&nest.children)
+        }
+        Node::Line(_) => false,
+    })
+}
+
+/// Whether the run's closing line, logged outside every nest when the script
+/// passed, is among `nodes`.
+fn finished(nodes: &[Node]) -> bool {
+    nodes.iter().any(|node| {
+        matches!(node, Node::Line(line)
+            if !line.serial && !line.error && line.text.starts_with(crate::run::PASSED_LINE))
+    })
 }
 
 fn render_node(out: &mut String, node: &Node, base: &Path, failing: Option<&Nest>) {

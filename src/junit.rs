@@ -122,8 +122,9 @@ pub(crate) fn write(
     seconds: f64,
     status: Status,
 ) -> std::io::Result<()> {
-    let nodes = log_tree::read(log)?;
-    std::fs::write(path, render(&nodes, suite, seconds, status))
+    let parsed = log_tree::parse(&std::fs::read(log)?)
+        .map_err(|why| std::io::Error::new(std::io::ErrorKind::InvalidData, why.to_string()))?;
+    std::fs::write(path, render(&parsed.nodes, suite, seconds, status))
 }
 
 /// Adds a case for each subtest under `nodes` (nested ones too) to `cases`, and the
@@ -211,7 +212,9 @@ output: y</line>
 <line>(failed: subtest: bad, in 2.00 seconds)</line></nest>
 <line error="1">error: summary</line>
 </logfile>"#,
-        );
+        )
+        .unwrap()
+        .nodes;
         let xml = render(&nodes, "t.cmds", 3.0, Status::TestFailed);
         assert!(
             xml.contains("tests=\"3\" failures=\"1\" errors=\"0\""),

@@ -44,16 +44,22 @@ pub fn main(argv: Vec<OsString>, env: EnvLookup<'_>) -> Result<Status, Error> {
         Command::Check(args) => check_command(&args),
         Command::Run(args) => run_command(&args),
         Command::Convert(path) => convert_command(&path),
-        Command::Report { log, html } => {
-            crate::html_report::write(&log, &html).map_err(|source| setup::SetupError::Report {
-                log: log.clone(),
-                html: html.clone(),
-                source,
-            })?;
-            eprint_line(&format!("vmtest-min: wrote {}", html.display()));
-            Ok(Status::Passed)
-        }
+        Command::Report { log, html } => report_command(&log, &html),
     }
+}
+
+/// How the log of a passed script ends: this, then the time it took.
+pub(crate) const PASSED_LINE: &str = "test script finished in ";
+
+/// `vmtest-min report`: writes the HTML page of the log `log` to `html`.
+fn report_command(log: &std::path::Path, html: &std::path::Path) -> Result<Status, Error> {
+    let ending = crate::html_report::write(log, html).map_err(Error::Report)?;
+    let note = match ending {
+        crate::log_tree::Ending::Complete => String::new(),
+        crate::log_tree::Ending::Cut(why) => format!(" (incomplete log: {why})"),
+    };
+    eprint_line(&format!("vmtest-min: wrote {}{note}", html.display()));
+    Ok(Status::Passed)
 }
 
 /// Prints `text` on stdout; a closed stdout (`vmtest-min --help | head -1`) is not
@@ -218,7 +224,7 @@ fn run_command(args: &Args) -> Result<Status, Error> {
     let elapsed = started.elapsed().as_secs_f64();
     match (status, &loaded) {
         (Status::Passed, Some(loaded)) => {
-            logger.log(None, &format!("test script finished in {elapsed:.2}s"));
+            logger.log(None, &format!("{PASSED_LINE}{elapsed:.2}s"));
             eprint_line(&palette.green(&format!("vmtest-min: passed: {}", loaded.file)));
         }
         (Status::Passed, None) => {}

@@ -72,15 +72,6 @@ pub enum SetupError {
         /// Why.
         source: io::Error,
     },
-    /// `report` cannot read the log or write the page.
-    Report {
-        /// The XML log.
-        log: PathBuf,
-        /// The page.
-        html: PathBuf,
-        /// Why.
-        source: io::Error,
-    },
     /// The driver configuration file cannot be read.
     ReadConfig {
         /// The file.
@@ -136,12 +127,6 @@ impl fmt::Display for SetupError {
                 "cannot create output directory `{}`: {source}",
                 path.display()
             ),
-            SetupError::Report { log, html, source } => write!(
-                f,
-                "cannot make `{}` from `{}`: {source}",
-                html.display(),
-                log.display()
-            ),
             SetupError::ReadConfig { path, source } => write!(
                 f,
                 "cannot read driver configuration `{}`: {source}",
@@ -161,8 +146,7 @@ impl std::error::Error for SetupError {
             | SetupError::ReadScript { source, .. }
             | SetupError::CreateLog { source, .. }
             | SetupError::CreateOutputDir { source, .. }
-            | SetupError::ReadConfig { source, .. }
-            | SetupError::Report { source, .. } => Some(source),
+            | SetupError::ReadConfig { source, .. } => Some(source),
             _ => None,
         }
     }

@@ -381,3 +381,75 @@ fn a_hostile_log_embeds_only_its_own_screenshots() {
     let missing: Vec<_> = page.iter().filter(|e| e.has_class("missing")).collect();
     assert_eq!(missing.len(), images.len() - 1, "{missing:?}");
 }
+
+/// The verdict on the page `report` made of `log` in `dir`.
+fn verdict(dir: &Path, html: &str) -> String {
+    let page = elements(&fs::read_to_string(dir.join(html)).unwrap());
+    let verdict = page.iter().find(|e| e.attr("id") == Some("verdict"));
+    verdict.unwrap().text.clone()
+}
+
+#[test]
+fn only_a_whole_log_of_a_passed_run_is_passed() {
+    let out = Test::new()
+        .fake("machine", &[])
+        .script("machine.succeed \"echo hi\"\n")
+        .run();
+    out.code(0);
+    let dir = out.dir();
+    // Not logs: exit 2, no page.
+    fs::write(dir.join("empty.xml"), "").unwrap();
+    fs::write(dir.join("junk.xml"), "junk").unwrap();
+    fs::write(
+        dir.join("junit.xml"),
+        "<testsuites><testsuite/></testsuites>",
+    )
+    .unwrap();
+    fs::write(dir.join("dtd.xml"), "<!DOCTYPE x [<!ENTITY a \"b\">]><x/>").unwrap();
+    for name in ["empty", "junk", "junit", "dtd"] {
+        let ran = report(dir, &[&format!("{name}.xml")]);
+        let stderr = String::from_utf8_lossy(&ran.stderr);
+        assert_eq!(ran.status.code(), Some(2), "{name}: {stderr}");
+        assert!(stderr.contains("is not an XML log"), "{name}: {stderr}");
+        assert!(!dir.join(format!("{name}.html")).exists());
+    }
+    // The log cut after its first finished step: incomplete, not passed.
+    let whole = fs::read_to_string(dir.join("log.xml")).unwrap();
+    let first = whole.find("</nest>").unwrap() + "</nest>".len();
+    fs::write(dir.join("cut.xml"), &whole[..first]).unwrap();
+    let ran = report(dir, &["cut.xml"]);
+    assert_eq!(ran.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&ran.stderr).contains("incomplete log"));
+    assert_eq!(verdict(dir, "cut.html"), "incomplete");
+    // Whole but without the run's closing line: unknown.
+    let unclosed = whole.replace("test script finished in", "something else in");
+    fs::write(dir.join("unclosed.xml"), unclosed).unwrap();
+    assert_eq!(report(dir, &["unclosed.xml"]).status.code(), Some(0));
+    assert_eq!(verdict(dir, "unclosed.html"), "unknown");
+    assert_eq!(report(dir, &["log.xml"]).status.code(), Some(0));
+    assert_eq!(verdict(dir, "log.html"), "passed");
+    // The page never replaces its log.
+    let same = report(dir, &["log.xml", "-o", "./log.xml"]);
+    assert_eq!(same.status.code(), Some(2));
+    assert_eq!(fs::read_to_string(dir.join("log.xml")).unwrap(), whole);
+}
+
+#[test]
+fn a_log_nested_100000_deep_is_reported_without_overflowing() {
+    let test = Test::new();
+    let n = 100_000;
+    let xml = format!(
+        "<logfile>{}{}</logfile>",
+        "<nest><head>x</head>".repeat(n),
+        "</nest>".repeat(n)
+    );
+    fs::write(test.dir().join("deep.xml"), xml).unwrap();
+    let ran = report(test.dir(), &["deep.xml"]);
+    assert_eq!(ran.status.code(), Some(0), "{ran:?}");
+    assert_eq!(verdict(test.dir(), "deep.html"), "incomplete");
+    assert!(
+        fs::read_to_string(test.dir().join("deep.html"))
+            .unwrap()
+            .contains("nested deeper than")
+    );
+}
