@@ -206,7 +206,7 @@ fn run_command(args: &Args) -> Result<Status, Error> {
             let status = match &loaded {
                 Some(loaded) => {
                     let status = execute_script(&mut driver, names(&machines), loaded, &logger);
-                    if status != Status::Passed && args.pause_on_failure {
+                    if args.pause_on_failure && pauses(status) {
                         pause(&mut driver, names(&machines), &logger, status);
                     }
                     status
@@ -273,10 +273,21 @@ fn execute_script(
     }
 }
 
+/// Whether `--pause-on-failure` pauses a run that ended with `status`: after a
+/// failed step or a failed environment, never after a signal or the global timeout.
+fn pauses(status: Status) -> bool {
+    matches!(status, Status::TestFailed | Status::Environment)
+}
+
 /// `--pause-on-failure`: after the failure of a run that will end with `status`,
-/// opens the prompt on the machines as the failure left them; when it ends
-/// (Ctrl-D, or an error of its own), the run goes on to clean up.
+/// opens the prompt on the machines as the failure left them, when stdin is a
+/// terminal; when it ends (Ctrl-D, or an error of its own), the run goes on to
+/// clean up.
 fn pause(driver: &mut Driver, names: Vec<String>, logger: &Logger, status: Status) {
+    if !std::io::stdin().is_terminal() {
+        logger.log(None, "not pausing: stdin is not a terminal");
+        return;
+    }
     logger.log(
         None,
         &format!(
