@@ -238,6 +238,13 @@ pub enum Error {
     // Reports made from the log.
     /// `vmtest-min report` made no page.
     Report(crate::html_report::ReportError),
+    /// The JUnit report (`--junit-xml`) could not be written when the run ended.
+    Junit {
+        /// The report.
+        path: std::path::PathBuf,
+        /// Why.
+        source: io::Error,
+    },
 }
 
 impl Error {
@@ -275,7 +282,8 @@ impl Error {
             | Error::Machine { .. }
             | Error::OutputLost { .. }
             | Error::Vlan { .. }
-            | Error::MissingProgram { .. } => Status::Environment,
+            | Error::MissingProgram { .. }
+            | Error::Junit { .. } => Status::Environment,
             Error::PollingConditionFailed { failure, .. } => failure
                 .as_ref()
                 .map_or(Status::TestFailed, |failure| failure.status()),
@@ -402,6 +410,11 @@ impl fmt::Display for Error {
             Error::Usage(error) => write!(f, "{error}"),
             Error::Setup(error) => write!(f, "{error}"),
             Error::Report(error) => write!(f, "{error}"),
+            Error::Junit { path, source } => write!(
+                f,
+                "cannot write the JUnit report `{}`: {source}",
+                path.display()
+            ),
             Error::NotConverted { file } => write!(f, "`{file}` was not converted"),
             Error::ScriptRejected { file, count } => write!(
                 f,
@@ -544,7 +557,7 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Error::Io { source, .. } => Some(source),
+            Error::Io { source, .. } | Error::Junit { source, .. } => Some(source),
             // Transparent: their message is this error's message.
             Error::Usage(error) => error.source(),
             Error::Setup(error) => error.source(),

@@ -114,7 +114,8 @@ pub(crate) fn render(nodes: &[Node], suite: &str, seconds: f64, status: Status) 
     out
 }
 
-/// Reads the log at `log` and writes the report to `path`.
+/// Reads the log at `log` and writes the report to `path`, whole or not at all:
+/// into a new file beside it, renamed over it when complete.
 pub(crate) fn write(
     log: &std::path::Path,
     path: &std::path::Path,
@@ -122,9 +123,22 @@ pub(crate) fn write(
     seconds: f64,
     status: Status,
 ) -> std::io::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::PermissionsExt;
     let parsed = log_tree::parse(&std::fs::read(log)?)
         .map_err(|why| std::io::Error::new(std::io::ErrorKind::InvalidData, why.to_string()))?;
-    std::fs::write(path, render(&parsed.nodes, suite, seconds, status))
+    let dir = path
+        .parent()
+        .filter(|dir| !dir.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    let mut file = tempfile::Builder::new()
+        .prefix(".vmtest-min-junit.")
+        .tempfile_in(dir)?;
+    file.write_all(render(&parsed.nodes, suite, seconds, status).as_bytes())?;
+    file.as_file()
+        .set_permissions(std::fs::Permissions::from_mode(0o644))?;
+    file.persist(path).map_err(|error| error.error)?;
+    Ok(())
 }
 
 /// Adds a case for each subtest under `nodes` (nested ones too) to `cases`, and the

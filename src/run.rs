@@ -171,8 +171,8 @@ fn run_command(args: &Args) -> Result<Status, Error> {
         true => None,
         false => Some(load(args, &machines, palette)?),
     };
-    let (log_path, _scratch_log) = setup::report_log(args)?;
-    let xml = setup::outputs(args.output_dir.as_deref(), log_path.as_deref())?;
+    let logs = setup::log_targets(args)?;
+    let xml = setup::outputs(args.output_dir.as_deref(), &logs.files)?;
     let logger = Arc::new(Logger::new(palette, xml, !args.no_serial));
     signals::install();
     let scale = args.timeout_scale.unwrap_or(1.0);
@@ -237,20 +237,40 @@ fn run_command(args: &Args) -> Result<Status, Error> {
         ),
     }
     logger.close();
-    if let (Some(junit), Some(log)) = (&args.junit_xml, &log_path) {
-        let suite = args
-            .script
-            .as_deref()
-            .and_then(|path| path.file_name())
-            .map_or_else(|| "interactive".into(), |name| name.to_string_lossy());
-        if let Err(error) = crate::junit::write(log, junit, &suite, elapsed, status) {
-            eprint_line(&format!(
-                "vmtest-min: error: cannot write the JUnit report `{}`: {error}",
-                junit.display()
-            ));
-        }
-    }
+    let status = match (&args.junit_xml, &logs.junit_source) {
+        (Some(junit), Some(log)) => write_junit(args, log, junit, elapsed, status),
+        _ => status,
+    };
     Ok(status)
+}
+
+/// Writes the JUnit report `junit` of a run that took `elapsed` seconds and ended
+/// with `status`, from its log `log`; returns the run's exit status, which a
+/// failed write turns from passed into that error's.
+fn write_junit(
+    args: &Args,
+    log: &std::path::Path,
+    junit: &std::path::Path,
+    elapsed: f64,
+    status: Status,
+) -> Status {
+    let suite = args
+        .script
+        .as_deref()
+        .and_then(|path| path.file_name())
+        .map_or_else(|| "interactive".into(), |name| name.to_string_lossy());
+    let Err(source) = crate::junit::write(log, junit, &suite, elapsed, status) else {
+        return status;
+    };
+    let error = Error::Junit {
+        path: junit.to_path_buf(),
+        source,
+    };
+    eprint_line(&format!("vmtest-min: error: {error}"));
+    match status {
+        Status::Passed => error.status(),
+        failed => failed,
+    }
 }
 
 /// Executes a checked script on the driver's machines; a failed step is reported in

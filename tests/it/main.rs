@@ -6,6 +6,7 @@ mod fake_vm_selftest;
 mod files;
 mod html_report;
 mod interactive;
+mod junit_output;
 mod lang;
 mod language;
 mod machine_state;
