@@ -114,6 +114,26 @@ pub(crate) fn render(nodes: &[Node], suite: &str, seconds: f64, status: Status) 
     out
 }
 
+/// The suite's name (also each case's `classname`) for the script at `script`:
+/// its file name without a leading Nix store hash (`/nix/store/<hash>-test-script`
+/// is `test-script`), so that it stays the same from build to build;
+/// `interactive` for the prompt.
+pub(crate) fn suite_name(script: Option<&std::path::Path>) -> String {
+    let Some(name) = script.and_then(|path| path.file_name()) else {
+        return "interactive".to_string();
+    };
+    let name = name.to_string_lossy();
+    let hashed = name.len() > 33
+        && name.as_bytes()[32] == b'-'
+        && name.as_bytes()[..32]
+            .iter()
+            .all(|&b| b.is_ascii_digit() || (b.is_ascii_lowercase() && !b"eotu".contains(&b)));
+    match hashed {
+        true => name[33..].to_string(),
+        false => name.into_owned(),
+    }
+}
+
 /// Reads the log at `log` and writes the report to `path`, whole or not at all:
 /// into a new file beside it, renamed over it when complete.
 pub(crate) fn write(
@@ -213,6 +233,20 @@ fn stop_reason(status: Status) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_suite_is_named_without_the_store_hash() {
+        let name = |path: &str| suite_name(Some(std::path::Path::new(path)));
+        assert_eq!(
+            name("/nix/store/0c9gr4ksxy8hp0bn1yrf2ajmvz1wdi5z-test-script"),
+            "test-script"
+        );
+        assert_eq!(name("/tmp/t.cmds"), "t.cmds");
+        // Not a store hash: an `e` is outside Nix's base-32 alphabet.
+        let plain = "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee-test";
+        assert_eq!(name(plain), plain);
+        assert_eq!(suite_name(None), "interactive");
+    }
 
     #[test]
     fn a_failing_subtest_is_a_failure_with_its_console() {

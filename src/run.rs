@@ -254,11 +254,7 @@ fn write_junit(
     elapsed: f64,
     status: Status,
 ) -> Status {
-    let suite = args
-        .script
-        .as_deref()
-        .and_then(|path| path.file_name())
-        .map_or_else(|| "interactive".into(), |name| name.to_string_lossy());
+    let suite = crate::junit::suite_name(args.script.as_deref());
     let Err(source) = crate::junit::write(log, junit, &suite, elapsed, status) else {
         return status;
     };

@@ -84,3 +84,40 @@ fn a_report_that_cannot_be_written_fails_a_passed_run() {
         .stderr_lacks("must succeed")
         .clean();
 }
+
+#[test]
+fn the_suite_of_a_store_script_has_no_hash() {
+    let test = Test::new();
+    let bin = test.dir().join("bin");
+    fs::create_dir_all(&bin).unwrap();
+    let start = crate::fake_vm::write_start_script(&bin, "machine", &[]);
+    let script = test
+        .dir()
+        .join("0c9gr4ksxy8hp0bn1yrf2ajmvz1wdi5z-test-script");
+    fs::write(&script, "start_all()\nmachine.succeed(\"true\")\n").unwrap();
+    let config = test.dir().join("config.json");
+    fs::write(
+        &config,
+        format!(
+            "{{\"containers\": {{}}, \"enable_ssh_backdoor\": false, \"global_timeout\": 60, \
+             \"test_script\": \"{}\", \"vlans\": [], \"vms\": {{\"machine\": \
+             {{\"name\": \"machine\", \"start_script\": \"{}\"}}}}}}",
+            script.display(),
+            start.display()
+        ),
+    )
+    .unwrap();
+    let out = test
+        .arg("--config")
+        .arg(&config)
+        .arg("--junit-xml")
+        .arg("j.xml")
+        .run();
+    out.code(0).clean();
+    let report = fs::read_to_string(out.dir().join("j.xml")).unwrap();
+    assert!(
+        report.contains("<testsuite name=\"test-script\"")
+            && report.contains("classname=\"test-script\""),
+        "{report}"
+    );
+}
