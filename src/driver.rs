@@ -132,6 +132,7 @@ impl Driver {
             keep_state: config.keep_vm_state,
             connect_timeout: config.connect_timeout,
             display: config.display,
+            timeout_scale: config.timeout_scale.unwrap_or(1.0),
         };
         let machines = config
             .machines

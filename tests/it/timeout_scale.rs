@@ -79,3 +79,33 @@ fn a_run_without_kvm_says_so_once_unless_a_scale_is_set() {
         .run();
     out.code(0).stderr_lacks("QEMU runs without KVM").clean();
 }
+
+#[test]
+fn polling_waits_and_window_names_are_scaled_too() {
+    // `.wait timeout=100` scaled by 0.02 gives up after 2 s, not 100.
+    let out = Test::new()
+        .fake("machine", &[])
+        .arg("--timeout-scale")
+        .arg("0.02")
+        .script(
+            "polling_condition never interval=1 {\n    machine.succeed \"false\"\n}\nnever.wait timeout=100\n",
+        )
+        .run();
+    out.code(1)
+        .within(Duration::from_secs(40))
+        .stderr_has("did not hold within 2 s")
+        .clean();
+    // get_window_names waits its default 900 s, scaled: 1.8 s for an `xwininfo`
+    // that hangs (the fake VM's shell runs the host's PATH).
+    let out = Test::new()
+        .fake("machine", &[])
+        .fake_program("xwininfo", "exec sleep 60")
+        .arg("--timeout-scale")
+        .arg("0.002")
+        .script("machine.get_window_names\n")
+        .run();
+    out.code(1)
+        .within(Duration::from_secs(40))
+        .stderr_has("timed out after 1.8 s")
+        .clean();
+}
