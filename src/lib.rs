@@ -32,6 +32,7 @@ mod monitor;
 mod ocr;
 mod png;
 mod process;
+mod progress;
 mod qemu;
 mod qmp;
 mod repl;

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// Runs `vmtest-min run --color never --pause-on-failure ARGS -- test.cmds` on one
+/// Runs `vmtest-min run --color never ARGS -- test.cmds` on one
 /// fake machine in `dir`, with `script` as test.cmds, its stdin, stdout and stderr
 /// a pseudo-terminal fed `input` then end of input; returns the exit status and
 /// everything it printed.
@@ -20,7 +20,7 @@ pub(crate) fn run_on_terminal(dir: &Path, args: &str, script: &str, input: &str)
     let start = write_start_script(&dir.join("bin"), "machine", &[]);
     fs::write(dir.join("test.cmds"), script).unwrap();
     let command = format!(
-        "exec '{}' run --color never --pause-on-failure {args} --start-scripts '{}' -- test.cmds",
+        "exec '{}' run --color never {args} --start-scripts '{}' -- test.cmds",
         env!("CARGO_BIN_EXE_vmtest-min"),
         start.display()
     );
@@ -67,7 +67,7 @@ fn a_failure_opens_the_prompt_on_the_running_machines() {
     let scratch = Test::new();
     let (code, text) = run_on_terminal(
         scratch.dir(),
-        "",
+        "--pause-on-failure",
         "machine.succeed \"echo made\"\nmachine.succeed \"exit 5\"\nmachine.succeed \"echo never\"\n",
         "machine.succeed \"echo still-$((40 + 2))\"\n",
     );
@@ -94,7 +94,7 @@ fn the_global_timeout_does_not_pause() {
     let scratch = Test::new();
     let (code, text) = run_on_terminal(
         scratch.dir(),
-        "--global-timeout 3",
+        "--pause-on-failure --global-timeout 3",
         "machine.succeed \"sleep 60\"\n",
         "machine.succeed \"echo typed-$((1 + 1))\"\n",
     );
