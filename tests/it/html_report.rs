@@ -18,22 +18,22 @@ const PNG: [u8; 88] = [
 /// An element of the page: name, attributes, text directly inside it, and the
 /// names of the elements it sits in.
 #[derive(Debug)]
-struct Element {
-    name: String,
+pub(crate) struct Element {
+    pub(crate) name: String,
     attrs: Vec<(String, String)>,
-    text: String,
+    pub(crate) text: String,
     parents: Vec<String>,
 }
 
 impl Element {
-    fn attr(&self, key: &str) -> Option<&str> {
+    pub(crate) fn attr(&self, key: &str) -> Option<&str> {
         self.attrs
             .iter()
             .find(|(k, _)| k == key)
             .map(|(_, v)| v.as_str())
     }
 
-    fn has_class(&self, class: &str) -> bool {
+    pub(crate) fn has_class(&self, class: &str) -> bool {
         self.attr("class")
             .is_some_and(|c| c.split(' ').any(|x| x == class))
     }
@@ -41,7 +41,7 @@ impl Element {
 
 /// Parses the page with xml-rs (it is written as well-formed XML).
 #[track_caller]
-fn elements(html: &str) -> Vec<Element> {
+pub(crate) fn elements(html: &str) -> Vec<Element> {
     use xml::reader::{EventReader, XmlEvent};
     let mut out: Vec<Element> = Vec::new();
     let mut open: Vec<usize> = Vec::new();
@@ -229,7 +229,7 @@ fn a_passing_log_has_no_failure_section_and_bad_arguments_are_refused() {
 }
 
 /// The path of `chromium`, if installed.
-fn chromium() -> Option<PathBuf> {
+pub(crate) fn chromium() -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path)
         .map(|dir| dir.join("chromium"))
@@ -237,7 +237,7 @@ fn chromium() -> Option<PathBuf> {
 }
 
 /// Runs headless Chromium with `args` on `url`; returns its stdout.
-fn run_chromium(chromium: &Path, profile: &Path, args: &[&str], url: &str) -> String {
+pub(crate) fn run_chromium(chromium: &Path, profile: &Path, args: &[&str], url: &str) -> String {
     let mut child = Command::new(chromium)
         .args([
             "--headless",

@@ -121,3 +121,25 @@ fn the_suite_of_a_store_script_has_no_hash() {
         "{report}"
     );
 }
+
+#[test]
+fn logfile_dev_null_mutes_the_log_but_not_the_report() {
+    let out = Test::new()
+        .fake("machine", &[])
+        .without_log_xml()
+        .env("LOGFILE", "/dev/null")
+        .arg("-o")
+        .arg("out")
+        .arg("--junit-xml")
+        .arg("j.xml")
+        .script("machine.succeed \"true\"\n")
+        .run();
+    out.code(0).clean();
+    let kept: Vec<_> = fs::read_dir(out.dir().join("out"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(kept, ["j.xml"]);
+    let report = fs::read_to_string(out.dir().join("out/j.xml")).unwrap();
+    assert!(report.contains("tests=\"1\" failures=\"0\""), "{report}");
+}

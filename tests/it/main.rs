@@ -4,7 +4,7 @@ mod driver;
 pub mod fake_vm;
 mod fake_vm_selftest;
 mod files;
-mod html_report;
+pub(crate) mod html_report;
 mod interactive;
 mod junit_output;
 mod lang;
