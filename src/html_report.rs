@@ -38,17 +38,27 @@ img.screen { max-width: 640px; border: 1px solid #999; display: block; margin: 0
 ";
 
 /// Hides or shows each machine's serial lines when its box is ticked (a link
-/// ending in `#hide=NAME` starts with NAME's unticked); marks the page ready once
-/// wired, for tests that run it in a browser. Kept free of `<` and `&` so that the
-/// page stays well-formed XML.
+/// ending in `#hide=NAME` starts with NAME's unticked; a malformed escape in it is
+/// taken as written); marks the page ready once wired, for tests that run it in a
+/// browser. Machines are matched by comparing names, never by building a
+/// selector from one. Kept free of `<` and `&` so that the page stays
+/// well-formed XML.
 const SCRIPT: &str = "
-var hidden = location.hash.indexOf('#hide=') === 0
-  ? decodeURIComponent(location.hash.slice(6)) : null;
+var hidden = null;
+if (location.hash.indexOf('#hide=') === 0) {
+  try {
+    hidden = decodeURIComponent(location.hash.slice(6));
+  } catch (e) {
+    hidden = location.hash.slice(6);
+  }
+}
+var serial = document.querySelectorAll('.serial[data-machine]');
 document.querySelectorAll('#filters input').forEach(function (box) {
   box.addEventListener('change', function () {
-    var selector = '.serial[data-machine=\"' + box.dataset.machine + '\"]';
-    document.querySelectorAll(selector).forEach(function (line) {
-      line.hidden = !box.checked;
+    serial.forEach(function (line) {
+      if (line.dataset.machine === box.dataset.machine) {
+        line.hidden = !box.checked;
+      }
     });
   });
   if (box.dataset.machine === hidden) {

@@ -453,3 +453,43 @@ fn a_log_nested_100000_deep_is_reported_without_overflowing() {
             .contains("nested deeper than")
     );
 }
+
+#[test]
+fn odd_machine_names_and_a_malformed_link_keep_the_filter_working() {
+    let Some(chromium) = chromium() else {
+        eprintln!("skipped: chromium is not installed (apt-get install chromium)");
+        return;
+    };
+    let test = Test::new();
+    let odd = "we&quot;ird\\name";
+    let log = format!(
+        "<logfile><nest><head>boot</head>\
+         <line machine=\"{odd}\" type=\"serial\">one</line>\
+         <line machine=\"plain\" type=\"serial\">two</line>\
+         <line>(finished: boot, in 1.00 seconds)</line></nest>\
+         <line>test script finished in 1.00s</line></logfile>"
+    );
+    fs::write(test.dir().join("odd.xml"), log).unwrap();
+    assert_eq!(report(test.dir(), &["odd.xml"]).status.code(), Some(0));
+    let profile = tempfile::tempdir().unwrap();
+    let url = format!("file://{}", test.dir().join("odd.html").display());
+    // A malformed escape does not stop the script.
+    let dom = run_chromium(
+        &chromium,
+        profile.path(),
+        &["--dump-dom"],
+        &format!("{url}#hide=%E0%A4%A"),
+    );
+    assert!(dom.contains("data-ready=\"yes\""), "{dom}");
+    assert!(!dom.contains("hidden=\"\""), "{dom}");
+    // `we"ird\name`, escaped in the link, hides only its own line.
+    let dom = run_chromium(
+        &chromium,
+        profile.path(),
+        &["--dump-dom"],
+        &format!("{url}#hide=we%22ird%5Cname"),
+    );
+    assert!(dom.contains("data-ready=\"yes\""), "{dom}");
+    assert_eq!(dom.matches("hidden=\"\"").count(), 1, "{dom}");
+    assert!(dom.contains("data-machine=\"plain\">"), "{dom}");
+}
