@@ -198,7 +198,10 @@ fn run_command(args: &Args) -> Result<Status, Error> {
     if !interactive {
         logger.log(
             None,
-            &format!("test will time out and terminate in {global_seconds} seconds"),
+            &format!(
+                "test will time out and terminate in {} seconds",
+                (global_seconds * 1000.0).round() / 1000.0
+            ),
         );
     }
     let status = match Driver::new(&config, logger.clone(), Cancel::new(global_timeout)) {
