@@ -536,7 +536,7 @@ fn defaults(env: EnvLookup<'_>) -> Result<Args, UsageError> {
 
 /// The range `--timeout-scale` accepts: beyond it, timeouts are meaningless
 /// (microseconds, or centuries).
-const SCALE_RANGE: std::ops::RangeInclusive<f64> = 0.01..=1000.0;
+const SCALE_RANGE: std::ops::RangeInclusive<f64> = 0.001..=1000.0;
 
 fn parse_scale(option: &'static str, value: &str) -> Result<f64, UsageError> {
     positive(value)
@@ -544,7 +544,7 @@ fn parse_scale(option: &'static str, value: &str) -> Result<f64, UsageError> {
         .ok_or_else(|| UsageError::InvalidChoice {
             option,
             value: value.to_string(),
-            choices: "a number from 0.01 to 1000",
+            choices: "a number from 0.001 to 1000",
         })
 }
 
@@ -801,15 +801,15 @@ mod tests {
     #[test]
     fn an_empty_log_level_is_ignored_and_the_scale_is_bounded() {
         assert!(parse_with(&["run"], &[("logLevel", "")]).is_ok());
-        for bad in ["1e-300", "0.001", "1e308", "1001"] {
+        for bad in ["1e-300", "0.0009", "1e308", "1001"] {
             assert_eq!(
                 parse_with(&["run", "--timeout-scale", bad], &[]).unwrap_err(),
                 format!(
-                    "invalid value `{bad}` for --timeout-scale: expected a number from 0.01 to 1000"
+                    "invalid value `{bad}` for --timeout-scale: expected a number from 0.001 to 1000"
                 )
             );
         }
-        for good in ["0.01", "3", "1000"] {
+        for good in ["0.001", "3", "1000"] {
             assert!(parse_with(&["run", "--timeout-scale", good], &[]).is_ok());
         }
     }

@@ -56,7 +56,7 @@ fn the_scale_multiplies_explicit_and_default_timeouts() {
         .script("start_all\n")
         .run();
     out.code(2)
-        .stderr_has("invalid value `0` for --timeout-scale: expected a number from 0.01 to 1000");
+        .stderr_has("invalid value `0` for --timeout-scale: expected a number from 0.001 to 1000");
 }
 
 #[test]
