@@ -372,6 +372,13 @@ impl Junit {
             assert!(time > 0.0);
         }
         assert!(!attr(&self.suite, "name").is_empty());
+        // The Ant schema's required attributes: start time (UTC, no zone) and host.
+        let timestamp = attr(&self.suite, "timestamp");
+        assert!(
+            timestamp.len() == 19 && timestamp.as_bytes()[10] == b'T',
+            "{timestamp}"
+        );
+        assert!(!attr(&self.suite, "hostname").is_empty());
         assert_eq!(self.cases.len(), tests);
         let failed = self.cases.iter().filter(|c| c.failure.is_some()).count();
         let errored = self.cases.iter().filter(|c| c.error.is_some()).count();
