@@ -170,7 +170,7 @@ impl Driver {
         let Ok(answer) = machine.send_monitor_command("info kvm") else {
             return;
         };
-        if answer.contains("disabled") {
+        if without_kvm(&answer) {
             self.logger.log(
                 None,
                 &format!(
@@ -343,4 +343,23 @@ fn mkdir_private(path: &Path) -> Result<(), Error> {
             .map_err(|e| Error::io(context(), e))?;
     }
     Ok(())
+}
+
+/// Whether QEMU's answer to `info kvm` says it runs without KVM: `disabled`, or
+/// `not compiled` into this QEMU.
+fn without_kvm(answer: &str) -> bool {
+    answer.contains("kvm support:") && !answer.contains("kvm support: enabled")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kvm_is_missing_when_disabled_or_not_compiled() {
+        assert!(without_kvm("kvm support: disabled\r\n"));
+        assert!(without_kvm("kvm support: not compiled\r\n"));
+        assert!(!without_kvm("kvm support: enabled\r\n"));
+        assert!(!without_kvm("unknown command: 'info kvm'"));
+    }
 }
