@@ -24,6 +24,8 @@ let
     makeBinPath = packages: builtins.concatStringsSep ":" (map (p: "${p}/bin") packages);
     escapeShellArgs = args: builtins.concatStringsSep " " (map (arg: "'${arg}'") args);
     concatMap = f: list: builtins.concatLists (map f list);
+    optional = cond: value: if cond then [ value ] else [ ];
+    throwIf = cond: message: value: if cond then throw message else value;
   };
   package = {
     outPath = "/nix/store/0000-vmtest-min";
@@ -33,12 +35,16 @@ let
     callPackage = _: _: package;
     makeWrapper = "/nix/store/0000-make-wrapper";
     vde2 = "/nix/store/0000-vde2";
+    tesseract.override = args: "/nix/store/0000-tesseract-${builtins.concatStringsSep "+" args.enableLanguages}";
     runCommand = name: attrs: script: { inherit name attrs script; };
   };
   config = {
     name = "hello";
     logLevel = "info";
-    extraDriverArgs = [ "--timeout-scale" ];
+    extraDriverArgs = [
+      "--timeout-scale"
+      "3"
+    ];
     passthru = { };
     meta = { };
     driverConfiguration.test_script = "/nix/store/0000-test-script";
@@ -48,12 +54,20 @@ let
       extraArgs = [ "--no-serial" ];
     };
   };
-  module = import ./test-driver.nix {
-    inherit config hostPkgs;
-    lib = stubLib;
-  };
+  moduleWith =
+    changes:
+    import ./test-driver.nix {
+      inherit hostPkgs;
+      config = config // changes;
+      lib = stubLib;
+    };
+  module = moduleWith { };
   driver = module.config.driver;
   script = driver.content.script;
+  ocrScript = (moduleWith { enableOCR = true; }).config.driver.content.script;
+  # Whether evaluating the driver with `changes` fails (at evaluation time).
+  refused =
+    changes: !(builtins.tryEval (moduleWith changes).config.driver.content.script).success;
   has = text: builtins.match ".*${text}.*" script != null;
   checks = {
     forced = driver._type == "override" && driver.priority == 50;
@@ -66,7 +80,19 @@ let
     config = has "--add-flags \"--config /nix/store/0000-driverConfiguration.json\"";
     logLevel = has "--add-flags \"--log-level info\"";
     language = has "--add-flags \"--language python\"";
-    extra = has "'--add-flags' '--no-serial' '--add-flags' '--timeout-scale'";
+    extra = has "'--add-flags' '--no-serial' '--add-flags' '--timeout-scale' '--add-flags' '3'";
+    noOcrByDefault = !has "tesseract";
+    ocr =
+      builtins.match ".*--prefix PATH : /nix/store/0000-vde2/bin:/nix/store/0000-tesseract-eng/bin.*" ocrScript
+      != null;
+    debugHookRefused = refused { enableDebugHook = true; };
+    sshBackdoorRefused = refused { sshBackdoor.enable = true; };
+    containersRefused = refused { containers.c = { }; };
+    plainAccepted = !(refused {
+      enableDebugHook = false;
+      sshBackdoor.enable = false;
+      containers = { };
+    });
     testScript = has "cp /nix/store/0000-test-script [$]out/test-script";
   };
   failed = builtins.filter (name: !checks.${name}) (builtins.attrNames checks);

@@ -15,6 +15,8 @@
 # --log-level <logLevel> --language python`, so that `run.nix`'s
 # `nixos-test-driver -o $out` runs the test unchanged. The script is checked
 # (`vmtest-min check`) when the driver is built, before any machine boots.
+# `tesseract` is on PATH when `enableOCR` is set; `enableDebugHook`,
+# `sshBackdoor.enable` and `containers` are refused when the test is evaluated.
 {
   config,
   lib,
@@ -23,6 +25,31 @@
 }:
 let
   cfg = config.vmtestMin;
+  # What vmtest-min does not do yet fails when the test is evaluated, not when it
+  # runs (`or` keeps the module working with framework versions without them).
+  unsupported = [
+    {
+      when = config.enableDebugHook or false;
+      what = "enableDebugHook (run.nix passes --debug-hook-attach)";
+    }
+    {
+      when = config.sshBackdoor.enable or false;
+      what = "sshBackdoor.enable (the SSH backdoor over vsock)";
+    }
+    {
+      when = (config.containers or { }) != { };
+      what = "containers (systemd-nspawn machines)";
+    }
+  ];
+  refuse =
+    value:
+    builtins.foldl' (
+      result: item: lib.throwIf item.when "vmtest-min does not support ${item.what} yet" result
+    ) value unsupported;
+  # As the NixOS driver has it: tesseract with English only, when OCR is enabled.
+  ocr = lib.optional (config.enableOCR or false) (
+    hostPkgs.tesseract.override { enableLanguages = [ "eng" ]; }
+  );
 in
 {
   options.vmtestMin = {
@@ -44,7 +71,7 @@ in
   };
 
   config.driver = lib.mkForce (
-    hostPkgs.runCommand "vmtest-min-driver-${config.name}"
+    refuse (hostPkgs.runCommand "vmtest-min-driver-${config.name}"
       {
         nativeBuildInputs = [ hostPkgs.makeWrapper ];
         passthru = config.passthru;
@@ -58,7 +85,7 @@ in
         ${lib.getExe cfg.package} check --color never --language python \
           --config ${config.driverConfigurationFile}
         makeWrapper ${lib.getExe cfg.package} $out/bin/nixos-test-driver \
-          --prefix PATH : ${lib.makeBinPath [ hostPkgs.vde2 ]} \
+          --prefix PATH : ${lib.makeBinPath ([ hostPkgs.vde2 ] ++ ocr)} \
           --add-flags "--config ${config.driverConfigurationFile}" \
           --add-flags "--log-level ${config.logLevel}" \
           --add-flags "--language python" \
@@ -69,5 +96,6 @@ in
             ]) (cfg.extraArgs ++ config.extraDriverArgs)
           )}
       ''
+    )
   );
 }

@@ -52,8 +52,8 @@ Options (run and check):
 The Nix test framework's options (nixos-test-driver compatible):
   -c, --config FILE             the driver configuration JSON the framework writes
                                 (vms, vlans, global_timeout, test_script)
-      --language LANG           python or cmds: the script's language when neither
-                                its extension nor its content tells
+      --language LANG           python or cmds: the script's language (without it,
+                                its extension tells, else its content)
       --junit-xml FILE          write a JUnit XML report; a relative FILE is in DIR
       --log-level LEVEL         debug, info, warning or error [env: logLevel];
                                 accepted and checked, the output does not change
@@ -132,8 +132,8 @@ pub(crate) struct Args {
     /// Whether `--global-timeout` was on the command line (it then wins over the
     /// configuration file).
     pub(crate) global_timeout_given: bool,
-    /// `--language`: the script's language when its extension and content leave
-    /// it open.
+    /// `--language`: the script's language; without it, the extension tells, else
+    /// the content.
     pub(crate) language: Option<Language>,
     /// `--junit-xml`, already joined to the output directory when relative.
     pub(crate) junit_xml: Option<PathBuf>,
@@ -501,7 +501,7 @@ fn defaults(env: EnvLookup<'_>) -> Result<Args, UsageError> {
         Some(value) => parse_seconds("globalTimeout", value.trim())?,
         None => 3600.0,
     };
-    if let Some(level) = text("logLevel") {
+    if let Some(level) = text("logLevel").filter(|v| !v.trim().is_empty()) {
         parse_log_level("logLevel", &level)?;
     }
     let color_allowed = set("NO_COLOR").is_none() && env("TERM").is_none_or(|t| t != "dumb");
@@ -534,12 +534,18 @@ fn defaults(env: EnvLookup<'_>) -> Result<Args, UsageError> {
     })
 }
 
+/// The range `--timeout-scale` accepts: beyond it, timeouts are meaningless
+/// (microseconds, or centuries).
+const SCALE_RANGE: std::ops::RangeInclusive<f64> = 0.001..=1000.0;
+
 fn parse_scale(option: &'static str, value: &str) -> Result<f64, UsageError> {
-    positive(value).ok_or_else(|| UsageError::InvalidChoice {
-        option,
-        value: value.to_string(),
-        choices: "a positive number",
-    })
+    positive(value)
+        .filter(|scale| SCALE_RANGE.contains(scale))
+        .ok_or_else(|| UsageError::InvalidChoice {
+            option,
+            value: value.to_string(),
+            choices: "a number from 0.001 to 1000",
+        })
 }
 
 fn parse_language(value: &str) -> Result<Language, UsageError> {
@@ -790,6 +796,22 @@ mod tests {
             parse_with(&["run"], &[("logLevel", "x")]).unwrap_err(),
             "invalid value `x` for logLevel: expected debug, info, warning or error"
         );
+    }
+
+    #[test]
+    fn an_empty_log_level_is_ignored_and_the_scale_is_bounded() {
+        assert!(parse_with(&["run"], &[("logLevel", "")]).is_ok());
+        for bad in ["1e-300", "0.0009", "1e308", "1001"] {
+            assert_eq!(
+                parse_with(&["run", "--timeout-scale", bad], &[]).unwrap_err(),
+                format!(
+                    "invalid value `{bad}` for --timeout-scale: expected a number from 0.001 to 1000"
+                )
+            );
+        }
+        for good in ["0.001", "3", "1000"] {
+            assert!(parse_with(&["run", "--timeout-scale", good], &[]).is_ok());
+        }
     }
 
     #[test]

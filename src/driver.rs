@@ -132,6 +132,7 @@ impl Driver {
             keep_state: config.keep_vm_state,
             connect_timeout: config.connect_timeout,
             display: config.display,
+            timeout_scale: config.timeout_scale.unwrap_or(1.0),
         };
         let machines = config
             .machines
@@ -170,7 +171,7 @@ impl Driver {
         let Ok(answer) = machine.ask_monitor("info kvm", ACCELERATION_QUERY_TIMEOUT) else {
             return;
         };
-        if answer.contains("disabled") {
+        if without_kvm(&answer) {
             self.logger.log(
                 None,
                 &format!(
@@ -305,5 +306,24 @@ fn make_root(base: &Path, keep: bool) -> Result<Root, Error> {
             .tempdir_in(base)
             .map(Root::Temporary)
             .map_err(|e| Error::io(format!("creating a temp dir in `{}`", base.display()), e))
+    }
+}
+
+/// Whether QEMU's answer to `info kvm` says it runs without KVM: `disabled`, or
+/// `not compiled` into this QEMU.
+fn without_kvm(answer: &str) -> bool {
+    answer.contains("kvm support:") && !answer.contains("kvm support: enabled")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kvm_is_missing_when_disabled_or_not_compiled() {
+        assert!(without_kvm("kvm support: disabled\r\n"));
+        assert!(without_kvm("kvm support: not compiled\r\n"));
+        assert!(!without_kvm("kvm support: enabled\r\n"));
+        assert!(!without_kvm("unknown command: 'info kvm'"));
     }
 }

@@ -51,6 +51,15 @@ pub enum ConfigProblem {
         /// What was expected.
         expected: &'static str,
     },
+    /// Two nodes have the same name in the test script (`web-1` and `web_1`).
+    SameScriptName {
+        /// The first node, as the file names it.
+        first: String,
+        /// The second node.
+        second: String,
+        /// The name both have in the script.
+        name: String,
+    },
     /// The file asks for something vmtest-min does not implement.
     Unsupported {
         /// The key.
@@ -68,6 +77,14 @@ impl fmt::Display for ConfigProblem {
             ConfigProblem::Invalid { key, expected } => {
                 write!(f, "`{key}` must be {expected}")
             }
+            ConfigProblem::SameScriptName {
+                first,
+                second,
+                name,
+            } => write!(
+                f,
+                "nodes `{first}` and `{second}` are both `{name}` in the test script"
+            ),
             ConfigProblem::Unsupported { key, what } => write!(
                 f,
                 "`{key}` asks for {what}, which vmtest-min does not support"
@@ -82,12 +99,25 @@ pub(crate) fn parse(text: &str) -> Result<DriverConfiguration, ConfigProblem> {
     let top = Path::root();
     let fields = top.object(&root)?;
     let vms = top.key("vms");
-    let mut machines = Vec::new();
+    let mut machines: Vec<(String, PathBuf)> = Vec::new();
+    let mut nodes: Vec<&str> = Vec::new();
     for (name, vm) in vms.object(vms.get(fields)?)? {
+        if name.is_empty() {
+            return Err(vms.invalid("nodes with non-empty names"));
+        }
         let at = vms.key(name);
         let script = at.key("start_script");
         let start_script = PathBuf::from(script.string(script.get(at.object(vm)?)?)?);
-        machines.push((script_name(name), start_script));
+        let seen = script_name(name);
+        if let Some(index) = machines.iter().position(|(other, _)| *other == seen) {
+            return Err(ConfigProblem::SameScriptName {
+                first: nodes[index].to_string(),
+                second: name.clone(),
+                name: seen,
+            });
+        }
+        machines.push((seen, start_script));
+        nodes.push(name);
     }
     let containers = top.key("containers");
     if let Some(value) = containers.find(fields)
@@ -309,6 +339,16 @@ mod tests {
             "`vlans.0` must be a number from 1 to 255",
         );
         problem(r#""vms""#, r#""machines""#, "missing key `vms`");
+        problem(
+            r#""server": {"#,
+            r#""": {"#,
+            "`vms` must be nodes with non-empty names",
+        );
+        problem(
+            r#""server": {"#,
+            r#""client-": {"name": "x", "start_script": "/x"}, "client_": {"#,
+            "nodes `client-` and `client_` are both `client_` in the test script",
+        );
         assert_eq!(
             parse("[]").unwrap_err().to_string(),
             "`(the document)` must be an object"

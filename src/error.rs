@@ -235,6 +235,16 @@ pub enum Error {
         /// What it is needed for.
         purpose: String,
     },
+    // Reports made from the log.
+    /// `vmtest-min report` made no page.
+    Report(crate::html_report::ReportError),
+    /// The JUnit report (`--junit-xml`) could not be written when the run ended.
+    Junit {
+        /// The report.
+        path: std::path::PathBuf,
+        /// Why.
+        source: io::Error,
+    },
 }
 
 impl Error {
@@ -252,7 +262,8 @@ impl Error {
             Error::Usage(_)
             | Error::Setup(_)
             | Error::ScriptRejected { .. }
-            | Error::NotConverted { .. } => Status::Usage,
+            | Error::NotConverted { .. }
+            | Error::Report(_) => Status::Usage,
             Error::CommandFailed { .. }
             | Error::CommandSucceeded { .. }
             | Error::CheckFailed { .. }
@@ -271,7 +282,8 @@ impl Error {
             | Error::Machine { .. }
             | Error::OutputLost { .. }
             | Error::Vlan { .. }
-            | Error::MissingProgram { .. } => Status::Environment,
+            | Error::MissingProgram { .. }
+            | Error::Junit { .. } => Status::Environment,
             Error::PollingConditionFailed { failure, .. } => failure
                 .as_ref()
                 .map_or(Status::TestFailed, |failure| failure.status()),
@@ -397,6 +409,12 @@ impl fmt::Display for Error {
             Error::Io { context, source } => write!(f, "{context}: {source}"),
             Error::Usage(error) => write!(f, "{error}"),
             Error::Setup(error) => write!(f, "{error}"),
+            Error::Report(error) => write!(f, "{error}"),
+            Error::Junit { path, source } => write!(
+                f,
+                "cannot write the JUnit report `{}`: {source}",
+                path.display()
+            ),
             Error::NotConverted { file } => write!(f, "`{file}` was not converted"),
             Error::ScriptRejected { file, count } => write!(
                 f,
@@ -539,10 +557,11 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Error::Io { source, .. } => Some(source),
+            Error::Io { source, .. } | Error::Junit { source, .. } => Some(source),
             // Transparent: their message is this error's message.
             Error::Usage(error) => error.source(),
             Error::Setup(error) => error.source(),
+            Error::Report(error) => error.source(),
             _ => None,
         }
     }

@@ -7,10 +7,11 @@
 //! open when it failed; serial lines are dimmed and can be hidden machine by
 //! machine. The markup is also well-formed XML, so tests can read it with xml-rs.
 
-use crate::log_tree::{self, Entry, Nest, Node, Outcome};
+use crate::log_tree::{self, Ending, Entry, Log, Nest, Node, Outcome};
 use crate::sanitize::xml_escape;
-use std::fmt::Write;
-use std::path::Path;
+use std::fmt::{self, Write};
+use std::io;
+use std::path::{Path, PathBuf};
 
 const STYLE: &str = "
 body { font: 14px/1.4 sans-serif; margin: 1em 2em; color: #222; }
@@ -18,6 +19,8 @@ h1 { font-size: 1.3em; }
 .verdict { font-weight: bold; padding: 0.2em 0.6em; border-radius: 4px; }
 .verdict.passed { background: #d7f5dd; color: #135c23; }
 .verdict.failed { background: #fbe0e0; color: #8a1414; }
+.verdict.unknown, .verdict.incomplete { background: #eee; color: #444; }
+#incomplete { border: 2px solid #999; padding: 0.3em 1em; margin: 1em 0; }
 #failure { border: 2px solid #c62828; background: #fff5f5; padding: 0.5em 1em; margin: 1em 0; }
 #failure h2 { font-size: 1.1em; margin: 0.2em 0; color: #8a1414; }
 pre, .line { font-family: monospace; white-space: pre-wrap; margin: 0; }
@@ -35,17 +38,27 @@ img.screen { max-width: 640px; border: 1px solid #999; display: block; margin: 0
 ";
 
 /// Hides or shows each machine's serial lines when its box is ticked (a link
-/// ending in `#hide=NAME` starts with NAME's unticked); marks the page ready once
-/// wired, for tests that run it in a browser. Kept free of `<` and `&` so that the
-/// page stays well-formed XML.
+/// ending in `#hide=NAME` starts with NAME's unticked; a malformed escape in it is
+/// taken as written); marks the page ready once wired, for tests that run it in a
+/// browser. Machines are matched by comparing names, never by building a
+/// selector from one. Kept free of `<` and `&` so that the page stays
+/// well-formed XML.
 const SCRIPT: &str = "
-var hidden = location.hash.indexOf('#hide=') === 0
-  ? decodeURIComponent(location.hash.slice(6)) : null;
+var hidden = null;
+if (location.hash.indexOf('#hide=') === 0) {
+  try {
+    hidden = decodeURIComponent(location.hash.slice(6));
+  } catch (e) {
+    hidden = location.hash.slice(6);
+  }
+}
+var serial = document.querySelectorAll('.serial[data-machine]');
 document.querySelectorAll('#filters input').forEach(function (box) {
   box.addEventListener('change', function () {
-    var selector = '.serial[data-machine=\"' + box.dataset.machine + '\"]';
-    document.querySelectorAll(selector).forEach(function (line) {
-      line.hidden = !box.checked;
+    serial.forEach(function (line) {
+      if (line.dataset.machine === box.dataset.machine) {
+        line.hidden = !box.checked;
+      }
     });
   });
   if (box.dataset.machine === hidden) {
@@ -56,25 +69,131 @@ document.querySelectorAll('#filters input').forEach(function (box) {
 document.body.dataset.ready = 'yes';
 ";
 
-/// Renders the log `nodes`, read from the file named `title`; screenshot paths are
-/// relative to `base`.
-pub(crate) fn render(nodes: &[Node], title: &str, base: &Path) -> String {
+/// The verdict a page shows.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Verdict {
+    /// A step failed or an error was logged.
+    Failed,
+    /// The run's own closing line (`test script finished in …`) is there, in a
+    /// complete log, and nothing failed.
+    Passed,
+    /// The log was cut short before anything failed.
+    Incomplete,
+    /// A complete log without a failure and without the closing line (the prompt,
+    /// or a log not written by a run).
+    Unknown,
+}
+
+impl Verdict {
+    /// The word shown, also the CSS class.
+    fn word(self) -> &'static str {
+        match self {
+            Verdict::Failed => "failed",
+            Verdict::Passed => "passed",
+            Verdict::Incomplete => "incomplete",
+            Verdict::Unknown => "unknown",
+        }
+    }
+}
+
+/// Why `vmtest-min report` made no page.
+#[derive(Debug)]
+pub enum ReportError {
+    /// The log cannot be read.
+    Read {
+        /// The log.
+        log: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+    /// The file is not an XML log.
+    NotALog {
+        /// The file.
+        log: PathBuf,
+        /// Why not.
+        why: String,
+    },
+    /// The page would replace the log it is made from.
+    SameFile {
+        /// The log.
+        log: PathBuf,
+    },
+    /// The page cannot be written.
+    Write {
+        /// The page.
+        html: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+}
+
+impl fmt::Display for ReportError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ReportError::Read { log, source } => {
+                write!(f, "cannot read log `{}`: {source}", log.display())
+            }
+            ReportError::NotALog { log, why } => {
+                write!(f, "`{}` is not an XML log: {why}", log.display())
+            }
+            ReportError::SameFile { log } => write!(
+                f,
+                "the page would overwrite its log `{}`: name another with -o",
+                log.display()
+            ),
+            ReportError::Write { html, source } => {
+                write!(f, "cannot write page `{}`: {source}", html.display())
+            }
+        }
+    }
+}
+
+impl std::error::Error for ReportError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ReportError::Read { source, .. } | ReportError::Write { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+/// Renders `log`, read from the file named `title`; screenshots are looked for
+/// under `base`, the log's directory.
+fn render(log: &Log, title: &str, base: &Path) -> String {
+    let nodes = &log.nodes;
     let failing = failing_chain(nodes);
     let errors = log_tree::lines(nodes)
         .into_iter()
         .filter(|e| e.error)
         .collect::<Vec<_>>();
-    let failed = !failing.is_empty() || !errors.is_empty();
+    // A nest left open is a failure only in a log that ended: in one cut short,
+    // the run was stopped inside it.
+    let failed = !errors.is_empty()
+        || has_failed_nest(nodes)
+        || (!failing.is_empty() && log.ending == Ending::Complete);
+    let verdict = match (failed, &log.ending) {
+        (true, _) => Verdict::Failed,
+        (false, Ending::Cut(_)) => Verdict::Incomplete,
+        (false, Ending::Complete) if finished(nodes) => Verdict::Passed,
+        (false, Ending::Complete) => Verdict::Unknown,
+    };
     let mut out = String::from("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n");
     out.push_str("<meta charset=\"utf-8\"/>\n");
     let _ = writeln!(out, "<title>vmtest-min: {}</title>", xml_escape(title));
     let _ = writeln!(out, "<style>{STYLE}</style>\n</head>\n<body>");
-    let verdict = if failed { "failed" } else { "passed" };
+    let verdict = verdict.word();
     let _ = writeln!(
         out,
         "<h1>{} <span class=\"verdict {verdict}\" id=\"verdict\">{verdict}</span></h1>",
         xml_escape(title)
     );
+    if let Ending::Cut(why) = &log.ending {
+        let _ = writeln!(
+            out,
+            "<p id=\"incomplete\">Incomplete log: {}; shown as far as it goes.</p>",
+            xml_escape(why)
+        );
+    }
     if failed {
         out.push_str("<section id=\"failure\">\n");
         let step = failing
@@ -133,15 +252,58 @@ pub(crate) fn render(nodes: &[Node], title: &str, base: &Path) -> String {
     out
 }
 
-/// Reads the log at `log` and writes the page to `html`.
-pub(crate) fn write(log: &Path, html: &Path) -> std::io::Result<()> {
-    let nodes = log_tree::read(log)?;
+/// Reads the log at `log` and writes the page to `html`; returns how the log
+/// ended.
+pub(crate) fn write(log: &Path, html: &Path) -> Result<Ending, ReportError> {
+    let same = |a: &Path, b: &Path| match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    };
+    if same(log, html) {
+        return Err(ReportError::SameFile {
+            log: log.to_path_buf(),
+        });
+    }
+    let bytes = std::fs::read(log).map_err(|source| ReportError::Read {
+        log: log.to_path_buf(),
+        source,
+    })?;
+    let parsed = log_tree::parse(&bytes).map_err(|why| ReportError::NotALog {
+        log: log.to_path_buf(),
+        why: why.to_string(),
+    })?;
     let title = log.file_name().map_or_else(
         || log.display().to_string(),
         |name| name.to_string_lossy().into_owned(),
     );
-    let base = log.parent().unwrap_or(Path::new("."));
-    std::fs::write(html, render(&nodes, &title, base))
+    let base = log
+        .parent()
+        .filter(|dir| !dir.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::write(html, render(&parsed, &title, base)).map_err(|source| ReportError::Write {
+        html: html.to_path_buf(),
+        source,
+    })?;
+    Ok(parsed.ending)
+}
+
+/// Whether a nest under `nodes` closed with `(failed: …)`.
+fn has_failed_nest(nodes: &[Node]) -> bool {
+    nodes.iter().any(|node| match node {
+        Node::Nest(nest) => {
+            matches!(nest.outcome(), Outcome::Failed(_)) || has_failed_nest(&nest.children)
+        }
+        Node::Line(_) => false,
+    })
+}
+
+/// Whether the run's closing line, logged outside every nest when the script
+/// passed, is among `nodes`.
+fn finished(nodes: &[Node]) -> bool {
+    nodes.iter().any(|node| {
+        matches!(node, Node::Line(line)
+            if !line.serial && !line.error && line.text.starts_with(crate::run::PASSED_LINE))
+    })
 }
 
 fn render_node(out: &mut String, node: &Node, base: &Path, failing: Option<&Nest>) {
@@ -206,8 +368,11 @@ fn push_machine(out: &mut String, entry: &Entry) {
     }
 }
 
-/// An `<img>` of the screenshot `image` (relative to `base`), embedded; a plain
-/// link to the file when it cannot be read.
+/// The largest screenshot the page embeds, in bytes.
+const MAX_IMAGE_BYTES: u64 = 16 << 20;
+
+/// An `<img>` of the screenshot `image`, embedded; a line of text saying why when
+/// it cannot be (the page never refers to a file outside itself).
 fn push_image(out: &mut String, base: &Path, image: &str) {
     let mime = match Path::new(image).extension().and_then(|e| e.to_str()) {
         Some("png") => "image/png",
@@ -215,7 +380,7 @@ fn push_image(out: &mut String, base: &Path, image: &str) {
         _ => "application/octet-stream",
     };
     let alt = xml_escape(image);
-    match std::fs::read(base.join(image)) {
+    match read_image(base, image) {
         Ok(bytes) => {
             let _ = writeln!(
                 out,
@@ -223,12 +388,59 @@ fn push_image(out: &mut String, base: &Path, image: &str) {
                 base64(&bytes)
             );
         }
-        Err(_) => {
+        Err(why) => {
             let _ = writeln!(
                 out,
-                "<img class=\"screen\" alt=\"{alt} (not found)\" src=\"{alt}\"/>"
+                "<p class=\"screen missing\">screenshot <code>{alt}</code> not shown: {why}</p>"
             );
         }
+    }
+}
+
+/// The bytes of the screenshot `image`: a relative path of plain components (no
+/// `..`, no root) naming a regular file of at most [`MAX_IMAGE_BYTES`] that lies,
+/// symbolic links resolved, under `base` (the log's directory).
+fn read_image(base: &Path, image: &str) -> Result<Vec<u8>, &'static str> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    use std::path::Component;
+    let relative = Path::new(image);
+    let plain = relative
+        .components()
+        .all(|part| matches!(part, Component::Normal(_)));
+    if image.is_empty() || !plain {
+        return Err("not a plain relative path");
+    }
+    let root = base
+        .canonicalize()
+        .map_err(|_| "the log's directory is unreadable")?;
+    let path = root
+        .join(relative)
+        .canonicalize()
+        .map_err(|_| "not found")?;
+    if !path.starts_with(&root) {
+        return Err("outside the log's directory");
+    }
+    // Non-blocking, so that a FIFO planted under the name cannot stall the report.
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(&path)
+        .map_err(|_| "not readable")?;
+    let metadata = file.metadata().map_err(|_| "not readable")?;
+    if !metadata.is_file() {
+        return Err("not a regular file");
+    }
+    if metadata.len() > MAX_IMAGE_BYTES {
+        return Err("larger than 16 MiB");
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_IMAGE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|_| "not readable")?;
+    match bytes.len() as u64 > MAX_IMAGE_BYTES {
+        true => Err("larger than 16 MiB"),
+        false => Ok(bytes),
     }
 }
 

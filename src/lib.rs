@@ -35,6 +35,7 @@ mod ocr;
 mod png;
 mod private_dir;
 mod process;
+mod progress;
 mod qemu;
 mod qmp;
 mod repl;

@@ -6,7 +6,6 @@
 //! kept and every nest still open is closed, so a report of a broken run still
 //! shows how far it got.
 
-use std::path::Path;
 use xml::reader::{EventReader, XmlEvent};
 
 /// A `<line>` or the `<head>` of a nest.
@@ -89,19 +88,65 @@ impl Nest {
     }
 }
 
-/// Reads the log at `path`.
-pub(crate) fn read(path: &Path) -> std::io::Result<Vec<Node>> {
-    Ok(parse(&std::fs::read(path)?))
+/// How deep nests may go; a log nested deeper is read down to this depth and
+/// counts as cut short (the reports walk the tree recursively).
+pub(crate) const MAX_DEPTH: usize = 200;
+
+/// A log read back.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Log {
+    /// Its lines and nests, in order.
+    pub(crate) nodes: Vec<Node>,
+    /// Whether the document ended as a log ends.
+    pub(crate) ending: Ending,
 }
 
-/// Reads a log from its text; stops quietly at the first damage.
-pub(crate) fn parse(xml: &[u8]) -> Vec<Node> {
+/// How the document of a log ended.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Ending {
+    /// `</logfile>` closed it, with nothing wrong before.
+    Complete,
+    /// It stopped early (the run was killed) or was damaged: why.
+    Cut(String),
+}
+
+/// Why a document is not a log at all.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct NotALog(pub(crate) String);
+
+impl std::fmt::Display for NotALog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Reads a log from its text: its root must be `<logfile>`. Damage after the root
+/// started ends the reading there, with what was read kept and the reason in
+/// [`Log::ending`].
+pub(crate) fn parse(xml: &[u8]) -> Result<Log, NotALog> {
     // The root's children at the bottom, the open nests above it.
     let mut stack: Vec<Nest> = vec![Nest::default()];
     let mut entry: Option<Entry> = None;
+    let mut root = false;
+    let mut ending = Ending::Cut("the log ends before `</logfile>`".to_string());
     for event in EventReader::new(xml) {
-        let Ok(event) = event else { break };
+        let event = match event {
+            Ok(event) => event,
+            Err(error) if root => {
+                ending = Ending::Cut(format!("damaged: {error}"));
+                break;
+            }
+            Err(error) => return Err(NotALog(format!("not XML: {error}"))),
+        };
         match event {
+            XmlEvent::StartElement { name, .. } if !root => match name.local_name.as_str() {
+                "logfile" => root = true,
+                other => {
+                    return Err(NotALog(format!(
+                        "its root element is `<{other}>`, not `<logfile>`"
+                    )));
+                }
+            },
             XmlEvent::StartElement {
                 name, attributes, ..
             } => {
@@ -112,6 +157,10 @@ pub(crate) fn parse(xml: &[u8]) -> Vec<Node> {
                         .map(|a| a.value.clone())
                 };
                 match name.local_name.as_str() {
+                    "nest" if stack.len() > MAX_DEPTH => {
+                        ending = Ending::Cut(format!("nested deeper than {MAX_DEPTH} steps"));
+                        break;
+                    }
                     "nest" => stack.push(Nest::default()),
                     "line" | "head" => {
                         entry = Some(Entry {
@@ -142,15 +191,20 @@ pub(crate) fn parse(xml: &[u8]) -> Vec<Node> {
                     }
                 }
                 "nest" => close(&mut stack),
+                "logfile" if stack.len() == 1 => ending = Ending::Complete,
                 _ => {}
             },
             _ => {}
         }
     }
+    if !root {
+        return Err(NotALog("it has no `<logfile>` element".to_string()));
+    }
     while stack.len() > 1 {
         close(&mut stack);
     }
-    stack.pop().map(|root| root.children).unwrap_or_default()
+    let nodes = stack.pop().map(|root| root.children).unwrap_or_default();
+    Ok(Log { nodes, ending })
 }
 
 /// Moves the innermost open nest into its parent.
@@ -181,7 +235,7 @@ mod tests {
 
     #[test]
     fn reads_nests_lines_and_outcomes() {
-        let nodes = parse(
+        let log = parse(
             br#"<?xml version="1.0" encoding="utf-8"?>
 <logfile>
 <line>start</line>
@@ -192,7 +246,10 @@ mod tests {
 </nest>
 <nest><head>cut short</head>
 <line>half"#,
-        );
+        )
+        .unwrap();
+        assert!(matches!(log.ending, Ending::Cut(_)), "{log:?}");
+        let nodes = log.nodes;
         assert_eq!(nodes.len(), 3);
         let Node::Nest(subtest) = &nodes[1] else {
             panic!("{nodes:?}")
@@ -207,5 +264,38 @@ mod tests {
         };
         assert_eq!(cut.outcome(), Outcome::Unfinished);
         assert!(cut.failed());
+    }
+
+    #[test]
+    fn only_a_logfile_is_a_log_and_only_its_end_completes_it() {
+        for text in ["", "junk", "<testsuites/>", "<!DOCTYPE x><x/>"] {
+            assert!(parse(text.as_bytes()).is_err(), "{text:?}");
+        }
+        let whole = parse(b"<logfile><line>a</line></logfile>").unwrap();
+        assert_eq!(whole.ending, Ending::Complete);
+        let cut = parse(b"<logfile><nest><head>a</head></nest>").unwrap();
+        assert!(matches!(cut.ending, Ending::Cut(_)));
+        let damaged = parse(b"<logfile><line>a</line><line>").unwrap();
+        assert!(matches!(damaged.ending, Ending::Cut(_)));
+    }
+
+    #[test]
+    fn a_log_nested_past_the_cap_is_read_to_the_cap() {
+        let n = 100_000;
+        let xml = format!(
+            "<logfile>{}{}</logfile>",
+            "<nest><head>x</head>".repeat(n),
+            "</nest>".repeat(n)
+        );
+        let log = parse(xml.as_bytes()).unwrap();
+        assert!(matches!(log.ending, Ending::Cut(ref why) if why.contains("deeper")));
+        let mut depth = 0;
+        let mut level = &log.nodes;
+        while let Some(Node::Nest(nest)) = level.first() {
+            depth += 1;
+            level = &nest.children;
+        }
+        assert_eq!(depth, MAX_DEPTH);
+        assert!(lines(&log.nodes).is_empty());
     }
 }

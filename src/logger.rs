@@ -12,7 +12,7 @@
 use crate::color::Palette;
 use crate::sanitize::terminal_safe;
 use crate::xml_log::{Attrs, XmlLog};
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::sync::Mutex;
 use std::time::Instant;
 
@@ -20,12 +20,16 @@ use std::time::Instant;
 pub(crate) struct Logger {
     inner: Mutex<Inner>,
     palette: Palette,
+    /// Whether stderr is a terminal, where a live status line can be kept.
+    live: bool,
 }
 
 struct Inner {
     xml: Option<XmlLog>,
     print_serial: bool,
     nests: Vec<Nest>,
+    /// The live status line on the terminal, if one is shown.
+    status: Option<String>,
 }
 
 struct Nest {
@@ -51,8 +55,10 @@ impl Logger {
                 xml,
                 print_serial,
                 nests: Vec::new(),
+                status: None,
             }),
             palette,
+            live: std::io::stderr().is_terminal(),
         }
     }
 
@@ -71,7 +77,7 @@ impl Logger {
     /// Logs `message`, prefixed with `machine: ` when it concerns one machine.
     pub(crate) fn log(&self, machine: Option<&str>, message: &str) {
         let mut inner = self.lock();
-        eprint_line(&prefixed(machine, &terminal_safe(message)));
+        self.print(&inner, &prefixed(machine, &terminal_safe(message)));
         if let Some(xml) = inner.xml.as_mut() {
             xml.line(attrs(machine), message);
         }
@@ -82,7 +88,7 @@ impl Logger {
         let mut inner = self.lock();
         let text = prefixed(machine, &terminal_safe(message));
         for line in text.lines() {
-            eprint_line(&self.palette.red(&format!("!!! {line}")));
+            self.print(&inner, &self.palette.red(&format!("!!! {line}")));
         }
         if let Some(xml) = inner.xml.as_mut() {
             xml.line(
@@ -99,7 +105,8 @@ impl Logger {
     pub(crate) fn serial(&self, machine: &str, line: &str) {
         let mut inner = self.lock();
         if inner.print_serial {
-            eprint_line(
+            self.print(
+                &inner,
                 &self
                     .palette
                     .dim(&format!("{machine} # {}", terminal_safe(line))),
@@ -185,7 +192,7 @@ impl Logger {
         let machine = attrs.machine;
         let mut inner = self.lock();
         let header = self.palette.green(&terminal_safe(message));
-        eprint_line(&prefixed(machine, &header));
+        self.print(&inner, &prefixed(machine, &header));
         if let Some(xml) = inner.xml.as_mut() {
             xml.open_nest(attrs, message);
         }
@@ -213,10 +220,70 @@ impl Logger {
             nest.started.elapsed().as_secs_f64()
         );
         let machine = nest.machine.as_deref();
-        eprint_line(&prefixed(machine, &terminal_safe(&line)));
+        // A status line belongs to a step inside the nest: it ends with it.
+        self.show_status(&mut inner, None);
+        self.print(&inner, &prefixed(machine, &terminal_safe(&line)));
         if let Some(xml) = inner.xml.as_mut() {
             xml.line(attrs(machine), &line);
             xml.close_nest();
+        }
+    }
+
+    // Progress of long waits (`crate::progress`).
+    /// Shows `text` (about `machine`) as the live status line on a terminal, or
+    /// clears it with `None`; does nothing when stderr is not a terminal.
+    pub(crate) fn set_status(&self, machine: Option<&str>, text: Option<&str>) {
+        let mut inner = self.lock();
+        let text = text.map(|text| prefixed(machine, text));
+        self.show_status(&mut inner, text);
+    }
+
+    /// Logs a plain progress line: in the XML log, and on stderr unless stderr is
+    /// a terminal (where the live status line shows it).
+    pub(crate) fn progress_line(&self, machine: Option<&str>, message: &str) {
+        let mut inner = self.lock();
+        if !self.live {
+            eprint_line(&prefixed(machine, &terminal_safe(message)));
+        }
+        if let Some(xml) = inner.xml.as_mut() {
+            xml.line(attrs(machine), message);
+        }
+    }
+
+    /// Replaces the live status line with `text` (cut to the terminal's width).
+    fn show_status(&self, inner: &mut Inner, text: Option<String>) {
+        if !self.live || (text.is_none() && inner.status.is_none()) {
+            return;
+        }
+        let text = text.map(|text| {
+            let width = terminal_width().saturating_sub(1);
+            match text.chars().count() > width {
+                true => {
+                    text.chars()
+                        .take(width.saturating_sub(1))
+                        .collect::<String>()
+                        + "…"
+                }
+                false => text,
+            }
+        });
+        let _stdout = std::io::stdout().lock();
+        let mut stderr = std::io::stderr().lock();
+        let _ = write!(stderr, "\r\x1b[K{}", text.as_deref().unwrap_or(""));
+        let _ = stderr.flush();
+        inner.status = text;
+    }
+
+    /// Prints `line` on stderr, under the live status line when one is shown.
+    fn print(&self, inner: &Inner, line: &str) {
+        match &inner.status {
+            Some(status) => {
+                let _stdout = std::io::stdout().lock();
+                let mut stderr = std::io::stderr().lock();
+                let _ = write!(stderr, "\r\x1b[K{line}\n{status}");
+                let _ = stderr.flush();
+            }
+            None => eprint_line(line),
         }
     }
 
@@ -251,6 +318,21 @@ fn prefixed(machine: Option<&str>, message: &str) -> String {
     match machine {
         Some(machine) => format!("{machine}: {message}"),
         None => message.to_string(),
+    }
+}
+
+/// The width of the terminal on stderr, in columns (80 when it does not say).
+fn terminal_width() -> usize {
+    // SAFETY: `winsize` is plain data; TIOCGWINSZ fills it or fails, and a failure
+    // leaves it zeroed.
+    let size = unsafe {
+        let mut size: libc::winsize = std::mem::zeroed();
+        libc::ioctl(2, libc::TIOCGWINSZ, &mut size);
+        size
+    };
+    match size.ws_col {
+        0 => 80,
+        columns => usize::from(columns),
     }
 }
 

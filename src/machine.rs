@@ -64,6 +64,8 @@ pub(crate) struct MachineConfig {
     pub connect_timeout: Duration,
     /// Whether QEMU may open a window (`DISPLAY` or `WAYLAND_DISPLAY` is set).
     pub display: bool,
+    /// `--timeout-scale` (1 without it): multiplies [`SHUTDOWN_TIMEOUT`].
+    pub timeout_scale: f64,
 }
 
 /// A machine of the test, running or not.
@@ -404,6 +406,12 @@ impl Machine {
         }
         self.power = Power::Off(Some(console));
     }
+
+    /// How long `shutdown`, `crash` and a reboot wait for QEMU to exit:
+    /// [`SHUTDOWN_TIMEOUT`], scaled.
+    fn shutdown_timeout(&self) -> Duration {
+        crate::cancel::seconds(SHUTDOWN_TIMEOUT.as_secs_f64() * self.config.timeout_scale)
+    }
 }
 
 impl Drop for Machine {
@@ -714,7 +722,7 @@ impl Vm for Machine {
                 })?;
             }
         }
-        self.wait_for_shutdown(SHUTDOWN_TIMEOUT)
+        self.wait_for_shutdown(self.shutdown_timeout())
     }
 
     /// Makes QEMU quit at once (the monitor's `quit`) and waits for it to exit.
@@ -724,7 +732,7 @@ impl Vm for Machine {
         };
         let _ = running.monitor.quit();
         self.logger.log(Some(&self.config.name), "forced crash");
-        self.wait_for_shutdown(SHUTDOWN_TIMEOUT)
+        self.wait_for_shutdown(self.shutdown_timeout())
     }
 
     /// Waits until QEMU exits on its own.
@@ -962,7 +970,7 @@ impl Vm for Machine {
                 self.log(
                     "rebooting: QEMU runs with -no-reboot, so it is started again once it exits",
                 );
-                self.wait_for_shutdown(SHUTDOWN_TIMEOUT)?;
+                self.wait_for_shutdown(self.shutdown_timeout())?;
                 self.start_with(OnReboot::Exit)
             }
         }

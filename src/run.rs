@@ -44,16 +44,22 @@ pub fn main(argv: Vec<OsString>, env: EnvLookup<'_>) -> Result<Status, Error> {
         Command::Check(args) => check_command(&args),
         Command::Run(args) => run_command(&args),
         Command::Convert(path) => convert_command(&path),
-        Command::Report { log, html } => {
-            crate::html_report::write(&log, &html).map_err(|source| setup::SetupError::Report {
-                log: log.clone(),
-                html: html.clone(),
-                source,
-            })?;
-            eprint_line(&format!("vmtest-min: wrote {}", html.display()));
-            Ok(Status::Passed)
-        }
+        Command::Report { log, html } => report_command(&log, &html),
     }
+}
+
+/// How the log of a passed script ends: this, then the time it took.
+pub(crate) const PASSED_LINE: &str = "test script finished in ";
+
+/// `vmtest-min report`: writes the HTML page of the log `log` to `html`.
+fn report_command(log: &std::path::Path, html: &std::path::Path) -> Result<Status, Error> {
+    let ending = crate::html_report::write(log, html).map_err(Error::Report)?;
+    let note = match ending {
+        crate::log_tree::Ending::Complete => String::new(),
+        crate::log_tree::Ending::Cut(why) => format!(" (incomplete log: {why})"),
+    };
+    eprint_line(&format!("vmtest-min: wrote {}{note}", html.display()));
+    Ok(Status::Passed)
 }
 
 /// Prints `text` on stdout; a closed stdout (`vmtest-min --help | head -1`) is not
@@ -102,17 +108,12 @@ fn load(args: &Args, machines: &Machines, palette: Palette) -> Result<Loaded, Er
     }
 }
 
-/// Whether the script at `path` is Python: its extension tells, else its content,
-/// else `--language` (`.cmds` without one).
+/// Whether the script at `path` is Python: as `--language` says, and only without
+/// it as its extension or content tells ([`crate::script::python::is_python`]).
 fn is_python(path: &std::path::Path, source: &str, language: Option<Language>) -> bool {
-    match path.extension().and_then(|e| e.to_str()) {
-        Some("py") => return true,
-        Some("cmds") => return false,
-        _ => {}
-    }
-    match crate::script::python::content_score(source) {
-        0 => language == Some(Language::Python),
-        score => score > 0,
+    match language {
+        Some(language) => language == Language::Python,
+        None => crate::script::python::is_python(path, source),
     }
 }
 
@@ -170,8 +171,8 @@ fn run_command(args: &Args) -> Result<Status, Error> {
         true => None,
         false => Some(load(args, &machines, palette)?),
     };
-    let (log_path, _scratch_log) = setup::report_log(args)?;
-    let xml = setup::outputs(args.output_dir.as_deref(), log_path.as_deref())?;
+    let logs = setup::log_targets(args)?;
+    let xml = setup::outputs(args.output_dir.as_deref(), &logs.files)?;
     let logger = Arc::new(Logger::new(palette, xml, !args.no_serial));
     signals::install();
     let scale = args.timeout_scale.unwrap_or(1.0);
@@ -197,7 +198,10 @@ fn run_command(args: &Args) -> Result<Status, Error> {
     if !interactive {
         logger.log(
             None,
-            &format!("test will time out and terminate in {global_seconds} seconds"),
+            &format!(
+                "test will time out and terminate in {} seconds",
+                (global_seconds * 1000.0).round() / 1000.0
+            ),
         );
     }
     let status = match Driver::new(&config, logger.clone(), Cancel::new(global_timeout)) {
@@ -205,7 +209,7 @@ fn run_command(args: &Args) -> Result<Status, Error> {
             let status = match &loaded {
                 Some(loaded) => {
                     let status = execute_script(&mut driver, names(&machines), loaded, &logger);
-                    if status != Status::Passed && args.pause_on_failure {
+                    if args.pause_on_failure && pauses(status) {
                         pause(&mut driver, names(&machines), &logger, status);
                     }
                     status
@@ -223,7 +227,7 @@ fn run_command(args: &Args) -> Result<Status, Error> {
     let elapsed = started.elapsed().as_secs_f64();
     match (status, &loaded) {
         (Status::Passed, Some(loaded)) => {
-            logger.log(None, &format!("test script finished in {elapsed:.2}s"));
+            logger.log(None, &format!("{PASSED_LINE}{elapsed:.2}s"));
             eprint_line(&palette.green(&format!("vmtest-min: passed: {}", loaded.file)));
         }
         (Status::Passed, None) => {}
@@ -236,20 +240,36 @@ fn run_command(args: &Args) -> Result<Status, Error> {
         ),
     }
     logger.close();
-    if let (Some(junit), Some(log)) = (&args.junit_xml, &log_path) {
-        let suite = args
-            .script
-            .as_deref()
-            .and_then(|path| path.file_name())
-            .map_or_else(|| "interactive".into(), |name| name.to_string_lossy());
-        if let Err(error) = crate::junit::write(log, junit, &suite, elapsed, status) {
-            eprint_line(&format!(
-                "vmtest-min: error: cannot write the JUnit report `{}`: {error}",
-                junit.display()
-            ));
-        }
-    }
+    let status = match (&args.junit_xml, &logs.junit_source) {
+        (Some(junit), Some(log)) => write_junit(args, log, junit, elapsed, status),
+        _ => status,
+    };
     Ok(status)
+}
+
+/// Writes the JUnit report `junit` of a run that took `elapsed` seconds and ended
+/// with `status`, from its log `log`; returns the run's exit status, which a
+/// failed write turns from passed into that error's.
+fn write_junit(
+    args: &Args,
+    log: &std::path::Path,
+    junit: &std::path::Path,
+    elapsed: f64,
+    status: Status,
+) -> Status {
+    let suite = crate::junit::suite_name(args.script.as_deref());
+    let Err(source) = crate::junit::write(log, junit, &suite, elapsed, status) else {
+        return status;
+    };
+    let error = Error::Junit {
+        path: junit.to_path_buf(),
+        source,
+    };
+    eprint_line(&format!("vmtest-min: error: {error}"));
+    match status {
+        Status::Passed => error.status(),
+        failed => failed,
+    }
 }
 
 /// Executes a checked script on the driver's machines; a failed step is reported in
@@ -272,10 +292,21 @@ fn execute_script(
     }
 }
 
+/// Whether `--pause-on-failure` pauses a run that ended with `status`: after a
+/// failed step or a failed environment, never after a signal or the global timeout.
+fn pauses(status: Status) -> bool {
+    matches!(status, Status::TestFailed | Status::Environment)
+}
+
 /// `--pause-on-failure`: after the failure of a run that will end with `status`,
-/// opens the prompt on the machines as the failure left them; when it ends
-/// (Ctrl-D, or an error of its own), the run goes on to clean up.
+/// opens the prompt on the machines as the failure left them, when stdin is a
+/// terminal; when it ends (Ctrl-D, or an error of its own), the run goes on to
+/// clean up.
 fn pause(driver: &mut Driver, names: Vec<String>, logger: &Logger, status: Status) {
+    if !std::io::stdin().is_terminal() {
+        logger.log(None, "not pausing: stdin is not a terminal");
+        return;
+    }
     logger.log(
         None,
         &format!(

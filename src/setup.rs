@@ -65,19 +65,17 @@ pub enum SetupError {
         /// Why.
         source: io::Error,
     },
-    /// The output directory cannot be created.
-    CreateOutputDir {
-        /// The directory.
+    /// The JUnit report could not be written where `--junit-xml` says.
+    Junit {
+        /// The report.
         path: PathBuf,
         /// Why.
         source: io::Error,
     },
-    /// `report` cannot read the log or write the page.
-    Report {
-        /// The XML log.
-        log: PathBuf,
-        /// The page.
-        html: PathBuf,
+    /// The output directory cannot be created.
+    CreateOutputDir {
+        /// The directory.
+        path: PathBuf,
         /// Why.
         source: io::Error,
     },
@@ -131,16 +129,15 @@ impl fmt::Display for SetupError {
             SetupError::CreateLog { path, source } => {
                 write!(f, "cannot create log file `{}`: {source}", path.display())
             }
+            SetupError::Junit { path, source } => write!(
+                f,
+                "cannot write the JUnit report `{}`: {source}",
+                path.display()
+            ),
             SetupError::CreateOutputDir { path, source } => write!(
                 f,
                 "cannot create output directory `{}`: {source}",
                 path.display()
-            ),
-            SetupError::Report { log, html, source } => write!(
-                f,
-                "cannot make `{}` from `{}`: {source}",
-                html.display(),
-                log.display()
             ),
             SetupError::ReadConfig { path, source } => write!(
                 f,
@@ -160,9 +157,9 @@ impl std::error::Error for SetupError {
             SetupError::StartScript { source, .. }
             | SetupError::ReadScript { source, .. }
             | SetupError::CreateLog { source, .. }
+            | SetupError::Junit { source, .. }
             | SetupError::CreateOutputDir { source, .. }
-            | SetupError::ReadConfig { source, .. }
-            | SetupError::Report { source, .. } => Some(source),
+            | SetupError::ReadConfig { source, .. } => Some(source),
             _ => None,
         }
     }
@@ -262,10 +259,10 @@ pub(crate) fn read_script(path: &Path) -> Result<String, SetupError> {
 }
 
 /// Creates the output directory (and its parents) if there is one, and the XML log
-/// if one was asked for.
+/// in each of `logs`.
 pub(crate) fn outputs(
     output_dir: Option<&Path>,
-    log_xml: Option<&Path>,
+    logs: &[PathBuf],
 ) -> Result<Option<XmlLog>, SetupError> {
     if let Some(dir) = output_dir {
         std::fs::create_dir_all(dir).map_err(|source| SetupError::CreateOutputDir {
@@ -273,41 +270,46 @@ pub(crate) fn outputs(
             source,
         })?;
     }
-    log_xml
-        .map(|path| {
-            XmlLog::create(path).map_err(|source| SetupError::CreateLog {
-                path: path.to_path_buf(),
-                source,
-            })
-        })
-        .transpose()
+    if logs.is_empty() {
+        return Ok(None);
+    }
+    XmlLog::create_all(logs)
+        .map(Some)
+        .map_err(|(path, source)| SetupError::CreateLog { path, source })
 }
 
-/// The XML log a run writes, and the temporary file holding it when only the
-/// JUnit report needs it: with `--junit-xml` and no log kept (none asked for, or
-/// `LOGFILE=/dev/null` as the Nix framework sets), the log goes to a temporary
-/// file removed when the returned handle is dropped. Also creates (empties) the
-/// JUnit file and its directory, so that an unwritable path fails before anything
-/// boots.
-pub(crate) fn report_log(
-    args: &Args,
-) -> Result<(Option<PathBuf>, Option<tempfile::NamedTempFile>), SetupError> {
+/// Where a run writes its XML log, and where the JUnit report reads it back.
+pub(crate) struct LogTargets {
+    /// The files the log is written to.
+    pub(crate) files: Vec<PathBuf>,
+    /// The copy the JUnit report reads, with `--junit-xml`.
+    pub(crate) junit_source: Option<PathBuf>,
+    /// The temporary copy, removed when this is dropped.
+    _scratch: Option<tempfile::NamedTempFile>,
+}
+
+/// The files of the run's XML log. With `--junit-xml`, the report must read the
+/// log back: a log asked for in a regular file (or a missing path) serves; any
+/// other (none, `LOGFILE=/dev/null` as the Nix framework sets, `/dev/stdout`, a
+/// FIFO) is written as asked and also to a temporary file read back. Also checks,
+/// without touching an existing report, that the JUnit file can be written.
+pub(crate) fn log_targets(args: &Args) -> Result<LogTargets, SetupError> {
+    let asked: Vec<PathBuf> = args.log_xml.iter().cloned().collect();
     let Some(junit) = &args.junit_xml else {
-        return Ok((args.log_xml.clone(), None));
+        return Ok(LogTargets {
+            files: asked,
+            junit_source: None,
+            _scratch: None,
+        });
     };
-    if let Some(dir) = junit.parent().filter(|dir| !dir.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|source| SetupError::CreateOutputDir {
-            path: dir.to_path_buf(),
-            source,
-        })?;
-    }
-    std::fs::File::create(junit).map_err(|source| SetupError::CreateLog {
-        path: junit.clone(),
-        source,
-    })?;
-    let readable = |path: &PathBuf| std::fs::metadata(path).map_or(true, |m| m.is_file());
-    if let Some(path) = args.log_xml.as_ref().filter(|path| readable(path)) {
-        return Ok((Some(path.clone()), None));
+    check_writable(junit)?;
+    let regular = |path: &PathBuf| std::fs::metadata(path).map_or(true, |m| m.is_file());
+    if let Some(path) = args.log_xml.as_ref().filter(|path| regular(path)) {
+        return Ok(LogTargets {
+            files: asked,
+            junit_source: Some(path.clone()),
+            _scratch: None,
+        });
     }
     let scratch = tempfile::Builder::new()
         .prefix("vmtest-min-log.")
@@ -317,7 +319,38 @@ pub(crate) fn report_log(
             path: args.tmp_dir.join("vmtest-min-log.*.xml"),
             source,
         })?;
-    Ok((Some(scratch.path().to_path_buf()), Some(scratch)))
+    let copy = scratch.path().to_path_buf();
+    Ok(LogTargets {
+        files: asked.into_iter().chain([copy.clone()]).collect(),
+        junit_source: Some(copy),
+        _scratch: Some(scratch),
+    })
+}
+
+/// Checks that the JUnit report `path` can be written when the run ends: its
+/// directory exists (made if missing) and takes a new file, and `path` is not a
+/// directory. An existing report is left as it is until then.
+fn check_writable(path: &Path) -> Result<(), SetupError> {
+    let error = |source| SetupError::Junit {
+        path: path.to_path_buf(),
+        source,
+    };
+    let dir = path
+        .parent()
+        .filter(|dir| !dir.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(error)?;
+    if path.is_dir() {
+        return Err(error(io::Error::new(
+            io::ErrorKind::IsADirectory,
+            "it is a directory",
+        )));
+    }
+    tempfile::Builder::new()
+        .prefix(".vmtest-min-junit.")
+        .tempfile_in(dir)
+        .map(drop)
+        .map_err(error)
 }
 
 /// The machine name of a start script: `run-<name>-vm`, else `machine`.

@@ -17,11 +17,11 @@
 use crate::sanitize::{xml_attr_escape, xml_escape};
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
-use std::path::Path;
+use std::path::PathBuf;
 
-/// An open XML log file.
+/// An open XML log, written to one or more files.
 pub(crate) struct XmlLog {
-    out: Option<BufWriter<File>>,
+    outs: Vec<BufWriter<File>>,
     open_nests: usize,
 }
 
@@ -40,13 +40,21 @@ pub(crate) struct Attrs<'a> {
 }
 
 impl XmlLog {
-    /// Creates (truncates) the log at `path` and writes the document header.
-    pub(crate) fn create(path: &Path) -> io::Result<XmlLog> {
-        let mut out = BufWriter::new(File::create(path)?);
-        out.write_all(b"<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<logfile>\n")?;
-        out.flush()?;
+    /// Creates (truncates) the log in each of `paths`, the same text in each, and
+    /// writes the document header; on failure, the path that failed and why.
+    pub(crate) fn create_all(paths: &[PathBuf]) -> Result<XmlLog, (PathBuf, io::Error)> {
+        let mut outs = Vec::new();
+        for path in paths {
+            let start = || -> io::Result<BufWriter<File>> {
+                let mut out = BufWriter::new(File::create(path)?);
+                out.write_all(b"<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<logfile>\n")?;
+                out.flush()?;
+                Ok(out)
+            };
+            outs.push(start().map_err(|error| (path.clone(), error))?);
+        }
         Ok(XmlLog {
-            out: Some(out),
+            outs,
             open_nests: 0,
         })
     }
@@ -82,23 +90,20 @@ impl XmlLog {
             self.close_nest();
         }
         self.write("</logfile>\n");
-        self.out = None;
+        self.outs.clear();
     }
 
     fn write(&mut self, text: &str) {
         // A log that can no longer be written (disk full, file removed) must not stop
         // the test; the terminal still shows everything.
-        if let Some(out) = self.out.as_mut()
-            && (out.write_all(text.as_bytes()).is_err() || out.flush().is_err())
-        {
-            self.out = None;
-        }
+        self.outs
+            .retain_mut(|out| out.write_all(text.as_bytes()).is_ok() && out.flush().is_ok());
     }
 }
 
 impl Drop for XmlLog {
     fn drop(&mut self) {
-        if self.out.is_some() {
+        if !self.outs.is_empty() {
             self.close();
         }
     }

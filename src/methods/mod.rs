@@ -148,6 +148,12 @@ impl Invocation<'_> {
             Some(Value::Number(seconds)) => *seconds,
             _ => default,
         };
+        self.scaled(seconds)
+    }
+
+    /// `seconds`, multiplied by `--timeout-scale`: every timeout a method waits
+    /// goes through here.
+    pub(crate) fn scaled(&self, seconds: f64) -> Duration {
         crate::cancel::seconds(seconds * self.backend.timeout_scale())
     }
 

@@ -16,6 +16,7 @@ use super::{ADDR, GUEST_GRACE, Invocation, Method, MethodResult, PORT_OPTIONS, c
 use crate::cancel::Deadline;
 use crate::command::{Outcome, Request, Status, quote as shell_quote};
 use crate::error::{Error, one_line};
+use crate::progress::Progress;
 use crate::script::signature::{Signature, ValueKind};
 use regex_lite::Regex;
 use std::time::Duration;
@@ -41,6 +42,7 @@ pub(super) fn poll(
     let timeout = call.timeout();
     let deadline = Deadline::after(timeout);
     let mut pause = RETRY_PAUSE;
+    let mut progress = Progress::start(call.backend.logger(), call.machine, what, timeout);
     let last = loop {
         let left = deadline.remaining().max(Duration::from_secs(1));
         let request = Request::Until {
@@ -53,6 +55,7 @@ pub(super) fn poll(
         if done(call, &outcome)? {
             return Ok(outcome);
         }
+        progress.tried(outcome.status, &outcome.output);
         if deadline.passed() {
             break outcome;
         }

@@ -39,7 +39,7 @@ pub(super) fn wait_for_x(call: &mut Invocation<'_>) -> MethodResult {
 }
 
 pub(super) fn get_window_names(call: &mut Invocation<'_>) -> MethodResult {
-    let timeout = std::time::Duration::from_secs_f64(super::DEFAULT_TIMEOUT);
+    let timeout = call.scaled(super::DEFAULT_TIMEOUT);
     let Outcome {
         status,
         output,

@@ -18,22 +18,22 @@ const PNG: [u8; 88] = [
 /// An element of the page: name, attributes, text directly inside it, and the
 /// names of the elements it sits in.
 #[derive(Debug)]
-struct Element {
-    name: String,
+pub(crate) struct Element {
+    pub(crate) name: String,
     attrs: Vec<(String, String)>,
-    text: String,
+    pub(crate) text: String,
     parents: Vec<String>,
 }
 
 impl Element {
-    fn attr(&self, key: &str) -> Option<&str> {
+    pub(crate) fn attr(&self, key: &str) -> Option<&str> {
         self.attrs
             .iter()
             .find(|(k, _)| k == key)
             .map(|(_, v)| v.as_str())
     }
 
-    fn has_class(&self, class: &str) -> bool {
+    pub(crate) fn has_class(&self, class: &str) -> bool {
         self.attr("class")
             .is_some_and(|c| c.split(' ').any(|x| x == class))
     }
@@ -41,7 +41,7 @@ impl Element {
 
 /// Parses the page with xml-rs (it is written as well-formed XML).
 #[track_caller]
-fn elements(html: &str) -> Vec<Element> {
+pub(crate) fn elements(html: &str) -> Vec<Element> {
     use xml::reader::{EventReader, XmlEvent};
     let mut out: Vec<Element> = Vec::new();
     let mut open: Vec<usize> = Vec::new();
@@ -229,7 +229,7 @@ fn a_passing_log_has_no_failure_section_and_bad_arguments_are_refused() {
 }
 
 /// The path of `chromium`, if installed.
-fn chromium() -> Option<PathBuf> {
+pub(crate) fn chromium() -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path)
         .map(|dir| dir.join("chromium"))
@@ -237,7 +237,7 @@ fn chromium() -> Option<PathBuf> {
 }
 
 /// Runs headless Chromium with `args` on `url`; returns its stdout.
-fn run_chromium(chromium: &Path, profile: &Path, args: &[&str], url: &str) -> String {
+pub(crate) fn run_chromium(chromium: &Path, profile: &Path, args: &[&str], url: &str) -> String {
     let mut child = Command::new(chromium)
         .args([
             "--headless",
@@ -317,4 +317,179 @@ fn chromium_renders_the_page_and_runs_its_filter() {
     if let Some(keep) = std::env::var_os("VMTEST_REPORT_SCREENSHOT") {
         fs::copy(&shot, keep).unwrap();
     }
+}
+
+/// Runs `vmtest-min report` with `args` in `dir`.
+fn report(dir: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_vmtest-min"))
+        .arg("report")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_hostile_log_embeds_only_its_own_screenshots() {
+    let test = Test::new();
+    let outside = test.dir().join("secret.txt");
+    fs::write(&outside, "SECRET").unwrap();
+    let dir = test.dir().join("logs");
+    fs::create_dir_all(dir.join("sub")).unwrap();
+    fs::write(dir.join("sub/good.png"), PNG).unwrap();
+    std::os::unix::fs::symlink(&outside, dir.join("link.png")).unwrap();
+    let fifo = Command::new("mkfifo").arg(dir.join("fifo.png")).status();
+    assert!(fifo.unwrap().success());
+    let images = [
+        "../secret.txt",
+        "/etc/hostname",
+        "https://evil.example/t.png",
+        "link.png",
+        "fifo.png",
+        "sub/../../secret.txt",
+        "missing.png",
+        "sub/good.png",
+    ];
+    let nests: String = images
+        .iter()
+        .map(|image| format!("<nest><head image=\"{image}\">shot</head></nest>"))
+        .collect();
+    fs::write(dir.join("e.xml"), format!("<logfile>{nests}</logfile>")).unwrap();
+    let out = report(&dir, &["e.xml"]);
+    assert!(out.status.code().is_some(), "{out:?}");
+    let text = fs::read_to_string(dir.join("e.html")).unwrap();
+    assert!(!text.contains("evil.example/t.png\"/>"), "{text}");
+    let page = elements(&text);
+    let imgs: Vec<_> = page.iter().filter(|e| e.name == "img").collect();
+    assert_eq!(imgs.len(), 1, "{imgs:?}");
+    assert_eq!(imgs[0].attr("alt"), Some("sub/good.png"));
+    assert!(
+        imgs[0]
+            .attr("src")
+            .unwrap()
+            .starts_with("data:image/png;base64,iVBORw0KGgo")
+    );
+    assert!(
+        page.iter()
+            .all(|e| e.attr("src").is_none_or(|s| s.starts_with("data:"))
+                && e.attr("href").is_none_or(|h| h.starts_with('#'))),
+        "the page refers outside itself"
+    );
+    // No secret in any encoding: the only base64 is the good PNG's.
+    assert_eq!(text.matches("base64,").count(), 1);
+    assert!(!text.contains("SECRET"));
+    let missing: Vec<_> = page.iter().filter(|e| e.has_class("missing")).collect();
+    assert_eq!(missing.len(), images.len() - 1, "{missing:?}");
+}
+
+/// The verdict on the page `report` made of `log` in `dir`.
+fn verdict(dir: &Path, html: &str) -> String {
+    let page = elements(&fs::read_to_string(dir.join(html)).unwrap());
+    let verdict = page.iter().find(|e| e.attr("id") == Some("verdict"));
+    verdict.unwrap().text.clone()
+}
+
+#[test]
+fn only_a_whole_log_of_a_passed_run_is_passed() {
+    let out = Test::new()
+        .fake("machine", &[])
+        .script("machine.succeed \"echo hi\"\n")
+        .run();
+    out.code(0);
+    let dir = out.dir();
+    // Not logs: exit 2, no page.
+    fs::write(dir.join("empty.xml"), "").unwrap();
+    fs::write(dir.join("junk.xml"), "junk").unwrap();
+    fs::write(
+        dir.join("junit.xml"),
+        "<testsuites><testsuite/></testsuites>",
+    )
+    .unwrap();
+    fs::write(dir.join("dtd.xml"), "<!DOCTYPE x [<!ENTITY a \"b\">]><x/>").unwrap();
+    for name in ["empty", "junk", "junit", "dtd"] {
+        let ran = report(dir, &[&format!("{name}.xml")]);
+        let stderr = String::from_utf8_lossy(&ran.stderr);
+        assert_eq!(ran.status.code(), Some(2), "{name}: {stderr}");
+        assert!(stderr.contains("is not an XML log"), "{name}: {stderr}");
+        assert!(!dir.join(format!("{name}.html")).exists());
+    }
+    // The log cut after its first finished step: incomplete, not passed.
+    let whole = fs::read_to_string(dir.join("log.xml")).unwrap();
+    let first = whole.find("</nest>").unwrap() + "</nest>".len();
+    fs::write(dir.join("cut.xml"), &whole[..first]).unwrap();
+    let ran = report(dir, &["cut.xml"]);
+    assert_eq!(ran.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&ran.stderr).contains("incomplete log"));
+    assert_eq!(verdict(dir, "cut.html"), "incomplete");
+    // Whole but without the run's closing line: unknown.
+    let unclosed = whole.replace("test script finished in", "something else in");
+    fs::write(dir.join("unclosed.xml"), unclosed).unwrap();
+    assert_eq!(report(dir, &["unclosed.xml"]).status.code(), Some(0));
+    assert_eq!(verdict(dir, "unclosed.html"), "unknown");
+    assert_eq!(report(dir, &["log.xml"]).status.code(), Some(0));
+    assert_eq!(verdict(dir, "log.html"), "passed");
+    // The page never replaces its log.
+    let same = report(dir, &["log.xml", "-o", "./log.xml"]);
+    assert_eq!(same.status.code(), Some(2));
+    assert_eq!(fs::read_to_string(dir.join("log.xml")).unwrap(), whole);
+}
+
+#[test]
+fn a_log_nested_100000_deep_is_reported_without_overflowing() {
+    let test = Test::new();
+    let n = 100_000;
+    let xml = format!(
+        "<logfile>{}{}</logfile>",
+        "<nest><head>x</head>".repeat(n),
+        "</nest>".repeat(n)
+    );
+    fs::write(test.dir().join("deep.xml"), xml).unwrap();
+    let ran = report(test.dir(), &["deep.xml"]);
+    assert_eq!(ran.status.code(), Some(0), "{ran:?}");
+    assert_eq!(verdict(test.dir(), "deep.html"), "incomplete");
+    assert!(
+        fs::read_to_string(test.dir().join("deep.html"))
+            .unwrap()
+            .contains("nested deeper than")
+    );
+}
+
+#[test]
+fn odd_machine_names_and_a_malformed_link_keep_the_filter_working() {
+    let Some(chromium) = chromium() else {
+        eprintln!("skipped: chromium is not installed (apt-get install chromium)");
+        return;
+    };
+    let test = Test::new();
+    let odd = "we&quot;ird\\name";
+    let log = format!(
+        "<logfile><nest><head>boot</head>\
+         <line machine=\"{odd}\" type=\"serial\">one</line>\
+         <line machine=\"plain\" type=\"serial\">two</line>\
+         <line>(finished: boot, in 1.00 seconds)</line></nest>\
+         <line>test script finished in 1.00s</line></logfile>"
+    );
+    fs::write(test.dir().join("odd.xml"), log).unwrap();
+    assert_eq!(report(test.dir(), &["odd.xml"]).status.code(), Some(0));
+    let profile = tempfile::tempdir().unwrap();
+    let url = format!("file://{}", test.dir().join("odd.html").display());
+    // A malformed escape does not stop the script.
+    let dom = run_chromium(
+        &chromium,
+        profile.path(),
+        &["--dump-dom"],
+        &format!("{url}#hide=%E0%A4%A"),
+    );
+    assert!(dom.contains("data-ready=\"yes\""), "{dom}");
+    assert!(!dom.contains("hidden=\"\""), "{dom}");
+    // `we"ird\name`, escaped in the link, hides only its own line.
+    let dom = run_chromium(
+        &chromium,
+        profile.path(),
+        &["--dump-dom"],
+        &format!("{url}#hide=we%22ird%5Cname"),
+    );
+    assert!(dom.contains("data-ready=\"yes\""), "{dom}");
+    assert_eq!(dom.matches("hidden=\"\"").count(), 1, "{dom}");
+    assert!(dom.contains("data-machine=\"plain\">"), "{dom}");
 }

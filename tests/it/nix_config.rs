@@ -117,13 +117,14 @@ with subtest("the output directory is kept"):
             "--junit-xml",
             "junit.xml",
         ],
-        &[("LOGFILE", "/dev/null")],
+        // The framework sets LOGFILE=/dev/null; here the log goes beside `$out`, for
+        // the HTML report of this run below.
+        &[("LOGFILE", "log.xml")],
     );
     assert_eq!(ran.code, 0, "{}", ran.stderr);
     assert!(ran.stderr.contains("subtest: the vlan joins both machines"));
     assert!(ran.stderr.contains("vmtest-min: passed"), "{}", ran.stderr);
-    // LOGFILE=/dev/null mutes the XML log, as run.nix asks: only the JUnit report
-    // lands in $out.
+    // Only the JUnit report lands in $out.
     let kept: Vec<_> = fs::read_dir(&out)
         .unwrap()
         .map(|e| e.unwrap().file_name())
@@ -141,6 +142,56 @@ with subtest("the output directory is kept"):
     // that was running when they came.
     let consoles = format!("{}{}", vlan.system_out, main.system_out);
     assert!(consoles.contains("client # "), "{consoles}");
+    check_html_report(dir);
+}
+
+/// Makes the HTML page of the two-machine run's `log.xml` in `dir` and checks it
+/// with the parser and, when Chromium is installed, in the browser.
+fn check_html_report(dir: &Path) {
+    use crate::html_report::{chromium, elements, run_chromium};
+    let ran = run_like_nix(dir, &["report", "log.xml", "-o", "report.html"], &[]);
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    let text = fs::read_to_string(dir.join("report.html")).unwrap();
+    let page = elements(&text);
+    let verdict = page.iter().find(|e| e.attr("id") == Some("verdict"));
+    assert_eq!(verdict.unwrap().text, "passed");
+    assert!(page.iter().all(|e| e.attr("id") != Some("failure")));
+    for subtest in [
+        "the vlan joins both machines",
+        "the output directory is kept",
+    ] {
+        let title = format!("subtest: {subtest}");
+        assert!(
+            page.iter()
+                .any(|e| e.name == "summary" && e.text.contains(&title)),
+            "no nest `{title}`"
+        );
+    }
+    let boxes: Vec<_> = page
+        .iter()
+        .filter(|e| e.name == "input")
+        .filter_map(|e| e.attr("data-machine"))
+        .collect();
+    assert!(
+        boxes.contains(&"client") && boxes.contains(&"server"),
+        "{boxes:?}"
+    );
+    let Some(chromium) = chromium() else {
+        eprintln!("browser check skipped: chromium is not installed");
+        return;
+    };
+    let profile = tempfile::tempdir().unwrap();
+    let url = format!("file://{}#hide=server", dir.join("report.html").display());
+    let dom = run_chromium(&chromium, profile.path(), &["--dump-dom"], &url);
+    assert!(dom.contains("data-ready=\"yes\""), "{dom}");
+    let server = dom
+        .matches("class=\"line serial\" data-machine=\"server\"")
+        .count();
+    let hidden = dom
+        .matches("class=\"line serial\" data-machine=\"server\" hidden=\"\"")
+        .count();
+    assert!(server > 0 && hidden == server, "{server} {hidden}");
+    assert!(dom.contains("class=\"line serial\" data-machine=\"client\">"));
 }
 
 #[test]
@@ -321,6 +372,13 @@ impl Junit {
             assert!(time > 0.0);
         }
         assert!(!attr(&self.suite, "name").is_empty());
+        // The Ant schema's required attributes: start time (UTC, no zone) and host.
+        let timestamp = attr(&self.suite, "timestamp");
+        assert!(
+            timestamp.len() == 19 && timestamp.as_bytes()[10] == b'T',
+            "{timestamp}"
+        );
+        assert!(!attr(&self.suite, "hostname").is_empty());
         assert_eq!(self.cases.len(), tests);
         let failed = self.cases.iter().filter(|c| c.failure.is_some()).count();
         let errored = self.cases.iter().filter(|c| c.error.is_some()).count();
@@ -403,4 +461,22 @@ fn the_language_of_an_undecided_script_comes_from_the_option() {
     let ran = run_like_nix(dir, &["check", "-c", config, "--language", "perl"], &[]);
     assert_eq!(ran.code, 2);
     assert!(ran.stderr.contains("expected python or cmds"));
+}
+
+#[test]
+fn an_explicit_language_beats_what_the_content_suggests() {
+    let scratch = tempfile::Builder::new().prefix("vmt-").tempdir().unwrap();
+    let dir = scratch.path();
+    // Python whose here-document and f-string braces read like `.cmds` forms.
+    let config = write_config(
+        dir,
+        &["machine"],
+        "out = machine.succeed(\"cat <<EOF\\nhi\\nEOF\")\nassert \"hi\" in out, f\"bad {out}\"\n",
+    );
+    let config = config.to_str().unwrap();
+    let ran = run_like_nix(dir, &["check", "-c", config, "--language", "python"], &[]);
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    // Without the option, the content decides (and here it guesses wrong).
+    let ran = run_like_nix(dir, &["check", "-c", config], &[]);
+    assert_eq!(ran.code, 2, "{}", ran.stderr);
 }

@@ -56,7 +56,7 @@ fn the_scale_multiplies_explicit_and_default_timeouts() {
         .script("start_all\n")
         .run();
     out.code(2)
-        .stderr_has("invalid value `0` for --timeout-scale: expected a positive number");
+        .stderr_has("invalid value `0` for --timeout-scale: expected a number from 0.001 to 1000");
 }
 
 #[test]
@@ -78,4 +78,34 @@ fn a_run_without_kvm_says_so_once_unless_a_scale_is_set() {
         .script(script)
         .run();
     out.code(0).stderr_lacks("QEMU runs without KVM").clean();
+}
+
+#[test]
+fn polling_waits_and_window_names_are_scaled_too() {
+    // `.wait timeout=100` scaled by 0.02 gives up after 2 s, not 100.
+    let out = Test::new()
+        .fake("machine", &[])
+        .arg("--timeout-scale")
+        .arg("0.02")
+        .script(
+            "polling_condition never interval=1 {\n    machine.succeed \"false\"\n}\nnever.wait timeout=100\n",
+        )
+        .run();
+    out.code(1)
+        .within(Duration::from_secs(40))
+        .stderr_has("did not hold within 2 s")
+        .clean();
+    // get_window_names waits its default 900 s, scaled: 1.8 s for an `xwininfo`
+    // that hangs (the fake VM's shell runs the host's PATH).
+    let out = Test::new()
+        .fake("machine", &[])
+        .fake_program("xwininfo", "exec sleep 60")
+        .arg("--timeout-scale")
+        .arg("0.002")
+        .script("machine.get_window_names\n")
+        .run();
+    out.code(1)
+        .within(Duration::from_secs(40))
+        .stderr_has("timed out after 1.8 s")
+        .clean();
 }
