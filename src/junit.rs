@@ -16,7 +16,7 @@
 
 use crate::exit::Status;
 use crate::log_tree::{self, Entry, Nest, Node, Outcome};
-use crate::sanitize::xml_escape;
+use crate::sanitize::{xml_attr_escape, xml_escape};
 use std::fmt::Write;
 
 /// How many console lines of each machine a case keeps.
@@ -128,20 +128,20 @@ pub(crate) fn render(
         "tests=\"{}\" failures=\"{failures}\" errors=\"{errors}\" time=\"{seconds:.3}\"",
         cases.len()
     );
-    let suite = xml_escape(suite);
+    let suite = xml_attr_escape(suite);
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n");
     let _ = writeln!(out, "<testsuites name=\"vmtest-min\" {totals}>");
     let _ = writeln!(
         out,
         "  <testsuite name=\"{suite}\" {totals} skipped=\"0\" timestamp=\"{}\" hostname=\"{}\">",
         origin.timestamp,
-        xml_escape(&origin.hostname)
+        xml_attr_escape(&origin.hostname)
     );
     for case in &cases {
         let _ = write!(
             out,
             "    <testcase name=\"{}\" classname=\"{suite}\" time=\"{:.3}\"",
-            xml_escape(&case.name),
+            xml_attr_escape(&case.name),
             case.seconds
         );
         if case.failure.is_none() && case.serial.is_empty() {
@@ -162,7 +162,7 @@ pub(crate) fn render(
             let _ = writeln!(
                 out,
                 "      <{element} message=\"{}\">{}</{element}>",
-                xml_escape(message),
+                xml_attr_escape(message),
                 xml_escape(&text)
             );
         }
