@@ -46,6 +46,7 @@ mod signals;
 mod socket;
 #[cfg(test)]
 mod tidy;
+mod tree_copy;
 mod vlan;
 mod xml_log;
 

@@ -118,8 +118,9 @@ fn copy_errors_name_the_machine_and_what_was_missing() {
         .script("machine.copy_from_vm \"/no/such/file\"\n")
         .run();
     out.code(1)
-        .stderr_has("machine: command `if [ ! -d")
+        .stderr_has("machine: copy_from_vm `/no/such/file` failed: the guest's copy failed with exit status 1: ")
         .stderr_has("No such file or directory")
+        .stderr_lacks("if [ ! -d")
         .clean();
 }
 
