@@ -143,3 +143,40 @@ fn a_linked_answer_in_the_shared_directory_is_not_read_as_output() {
     out.code(0).clean();
     assert_eq!(fs::read(&secret).unwrap().len(), SIZE);
 }
+
+#[test]
+fn systemctl_gives_its_status_and_unit_errors_say_what_systemctl_said() {
+    let systemctl = "case \"$*\" in \
+        *is-active*) echo inactive; exit 3 ;; \
+        *--property=Weird*) echo 'no such property line' ;; \
+        *show*) echo 'Failed to connect to bus: No medium found' >&2; exit 1 ;; \
+        esac";
+    let script = r#"rc, out = machine.systemctl("is-active x.service")
+assert rc == 3, rc
+assert out.strip() == "inactive", out
+rc, out = machine.systemctl("is-active x.service", "alice")
+assert rc == 3, rc
+machine.succeed("true")
+machine.get_unit_property("x.service", "Weird")
+"#;
+    let test = Test::new()
+        .fake("machine", &[])
+        .fake_program("systemctl", systemctl)
+        .fake_program("su", "exec /bin/sh -c \"$6\"");
+    fs::write(test.dir().join("test.py"), script).unwrap();
+    let out = test.arg("--").arg("test.py").run();
+    out.code(1)
+        .stderr_has("running: systemctl --user is-active x.service (as alice)")
+        .stderr_has(
+            "`systemctl show x.service --property=Weird` gave `no such property line`, not `Weird=…`",
+        )
+        .clean();
+    let out = Test::new()
+        .fake("machine", &[])
+        .fake_program("systemctl", systemctl)
+        .script("machine.wait_for_unit \"x.service\" timeout=2\n")
+        .run();
+    out.code(1)
+        .stderr_has("Failed to connect to bus: No medium found")
+        .clean();
+}
