@@ -984,6 +984,11 @@ fn to_arg(value: &Value, kind: ValueKind) -> Result<Arg, &'static str> {
         (ValueKind::Port, _) => Err("a port number from 1 to 65535"),
         (ValueKind::Bool, Value::Bool(flag)) => Ok(Arg::Bool(*flag)),
         (ValueKind::Bool, _) => Err("True or False"),
+        // `send_chars` checks the characters itself, naming the one refused.
+        (ValueKind::Keys, Value::Str(text)) => Ok(Arg::Text(text.clone())),
+        (ValueKind::Keys, _) => Err("a string"),
+        (ValueKind::Tty, Value::Int(n)) if (1..=63).contains(n) => Ok(Arg::Number(*n as f64)),
+        (ValueKind::Tty, _) => Err("a tty number from 1 to 63"),
     }
 }
 

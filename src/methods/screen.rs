@@ -17,9 +17,10 @@ use crate::cancel::Deadline;
 use crate::command::Status;
 use crate::error::{Error, one_line};
 use crate::image::Rgb;
-use crate::keys::sendkey_name;
+use crate::keys::{sendkey_name, typed_key, untypable};
 use crate::ocr::{self, VARIANTS, Variant};
 use crate::script::signature::{OptionSpec, Signature, ValueKind};
+use crate::script::value::{Kind, Value};
 use regex_lite::Regex;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::{Path, PathBuf};
@@ -122,7 +123,8 @@ fn get_screen_text(call: &mut Invocation<'_>) -> MethodResult {
     })
 }
 
-/// `get_screen_text_variants`: the text of every variant, one after another.
+/// `get_screen_text_variants`: the text of every variant, as a list (output
+/// checks see them one after another).
 fn get_screen_text_variants(call: &mut Invocation<'_>) -> MethodResult {
     call.nested("reading the screen (OCR, every variant)", |call| {
         let screen = screen(call)?;
@@ -130,7 +132,9 @@ fn get_screen_text_variants(call: &mut Invocation<'_>) -> MethodResult {
         for variant in VARIANTS {
             texts.push(read(call, &screen, variant)?.trim_end().to_string());
         }
-        Ok(Some(texts.join("\n")))
+        let joined = texts.join("\n");
+        call.value = Some(Value::List(texts.into_iter().map(Value::Str).collect()));
+        Ok(Some(joined))
     })
 }
 
@@ -227,14 +231,25 @@ fn send_key(call: &mut Invocation<'_>) -> MethodResult {
     Ok(None)
 }
 
-/// `send_chars TEXT`: types TEXT, one key per character.
+/// `send_chars TEXT`: types TEXT, one key per character; every character is
+/// checked before the first key is sent.
 fn send_chars(call: &mut Invocation<'_>) -> MethodResult {
     let text = call.text(0).to_string();
     let pause = delay(call);
+    let keys: Option<Vec<String>> = text.chars().map(typed_key).collect();
+    let Some(keys) = keys else {
+        let c = untypable(&text).unwrap_or_default();
+        return Err(Error::InvalidValue {
+            message: format!(
+                "send_chars: {c:?} in `{}` is not typed by any key of a US keyboard \
+                 (nothing was sent; send_key sends a named key)",
+                text.escape_debug()
+            ),
+        });
+    };
     call.nested(&format!("sending keys {text:?}"), |call| {
-        for c in text.chars() {
-            call.vm()?
-                .send_key(&sendkey_name(c.encode_utf8(&mut [0; 4])))?;
+        for key in keys {
+            call.vm()?.send_key(&key)?;
             call.backend.cancel().sleep(pause)?;
         }
         Ok(None)
@@ -363,9 +378,10 @@ pub(super) static TABLE: &[Method] = &[
     Method {
         signature: Signature {
             returns_text: true,
+            returns: Some(Kind::List),
             ..on_machine(
                 "get_screen_text_variants",
-                "the screen's text as read from each OCR variant, one after another",
+                "the screen's text as read from each OCR variant, as a list",
             )
         },
         run: get_screen_text_variants,
@@ -393,11 +409,14 @@ pub(super) static TABLE: &[Method] = &[
         run: send_key,
     },
     Method {
-        signature: keys(
-            "send_chars",
-            &["text"],
-            "type text on the keyboard, key by key",
-        ),
+        signature: Signature {
+            param_kinds: &[ValueKind::Keys],
+            ..keys(
+                "send_chars",
+                &["text"],
+                "type text on the keyboard, key by key",
+            )
+        },
         run: send_chars,
     },
     Method {
@@ -410,7 +429,7 @@ pub(super) static TABLE: &[Method] = &[
     },
     Method {
         signature: Signature {
-            param_kind: ValueKind::Port,
+            param_kind: ValueKind::Tty,
             options: TIMEOUT_ONLY,
             returns_text: true,
             ..on_machine("get_tty_text", "the text on virtual console N (/dev/vcsN)")
@@ -420,7 +439,7 @@ pub(super) static TABLE: &[Method] = &[
     },
     Method {
         signature: Signature {
-            param_kind: ValueKind::Port,
+            param_kind: ValueKind::Tty,
             options: TIMEOUT_ONLY,
             ..on_machine(
                 "dump_tty_contents",
@@ -433,7 +452,7 @@ pub(super) static TABLE: &[Method] = &[
     Method {
         signature: Signature {
             param_kind: ValueKind::Regex,
-            param_kinds: &[ValueKind::Port],
+            param_kinds: &[ValueKind::Tty],
             options: TIMEOUT_ONLY,
             positional_options: true,
             returns_text: true,

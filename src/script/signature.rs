@@ -27,6 +27,11 @@ pub(crate) enum ValueKind {
     Port,
     /// `True` or `False` (`true`/`false` in `.cmds`).
     Bool,
+    /// Text typed on the keyboard: every character one a US keyboard types
+    /// (see `keys::typed_key`).
+    Keys,
+    /// A virtual console number: a whole number from 1 to 63.
+    Tty,
 }
 
 /// An option a method accepts, such as `timeout=60`.

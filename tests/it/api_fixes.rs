@@ -180,3 +180,41 @@ machine.get_unit_property("x.service", "Weird")
         .stderr_has("Failed to connect to bus: No medium found")
         .clean();
 }
+
+#[test]
+fn send_chars_refuses_untypable_text_before_sending_and_ttys_are_1_to_63() {
+    let out = Test::new()
+        .fake("machine", &[])
+        .script("machine.send_chars \"a\\rb\"\nmachine.get_tty_text 0\nmachine.dump_tty_contents 64\nmachine.get_tty_text 63\nmachine.send_chars \"Hi!\\n\"\n")
+        .check();
+    out.code(2)
+        .stderr_has("'\\r' in `a\\rb`")
+        .stderr_has("text a US keyboard types")
+        .stderr_has("a tty number from 1 to 63, found `0`")
+        .stderr_has("found `64`");
+    out.stderr_lacks("found `63`").stderr_lacks("Hi!");
+    let test = Test::new().fake("machine", &[]);
+    fs::write(
+        test.dir().join("test.py"),
+        "text = machine.succeed(\"printf 'ab\\\\033c'\")\nmachine.send_chars(text)\n",
+    )
+    .unwrap();
+    let out = test.arg("--").arg("test.py").run();
+    out.code(1)
+        .stderr_has("send_chars: '\\u{1b}' in `ab\\u{1b}c` is not typed by any key of a US keyboard (nothing was sent")
+        .stderr_lacks("sending keys")
+        .clean();
+}
+
+#[test]
+fn get_screen_text_variants_gives_a_list() {
+    let test = Test::new()
+        .fake("machine", &[])
+        .fake_program("tesseract", "printf 'READ %s\\n' \"$#\" > \"$2.txt\"");
+    fs::write(
+        test.dir().join("test.py"),
+        "machine.start()\ntexts = machine.get_screen_text_variants()\nassert len(texts) == 3, texts\nassert texts[2] == \"READ 6\", texts\n",
+    )
+    .unwrap();
+    test.arg("--").arg("test.py").run().code(0).clean();
+}
