@@ -801,19 +801,31 @@ impl Vm for Machine {
         let what = format!("wait for the QMP event `{pattern}`");
         self.on_qmp(&what, |qmp, qemu| {
             let deadline = Deadline::after(timeout);
-            let mut seen = Vec::new();
+            // Names of the events that did not match, each with its count.
+            let mut seen: Vec<(String, u64)> = Vec::new();
             loop {
                 let event = match qmp.next_event(deadline, &mut || qemu.watch(false, &during)) {
                     Ok(event) => event,
                     Err(Stop::TimedOut) => {
+                        let counted: Vec<String> = seen
+                            .iter()
+                            .map(|(name, count)| format!("{name} ({count})"))
+                            .collect();
+                        let mut last = match counted.is_empty() {
+                            true => "no QMP events came".to_string(),
+                            false => format!("events that did not match: {}", counted.join(", ")),
+                        };
+                        if qmp.dropped() > 0 {
+                            last.push_str(&format!(
+                                "; {} older events were dropped unread (the queue keeps the newest)",
+                                qmp.dropped()
+                            ));
+                        }
                         return Err(Error::Timeout {
                             machine: name,
                             what: format!("a QMP event matching `{pattern}`"),
                             seconds: timeout.as_secs_f64(),
-                            last: Some(match seen.is_empty() {
-                                true => "no QMP events came".to_string(),
-                                false => format!("events that did not match: {}", seen.join(", ")),
-                            }),
+                            last: Some(last),
                         });
                     }
                     Err(stop) => return Err(qemu.stop_error(stop, &during)),
@@ -823,7 +835,10 @@ impl Vm for Machine {
                 if filter.is_match(event_name) {
                     return Ok(event);
                 }
-                seen.push(event_name.to_string());
+                match seen.iter_mut().find(|(seen, _)| seen == event_name) {
+                    Some((_, count)) => *count += 1,
+                    None => seen.push((event_name.to_string(), 1)),
+                }
             }
         })
     }

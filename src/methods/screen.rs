@@ -18,7 +18,7 @@ use crate::command::Status;
 use crate::error::{Error, one_line};
 use crate::image::Rgb;
 use crate::keys::{sendkey_name, typed_key, untypable};
-use crate::ocr::{self, VARIANTS, Variant};
+use crate::ocr::{self, TESSERACT_TIMEOUT, VARIANTS, Variant};
 use crate::script::signature::{OptionSpec, Signature, ValueKind};
 use crate::script::value::{Kind, Value};
 use regex_lite::Regex;
@@ -108,18 +108,30 @@ fn machine_name(call: &Invocation<'_>) -> String {
     call.machine.unwrap_or_default().to_string()
 }
 
-/// Reads `screen` prepared as `variant`.
-fn read(call: &mut Invocation<'_>, screen: &Rgb, variant: Variant) -> Result<String, Error> {
+/// Reads `screen` prepared as `variant`, tesseract taking at most `limit`.
+fn read(
+    call: &mut Invocation<'_>,
+    screen: &Rgb,
+    variant: Variant,
+    limit: Duration,
+) -> Result<String, Error> {
     let machine = machine_name(call);
     let work = call.vm()?.scratch_dir().to_path_buf();
-    ocr::read(&machine, screen, variant, &work, call.backend.cancel())
+    ocr::read(
+        &machine,
+        screen,
+        variant,
+        &work,
+        limit,
+        call.backend.cancel(),
+    )
 }
 
 /// `get_screen_text`: the screen's text, read by OCR.
 fn get_screen_text(call: &mut Invocation<'_>) -> MethodResult {
     call.nested("reading the screen (OCR)", |call| {
         let screen = screen(call)?;
-        read(call, &screen, VARIANTS[0]).map(Some)
+        read(call, &screen, VARIANTS[0], TESSERACT_TIMEOUT).map(Some)
     })
 }
 
@@ -130,7 +142,11 @@ fn get_screen_text_variants(call: &mut Invocation<'_>) -> MethodResult {
         let screen = screen(call)?;
         let mut texts = Vec::new();
         for variant in VARIANTS {
-            texts.push(read(call, &screen, variant)?.trim_end().to_string());
+            texts.push(
+                read(call, &screen, variant, TESSERACT_TIMEOUT)?
+                    .trim_end()
+                    .to_string(),
+            );
         }
         let joined = texts.join("\n");
         call.value = Some(Value::List(texts.into_iter().map(Value::Str).collect()));
@@ -175,17 +191,26 @@ fn wait_for_text(call: &mut Invocation<'_>) -> MethodResult {
                     })?;
                     let mut texts = Vec::new();
                     for variant in VARIANTS {
-                        let text = read(call, &screen, variant)?;
+                        // Tesseract gets the time left, so the wait ends on time.
+                        let limit = TESSERACT_TIMEOUT.min(deadline.remaining());
+                        let text = match read(call, &screen, variant, limit) {
+                            Ok(text) => text,
+                            Err(Error::Machine { .. }) if deadline.passed() => break,
+                            Err(error) => return Err(error),
+                        };
                         if regex.is_match(&text) && call.satisfies(&text)? {
                             return Ok(Some(text));
                         }
                         texts.push(format!("({} variant) {}", variant.name(), text.trim_end()));
                     }
-                    last = texts;
+                    if !texts.is_empty() {
+                        last = texts;
+                    }
                 }
                 if deadline.passed() {
                     break;
                 }
+                call.between_rounds()?;
                 call.backend
                     .cancel()
                     .sleep(pause.min(deadline.remaining()))?;

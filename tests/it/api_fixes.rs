@@ -218,3 +218,49 @@ fn get_screen_text_variants_gives_a_list() {
     .unwrap();
     test.arg("--").arg("test.py").run().code(0).clean();
 }
+
+#[test]
+fn wait_for_text_ends_on_time_even_when_tesseract_is_slow() {
+    let out = Test::new()
+        .fake("machine", &[])
+        .fake_program("tesseract", "exec sleep 100")
+        .script("machine.start\nmachine.wait_for_text \"never\" timeout=3\n")
+        .run();
+    out.code(1)
+        .within(std::time::Duration::from_secs(40))
+        .stderr_has("machine: timed out after 3 s waiting for `never` to appear on the screen")
+        .clean();
+}
+
+/// A polling condition that stops holding a second into the block, whose
+/// `WAIT` never ends by itself.
+const POLLED_WAIT: &str = r#"polling_condition alive interval=0 description="the marker file exists" {
+    machine.succeed "test -e MARKER"
+}
+machine.succeed "touch MARKER"
+with alive {
+    machine.succeed "(sleep 1; rm MARKER) >/dev/null 2>&1 &"
+    WAIT
+}
+"#;
+
+#[test]
+fn text_and_qmp_event_waits_check_the_polling_conditions() {
+    for wait in [
+        "machine.wait_for_text \"never\" timeout=120",
+        "machine.wait_for_qmp_event \"NEVER\" timeout=120",
+    ] {
+        let test = Test::new()
+            .fake("machine", &[])
+            .fake_program("tesseract", "echo something else > \"$2.txt\"");
+        let marker = test.dir().join("alive");
+        let script = POLLED_WAIT
+            .replace("MARKER", &marker.to_string_lossy())
+            .replace("WAIT", wait);
+        let out = test.script(&script).run();
+        out.code(1)
+            .within(std::time::Duration::from_secs(60))
+            .stderr_has("error: polling condition `alive` (the marker file exists) failed")
+            .clean();
+    }
+}
