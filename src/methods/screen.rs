@@ -76,7 +76,7 @@ fn screenshot(call: &mut Invocation<'_>) -> MethodResult {
     )
 }
 
-/// Where `screenshot NAME` writes: `.png` is appended unless NAME ends with it; a
+/// Where `screenshot NAME` writes: `.png` is appended when NAME has no `.`; a
 /// NAME with a `/` is a path (relative to the current directory), any other goes
 /// into `output_dir`, as in the NixOS driver.
 fn screenshot_path(output_dir: &Path, name: &str) -> Result<PathBuf, Error> {
@@ -85,7 +85,7 @@ fn screenshot_path(output_dir: &Path, name: &str) -> Result<PathBuf, Error> {
             message: format!("`{name}` is not a screenshot file name"),
         });
     }
-    let file = match name.ends_with(".png") {
+    let file = match name.contains('.') {
         true => name.to_string(),
         false => format!("{name}.png"),
     };
@@ -501,7 +501,8 @@ mod tests {
         let path = |name| screenshot_path(out, name).map_err(|e| e.to_string());
         assert_eq!(path("login"), Ok(PathBuf::from("/out/login.png")));
         assert_eq!(path("login.png"), Ok(PathBuf::from("/out/login.png")));
-        assert_eq!(path("a.b"), Ok(PathBuf::from("/out/a.b.png")));
+        assert_eq!(path("a.b"), Ok(PathBuf::from("/out/a.b")));
+        assert_eq!(path("v1.2/x"), Ok(PathBuf::from("v1.2/x")));
         assert_eq!(path("shots/x"), Ok(PathBuf::from("shots/x.png")));
         assert_eq!(
             path(""),

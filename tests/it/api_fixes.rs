@@ -264,3 +264,37 @@ fn text_and_qmp_event_waits_check_the_polling_conditions() {
             .clean();
     }
 }
+
+#[test]
+fn an_event_timeout_counts_the_events_that_did_not_match() {
+    let out = Test::new()
+        .fake("machine", &[])
+        .script(
+            "machine.start\n\
+             machine.send_monitor_command \"stop\"\n\
+             machine.send_monitor_command \"cont\"\n\
+             machine.send_monitor_command \"stop\"\n\
+             machine.send_monitor_command \"cont\"\n\
+             machine.wait_for_qmp_event \"NEVER\" timeout=3\n",
+        )
+        .run();
+    out.code(1)
+        .stderr_has("timed out after 3 s waiting for a QMP event matching `NEVER`")
+        .stderr_has("events that did not match: STOP (2), RESUME (2)")
+        .clean();
+}
+
+#[test]
+fn screenshot_names_with_a_dot_get_no_png_suffix() {
+    let test = Test::new().fake("machine", &[]);
+    let out = test
+        .arg("-o")
+        .arg("out")
+        .script(
+            "machine.start\nmachine.screenshot \"shot.ppm-like\"\nmachine.screenshot \"plain\"\n",
+        )
+        .run();
+    out.code(0).clean();
+    assert!(out.dir().join("out/shot.ppm-like").is_file());
+    assert!(out.dir().join("out/plain.png").is_file());
+}
