@@ -4,6 +4,7 @@
 //! `ARCHITECTURE.md` for the map of modules.
 
 mod backend;
+mod base64;
 mod cancel;
 mod cli;
 mod color;

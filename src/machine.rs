@@ -647,13 +647,7 @@ impl Vm for Machine {
         let answer = self.on_monitor(&what, |monitor, deadline, watch| {
             monitor.set_link(up, deadline, watch)
         })?;
-        if answer.trim().is_empty() {
-            return Ok(());
-        }
-        Err(Error::Machine {
-            machine: self.config.name.clone(),
-            message: format!("{what} failed: the monitor answered `{}`", answer.trim()),
-        })
+        self.monitor_said_nothing(&what, &answer)
     }
 
     /// Powers the guest off through its root shell and waits for QEMU to exit.
@@ -794,9 +788,8 @@ impl Vm for Machine {
     /// at once if QEMU exits.
     fn wait_for_qmp_event(&mut self, pattern: &str, timeout: Duration) -> Result<Json, Error> {
         let name = self.config.name.clone();
-        let filter = Regex::new(&format!("^(?:{pattern})$")).map_err(|e| Error::InvalidValue {
-            message: format!("invalid regex `{pattern}`: {e}"),
-        })?;
+        let filter = Regex::new(&format!("^(?:{pattern})$"))
+            .map_err(|e| Error::invalid_regex(pattern, &e))?;
         let during = format!("waiting for the QMP event `{pattern}`");
         let what = format!("wait for the QMP event `{pattern}`");
         self.on_qmp(&what, |qmp, qemu| {

@@ -40,8 +40,6 @@ const DEFAULT_DELAY: f64 = 0.01;
 const TEXT_PAUSE: Duration = Duration::from_millis(100);
 /// The longest pause between two tries of `wait_for_text`.
 const MAX_TEXT_PAUSE: Duration = Duration::from_secs(1);
-/// The highest virtual console number Linux has.
-const MAX_TTY: f64 = 63.0;
 
 /// `screenshot NAME`: the screen as `NAME.png` in the output directory.
 fn screenshot(call: &mut Invocation<'_>) -> MethodResult {
@@ -156,9 +154,7 @@ fn get_screen_text_variants(call: &mut Invocation<'_>) -> MethodResult {
 
 /// A regex given at run time (the checker compiled literal ones already).
 fn compile(pattern: &str) -> Result<Regex, Error> {
-    Regex::new(pattern).map_err(|e| Error::InvalidValue {
-        message: format!("invalid regex `{pattern}`: {e}"),
-    })
+    Regex::new(pattern).map_err(|e| Error::invalid_regex(pattern, &e))
 }
 
 /// `wait_for_text REGEX`: OCR until a variant's text matches (and passes the
@@ -292,15 +288,9 @@ fn send_console(call: &mut Invocation<'_>) -> MethodResult {
     Ok(None)
 }
 
-/// The tty number argument, checked.
-fn tty(call: &Invocation<'_>) -> Result<u32, Error> {
-    let number = call.number(0);
-    if number > MAX_TTY {
-        return Err(Error::InvalidValue {
-            message: format!("there is no tty {number}: virtual consoles are 1 to {MAX_TTY}"),
-        });
-    }
-    Ok(number as u32)
+/// The tty number argument (1 to 63: `ValueKind::Tty` ensures it).
+fn tty(call: &Invocation<'_>) -> u32 {
+    call.number(0) as u32
 }
 
 /// The guest command that prints tty N's screen, folded at its width.
@@ -310,45 +300,27 @@ fn tty_text_command(tty: u32) -> String {
 
 /// `get_tty_text N`: the text on virtual console N.
 fn get_tty_text(call: &mut Invocation<'_>) -> MethodResult {
-    let command = tty_text_command(tty(call)?);
+    let command = tty_text_command(tty(call));
     let (timeout, limit) = call.command_limits();
-    let outcome = call.vm()?.execute(&command, timeout, limit)?;
-    match outcome.status {
-        0 => Ok(Some(outcome.output)),
-        status => Err(Error::CommandFailed {
-            machine: machine_name(call),
-            command,
-            status,
-            output: outcome.output,
-            console: outcome.console,
-        }),
-    }
+    let outcome = call.succeed_command(&command, timeout, limit)?;
+    Ok(Some(outcome.output))
 }
 
 /// `dump_tty_contents N`: virtual console N's text into the guest's journal
 /// (and so onto the serial console), 80 columns wide.
 fn dump_tty_contents(call: &mut Invocation<'_>) -> MethodResult {
-    let tty = tty(call)?;
+    let tty = tty(call);
     let command = format!("fold -w 80 /dev/vcs{tty} | systemd-cat");
     let (timeout, limit) = call.command_limits();
     call.nested(&format!("dumping the contents of tty {tty}"), |call| {
-        let outcome = call.vm()?.execute(&command, timeout, limit)?;
-        match outcome.status {
-            0 => Ok(None),
-            status => Err(Error::CommandFailed {
-                machine: machine_name(call),
-                command: command.clone(),
-                status,
-                output: outcome.output,
-                console: outcome.console,
-            }),
-        }
+        call.succeed_command(&command, timeout, limit)?;
+        Ok(None)
     })
 }
 
 /// `wait_until_tty_matches N REGEX`: polls tty N's text until REGEX is found.
 fn wait_until_tty_matches(call: &mut Invocation<'_>) -> MethodResult {
-    let tty = tty(call)?;
+    let tty = tty(call);
     let pattern = call.text(1).to_string();
     let regex = compile(&pattern)?;
     let command = tty_text_command(tty);

@@ -138,20 +138,10 @@ fn job(call: &mut Invocation<'_>, verb: &str, doing: &str) -> MethodResult {
     Ok(Some(outcome.output))
 }
 
-/// Runs `command`, which must exit 0.
+/// Runs `command`, which must exit 0, within the call's timeout.
 fn checked(call: &mut Invocation<'_>, command: String) -> Result<Outcome, Error> {
     let timeout = call.timeout();
-    let outcome = call.vm()?.execute(&command, timeout, None)?;
-    if outcome.status != 0 {
-        return Err(Error::CommandFailed {
-            machine: call.machine.unwrap_or_default().to_string(),
-            command,
-            status: outcome.status,
-            output: outcome.output,
-            console: outcome.console,
-        });
-    }
-    Ok(outcome)
+    call.succeed_command(&command, timeout, None)
 }
 
 /// Reads one property of a unit (`systemctl show UNIT --property=P`).

@@ -14,6 +14,9 @@ pub(crate) enum Receiver {
     Machine,
 }
 
+/// The highest virtual console number Linux has (`ValueKind::Tty`).
+pub(crate) const MAX_TTY: i64 = 63;
+
 /// The kind of value a positional argument or an option takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum ValueKind {

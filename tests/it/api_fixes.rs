@@ -185,14 +185,17 @@ machine.get_unit_property("x.service", "Weird")
 fn send_chars_refuses_untypable_text_before_sending_and_ttys_are_1_to_63() {
     let out = Test::new()
         .fake("machine", &[])
-        .script("machine.send_chars \"a\\rb\"\nmachine.get_tty_text 0\nmachine.dump_tty_contents 64\nmachine.get_tty_text 63\nmachine.send_chars \"Hi!\\n\"\n")
+        .script("machine.send_chars \"a\\rb\"\nmachine.get_tty_text 0\nmachine.dump_tty_contents 64\nmachine.get_tty_text 63\nmachine.get_tty_text \"2\"\nmachine.get_tty_text \"x\"\nmachine.send_chars \"Hi!\\n\"\n")
         .check();
     out.code(2)
         .stderr_has("'\\r' in `a\\rb`")
         .stderr_has("text a US keyboard types")
         .stderr_has("a tty number from 1 to 63, found `0`")
-        .stderr_has("found `64`");
-    out.stderr_lacks("found `63`").stderr_lacks("Hi!");
+        .stderr_has("found `64`")
+        .stderr_has("found `x`");
+    out.stderr_lacks("found `63`")
+        .stderr_lacks("found `2`")
+        .stderr_lacks("Hi!");
     let test = Test::new().fake("machine", &[]);
     fs::write(
         test.dir().join("test.py"),
