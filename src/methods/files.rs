@@ -168,13 +168,9 @@ impl Drop for Exchange {
     }
 }
 
-fn machine(call: &Invocation<'_>) -> String {
-    call.machine.unwrap_or_default().to_string()
-}
-
 fn copy_error(call: &Invocation<'_>, what: &str, message: String) -> Error {
     Error::Copy {
-        machine: machine(call),
+        machine: call.machine_name(),
         what: what.to_string(),
         message,
     }

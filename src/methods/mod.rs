@@ -179,6 +179,12 @@ impl Invocation<'_> {
         }
     }
 
+    /// The name of the machine the method is called on (empty for global
+    /// methods), for errors.
+    pub(crate) fn machine_name(&self) -> String {
+        self.machine.unwrap_or_default().to_string()
+    }
+
     /// Runs `command` on the machine (host and guest limits as for
     /// `execute`); a non-zero exit status fails the step, showing the command
     /// (its first [`SHOWN_COMMAND`] characters).
@@ -197,7 +203,7 @@ impl Invocation<'_> {
             None => command.to_string(),
         };
         Err(Error::CommandFailed {
-            machine: self.machine.unwrap_or_default().to_string(),
+            machine: self.machine_name(),
             command: shown,
             status: outcome.status,
             output: outcome.output,

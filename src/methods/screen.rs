@@ -97,13 +97,9 @@ fn screenshot_path(output_dir: &Path, name: &str) -> Result<PathBuf, Error> {
 fn screen(call: &mut Invocation<'_>) -> Result<Rgb, Error> {
     let ppm = call.vm()?.screendump()?;
     Rgb::from_ppm(&ppm).map_err(|message| Error::Machine {
-        machine: machine_name(call),
+        machine: call.machine_name(),
         message: format!("QEMU's screendump is unreadable: {message}"),
     })
-}
-
-fn machine_name(call: &Invocation<'_>) -> String {
-    call.machine.unwrap_or_default().to_string()
 }
 
 /// Reads `screen` prepared as `variant`, tesseract taking at most `limit`.
@@ -113,7 +109,7 @@ fn read(
     variant: Variant,
     limit: Duration,
 ) -> Result<String, Error> {
-    let machine = machine_name(call);
+    let machine = call.machine_name();
     let work = call.vm()?.scratch_dir().to_path_buf();
     ocr::read(
         &machine,
@@ -182,7 +178,7 @@ fn wait_for_text(call: &mut Invocation<'_>) -> MethodResult {
                 if !seen.contains(&hash) {
                     seen.push(hash);
                     let screen = Rgb::from_ppm(&ppm).map_err(|message| Error::Machine {
-                        machine: machine_name(call),
+                        machine: call.machine_name(),
                         message: format!("QEMU's screendump is unreadable: {message}"),
                     })?;
                     let mut texts = Vec::new();
@@ -213,7 +209,7 @@ fn wait_for_text(call: &mut Invocation<'_>) -> MethodResult {
                 pause = (pause * 2).min(MAX_TEXT_PAUSE);
             }
             Err(Error::Timeout {
-                machine: machine_name(call),
+                machine: call.machine_name(),
                 what: format!("`{pattern}` to appear on the screen"),
                 seconds: timeout.as_secs_f64(),
                 last: Some(format!(

@@ -74,7 +74,7 @@ esac"#,
 
 pub(super) fn wait_for_unit(call: &mut Invocation<'_>) -> MethodResult {
     let unit = call.text(0).to_string();
-    let machine = call.machine.unwrap_or_default().to_string();
+    let machine = call.machine_name();
     let script = as_user(&wait_script(&unit), user(call));
     let whose = user(call).map_or(String::new(), |user| format!(" of user {user}"));
     call.nested(&format!("waiting for unit {unit}{whose}"), |call| {
@@ -157,7 +157,7 @@ fn property(call: &mut Invocation<'_>, unit: &str, name: &str) -> Result<String,
     match line.strip_prefix(&format!("{name}=")) {
         Some(value) => Ok(value.to_string()),
         None => Err(Error::Assertion {
-            machine: call.machine.unwrap_or_default().to_string(),
+            machine: call.machine_name(),
             message: format!(
                 "`systemctl show {unit} --property={name}` gave `{}`, not `{name}=…`",
                 one_line(line)
@@ -205,7 +205,7 @@ pub(super) fn get_unit_property(call: &mut Invocation<'_>) -> MethodResult {
 pub(super) fn require_unit_state(call: &mut Invocation<'_>) -> MethodResult {
     let unit = call.text(0).to_string();
     let wanted = call.text_option(&STATE).unwrap_or("active").to_string();
-    let machine = call.machine.unwrap_or_default().to_string();
+    let machine = call.machine_name();
     call.nested(
         &format!("checking that unit {unit} is in state {wanted}"),
         |call| {

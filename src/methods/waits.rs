@@ -67,7 +67,7 @@ pub(super) fn poll(
         }
     };
     Err(Error::Timeout {
-        machine: call.machine.unwrap_or_default().to_string(),
+        machine: call.machine_name(),
         what: what.to_string(),
         seconds: timeout.as_secs_f64(),
         last: Some(format!("exit status {}\n{}", last.status, last.output)),
