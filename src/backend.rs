@@ -59,7 +59,7 @@ pub(crate) trait Vm {
     /// Writes `bytes` to the guest's serial console input.
     fn send_console(&mut self, bytes: &[u8]) -> Result<(), Error>;
     /// A private directory for the machine's temporary files (its state
-    /// directory, removed with the run).
+    /// directory, removed with the run unless `-K` keeps it).
     fn scratch_dir(&self) -> &Path;
 
     // Files, power, network and the console log (methods/files.rs, power.rs,

@@ -600,3 +600,14 @@ pub(crate) fn signal_name(signal: i32) -> String {
         other => format!("signal {other}"),
     }
 }
+
+// Machine API review: one constructor for a bad regex given at run time.
+impl Error {
+    /// `pattern`, given at run time, is not a regex (the checker reports
+    /// literal ones before anything boots).
+    pub(crate) fn invalid_regex(pattern: &str, error: &regex_lite::Error) -> Error {
+        Error::InvalidValue {
+            message: format!("invalid regex `{pattern}`: {error}"),
+        }
+    }
+}

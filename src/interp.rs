@@ -38,7 +38,7 @@ use crate::script::ast::{
 };
 use crate::script::builtins;
 use crate::script::check::{MACHINES, VLANS, resolve_machine};
-use crate::script::signature::{Receiver, ValueKind};
+use crate::script::signature::{MAX_TTY, Receiver, ValueKind};
 use crate::script::span::Span;
 use crate::script::value::{Polling, Value};
 use regex_lite::Regex;
@@ -994,6 +994,16 @@ fn to_arg(value: &Value, kind: ValueKind) -> Result<Arg, &'static str> {
         (ValueKind::Port, _) => Err("a port number from 1 to 65535"),
         (ValueKind::Bool, Value::Bool(flag)) => Ok(Arg::Bool(*flag)),
         (ValueKind::Bool, _) => Err("True or False"),
+        // `send_chars` checks the characters itself, naming the one refused.
+        (ValueKind::Keys, Value::Str(text)) => Ok(Arg::Text(text.clone())),
+        (ValueKind::Keys, _) => Err("a string"),
+        (ValueKind::Tty, Value::Int(n)) if (1..=MAX_TTY).contains(n) => Ok(Arg::Number(*n as f64)),
+        // NixOS passes ttys as strings.
+        (ValueKind::Tty, Value::Str(text)) => match text.trim().parse::<i64>() {
+            Ok(n) if (1..=MAX_TTY).contains(&n) => Ok(Arg::Number(n as f64)),
+            _ => Err("a tty number from 1 to 63"),
+        },
+        (ValueKind::Tty, _) => Err("a tty number from 1 to 63"),
     }
 }
 

@@ -63,9 +63,32 @@ fn char_key(c: char) -> Option<String> {
     Some(name.to_string())
 }
 
+/// The key that types `c` on a US keyboard, or `None` when none does (control
+/// characters other than newline and tab, characters outside ASCII).
+pub(crate) fn typed_key(c: char) -> Option<String> {
+    match char_key(c) {
+        Some(key) => Some(key),
+        None if c.is_ascii_alphanumeric() => Some(c.to_string()),
+        None => None,
+    }
+}
+
+/// The first character of `text` that no key types, if any.
+pub(crate) fn untypable(text: &str) -> Option<char> {
+    text.chars().find(|&c| typed_key(c).is_none())
+}
+
 #[cfg(test)]
 mod tests {
-    use super::sendkey_name;
+    use super::{sendkey_name, untypable};
+
+    #[test]
+    fn only_what_a_keyboard_types_is_typable() {
+        assert_eq!(untypable("Hello, world!\n\tok ~`"), None);
+        assert_eq!(untypable("a\rb"), Some('\r'));
+        assert_eq!(untypable("caf\u{e9}"), Some('\u{e9}'));
+        assert_eq!(untypable("\u{1b}[A"), Some('\u{1b}'));
+    }
 
     #[test]
     fn characters_map_to_us_layout_keys() {

@@ -4,6 +4,7 @@
 //! `ARCHITECTURE.md` for the map of modules.
 
 mod backend;
+mod base64;
 mod cancel;
 mod cli;
 mod color;
@@ -50,6 +51,7 @@ mod signals;
 mod socket;
 #[cfg(test)]
 mod tidy;
+mod tree_copy;
 mod vlan;
 mod xml_log;
 

@@ -673,13 +673,7 @@ impl Vm for Machine {
         let answer = self.on_monitor(&what, |monitor, deadline, watch| {
             monitor.set_link(up, deadline, watch)
         })?;
-        if answer.trim().is_empty() {
-            return Ok(());
-        }
-        Err(Error::Machine {
-            machine: self.config.name.clone(),
-            message: format!("{what} failed: the monitor answered `{}`", answer.trim()),
-        })
+        self.monitor_said_nothing(&what, &answer)
     }
 
     /// Powers the guest off through its root shell and waits for QEMU to exit.
@@ -820,26 +814,37 @@ impl Vm for Machine {
     /// at once if QEMU exits.
     fn wait_for_qmp_event(&mut self, pattern: &str, timeout: Duration) -> Result<Json, Error> {
         let name = self.config.name.clone();
-        let filter = Regex::new(&format!("^(?:{pattern})$")).map_err(|e| Error::InvalidValue {
-            message: format!("invalid regex `{pattern}`: {e}"),
-        })?;
+        let filter = Regex::new(&format!("^(?:{pattern})$"))
+            .map_err(|e| Error::invalid_regex(pattern, &e))?;
         let during = format!("waiting for the QMP event `{pattern}`");
         let what = format!("wait for the QMP event `{pattern}`");
         self.on_qmp(&what, |qmp, qemu| {
             let deadline = Deadline::after(timeout);
-            let mut seen = Vec::new();
+            // Names of the events that did not match, each with its count.
+            let mut seen: Vec<(String, u64)> = Vec::new();
             loop {
                 let event = match qmp.next_event(deadline, &mut || qemu.watch(false, &during)) {
                     Ok(event) => event,
                     Err(Stop::TimedOut) => {
+                        let counted: Vec<String> = seen
+                            .iter()
+                            .map(|(name, count)| format!("{name} ({count})"))
+                            .collect();
+                        let mut last = match counted.is_empty() {
+                            true => "no QMP events came".to_string(),
+                            false => format!("events that did not match: {}", counted.join(", ")),
+                        };
+                        if qmp.dropped() > 0 {
+                            last.push_str(&format!(
+                                "; {} older events were dropped unread (the queue keeps the newest)",
+                                qmp.dropped()
+                            ));
+                        }
                         return Err(Error::Timeout {
                             machine: name,
                             what: format!("a QMP event matching `{pattern}`"),
                             seconds: timeout.as_secs_f64(),
-                            last: Some(match seen.is_empty() {
-                                true => "no QMP events came".to_string(),
-                                false => format!("events that did not match: {}", seen.join(", ")),
-                            }),
+                            last: Some(last),
                         });
                     }
                     Err(stop) => return Err(qemu.stop_error(stop, &during)),
@@ -849,7 +854,10 @@ impl Vm for Machine {
                 if filter.is_match(event_name) {
                     return Ok(event);
                 }
-                seen.push(event_name.to_string());
+                match seen.iter_mut().find(|(seen, _)| seen == event_name) {
+                    Some((_, count)) => *count += 1,
+                    None => seen.push((event_name.to_string(), 1)),
+                }
             }
         })
     }

@@ -17,8 +17,8 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-/// How long one run of tesseract may take.
-const TESSERACT_TIMEOUT: Duration = Duration::from_secs(120);
+/// How long one run of tesseract may take (a wait gives it less when less is left).
+pub(crate) const TESSERACT_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// A way of preparing the screen for OCR.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,8 +55,8 @@ impl Variant {
     }
 }
 
-/// Reads the text of `screen`, prepared as `variant`, with tesseract; the
-/// temporary files live in a fresh directory under `work`.
+/// Reads the text of `screen`, prepared as `variant`, with tesseract, which may
+/// take `limit`; the temporary files live in a fresh directory under `work`.
 ///
 /// # Errors
 ///
@@ -67,6 +67,7 @@ pub(crate) fn read(
     screen: &Rgb,
     variant: Variant,
     work: &Path,
+    limit: Duration,
     cancel: &Cancel,
 ) -> Result<String, Error> {
     let dir = tempfile::Builder::new()
@@ -104,7 +105,7 @@ pub(crate) fn read(
         machine: machine.to_string(),
         message: format!("OCR of the screen ({} variant): {message}", variant.name()),
     };
-    match group.wait_until(TESSERACT_TIMEOUT, cancel, || false)? {
+    match group.wait_until(limit, cancel, || false)? {
         Waited::Exited(status) if status.success() => {}
         Waited::Exited(status) => {
             let said = fs::read_to_string(&stderr_path).unwrap_or_default();
@@ -117,7 +118,7 @@ pub(crate) fn read(
         Waited::TimedOut | Waited::Ready => {
             return Err(failed(format!(
                 "`tesseract` took longer than {} s",
-                TESSERACT_TIMEOUT.as_secs()
+                limit.as_secs_f64()
             )));
         }
     }

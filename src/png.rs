@@ -8,7 +8,7 @@
 //! accepts stored blocks.
 
 /// The eight bytes every PNG file starts with.
-pub(crate) const SIGNATURE: [u8; 8] = [0x89, b'P', b'N', b'G', b'\r', b'\n', 0x1a, b'\n'];
+const SIGNATURE: [u8; 8] = [0x89, b'P', b'N', b'G', b'\r', b'\n', 0x1a, b'\n'];
 /// The largest payload of one stored deflate block.
 const MAX_STORED: usize = 65535;
 
@@ -76,7 +76,7 @@ fn zlib_stored(data: &[u8]) -> Vec<u8> {
 }
 
 /// The CRC-32 of `data` (ISO-HDLC, as PNG and zip use it).
-pub(crate) fn crc32(data: &[u8]) -> u32 {
+fn crc32(data: &[u8]) -> u32 {
     let mut crc = !0u32;
     for &byte in data {
         crc ^= u32::from(byte);
@@ -89,7 +89,7 @@ pub(crate) fn crc32(data: &[u8]) -> u32 {
 }
 
 /// The Adler-32 checksum of `data` (zlib's).
-pub(crate) fn adler32(data: &[u8]) -> u32 {
+fn adler32(data: &[u8]) -> u32 {
     const MOD: u32 = 65521;
     let (mut a, mut b) = (1u32, 0u32);
     // 5552 bytes is the most that can be summed before `b` could overflow.

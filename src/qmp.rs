@@ -16,13 +16,19 @@ use crate::socket::{self, Stop, Watch};
 use std::collections::VecDeque;
 use std::os::unix::net::UnixStream;
 
+/// The most events kept while no wait takes them; older ones are dropped.
+const MAX_QUEUED: usize = 1000;
+
 /// A QMP connection past negotiation.
 pub(crate) struct Qmp {
     stream: UnixStream,
     /// Bytes read but not yet a whole line.
     pending: Vec<u8>,
-    /// Events read while waiting for something else, oldest first.
+    /// Events read while waiting for something else, oldest first, at most
+    /// [`MAX_QUEUED`].
     events: VecDeque<Json>,
+    /// How many queued events were dropped, oldest first, to keep that bound.
+    dropped: u64,
     /// The `id` of the next command.
     next_id: u64,
 }
@@ -56,6 +62,7 @@ impl Qmp {
             stream,
             pending: Vec::new(),
             events: VecDeque::new(),
+            dropped: 0,
             next_id: 1,
         };
         let greeting = qmp.read_message(deadline, watch)?;
@@ -132,12 +139,26 @@ impl Qmp {
         }
     }
 
+    /// Queues `event`, dropping the oldest when the queue is full.
+    fn queue(&mut self, event: Json) {
+        if self.events.len() >= MAX_QUEUED {
+            self.events.pop_front();
+            self.dropped += 1;
+        }
+        self.events.push_back(event);
+    }
+
+    /// How many events were dropped because nobody took them in time.
+    pub(crate) fn dropped(&self) -> u64 {
+        self.dropped
+    }
+
     /// Reads one message that is not an event (events go to the queue).
     fn read_message(&mut self, deadline: Deadline, watch: Watch<'_>) -> Result<Json, Stop> {
         loop {
             let message = self.read_line(deadline, watch)?;
             if message.get("event").is_some() {
-                self.events.push_back(message);
+                self.queue(message);
             } else {
                 return Ok(message);
             }
@@ -201,6 +222,24 @@ mod tests {
             writer.write_all(reply.as_bytes()).unwrap();
             line.clear();
         }
+    }
+
+    #[test]
+    fn the_event_queue_keeps_the_newest_and_counts_what_it_dropped() {
+        let (stream, _other) = UnixStream::pair().unwrap();
+        let mut qmp = Qmp {
+            stream,
+            pending: Vec::new(),
+            events: VecDeque::new(),
+            dropped: 0,
+            next_id: 1,
+        };
+        for i in 0..MAX_QUEUED + 5 {
+            qmp.queue(Json::Str(i.to_string()));
+        }
+        assert_eq!(qmp.dropped(), 5);
+        assert_eq!(qmp.events.len(), MAX_QUEUED);
+        assert_eq!(qmp.events.front(), Some(&Json::Str("5".into())));
     }
 
     #[test]

@@ -99,7 +99,7 @@ fn run_each(call: &mut Invocation<'_>, want_success: bool) -> MethodResult {
         } else {
             "must fail"
         };
-        let machine = call.machine.unwrap_or_default().to_string();
+        let machine = call.machine_name();
         let output = call.nested(&format!("{verb}: {}", one_line(&command)), |call| {
             let started = Instant::now();
             let Outcome {

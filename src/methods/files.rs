@@ -3,21 +3,28 @@
 //!
 //! The first two go through the directory every machine shares with the host
 //! (`shared-xchg` on the host, `/tmp/shared` in the guest, or `$VMTEST_SHARED_DIR`
-//! where a guest mounts it elsewhere), as in the NixOS driver: the host makes a
-//! fresh directory there, and the guest copies into or out of it with `cp -r`.
-//! The guest first checks that it sees that directory, so a guest without the
-//! share fails with an error naming the machine and both paths instead of a
-//! `cp` message. The third sends the file's bytes over the root shell, base64
-//! in chunks of [`CHUNK`] bytes, one command each, and checks the size at the
-//! end: it needs no shared directory.
+//! where a guest mounts it elsewhere), as in the NixOS driver, but the guest can
+//! write there, so the host never works inside it: it fills or reads a fresh
+//! [`Exchange`] directory in a private place beside it and renames it into the
+//! shared directory only while the guest copies into or out of it (`cp -r` in,
+//! `cp -RL` out: links are resolved in the guest, where they mean something).
+//! The host copies with [`tree_copy`]: a guest's tree gives only files and
+//! directories, links and special files are skipped and logged. The guest first
+//! checks that it sees the directory, so a guest without the share fails with an
+//! error naming the machine and both paths instead of a `cp` message. The third
+//! sends the file's bytes over the root shell, base64 in chunks of [`CHUNK`]
+//! bytes, one command each, and checks the size at the end: it needs no shared
+//! directory.
 //!
 //! Paths are quoted for the guest's shell, so any name (spaces, quotes) works;
-//! bytes are copied as they are.
+//! bytes are copied as they are. Paths the script gives (the source on the host,
+//! `target_dir=`) are trusted, as in the NixOS driver.
 
 use super::{Invocation, Method, MethodResult, on_machine};
 use crate::command::quote;
 use crate::error::{Error, one_line};
 use crate::script::signature::{OptionSpec, Signature, ValueKind};
+use crate::tree_copy::{self, Failure, Origin};
 use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -38,35 +45,83 @@ const TARGET_DIR: OptionSpec = OptionSpec {
     kind: ValueKind::Text,
 };
 
-/// A fresh directory in the host's shared directory, removed when dropped, and
-/// its path as the guest's shell finds it.
+/// A fresh exchange directory. It is built and read in a private place beside
+/// the shared directory (same file system, not exported to the guest), and is
+/// renamed into the shared directory only while the guest works in it: the host
+/// never writes into, or reads from, a directory the guest can change under it.
 struct Exchange {
-    dir: tempfile::TempDir,
+    /// The directory while the guest cannot see it (removed when dropped).
+    private: tempfile::TempDir,
+    /// Its place in the shared directory while the guest works in it.
+    shared: PathBuf,
     /// `"${VMTEST_SHARED_DIR:-/tmp/shared}"/NAME`, for the guest's shell.
     guest: String,
 }
 
 impl Exchange {
     fn new(call: &mut Invocation<'_>, what: &str) -> Result<Exchange, Error> {
-        let shared = call.vm()?.shared_dir().to_path_buf();
-        let dir = tempfile::Builder::new()
+        let shared_dir = call.vm()?.shared_dir().to_path_buf();
+        let beside = shared_dir.parent().unwrap_or(&shared_dir);
+        let private = tempfile::Builder::new()
             .prefix("copy.")
-            .tempdir_in(&shared)
+            .tempdir_in(beside)
             .map_err(|e| {
                 copy_error(
                     call,
                     what,
-                    format!("cannot use `{}`: {e}", shared.display()),
+                    format!("cannot use `{}`: {e}", beside.display()),
                 )
             })?;
-        let name = dir.path().file_name().unwrap_or_default().to_string_lossy();
-        let guest = format!("\"${{VMTEST_SHARED_DIR:-/tmp/shared}}\"/{}", quote(&name));
-        Ok(Exchange { dir, guest })
+        let name = private.path().file_name().unwrap_or_default().to_owned();
+        let guest = format!(
+            "\"${{VMTEST_SHARED_DIR:-/tmp/shared}}\"/{}",
+            quote(&name.to_string_lossy())
+        );
+        Ok(Exchange {
+            shared: shared_dir.join(name),
+            private,
+            guest,
+        })
+    }
+
+    /// Where the host fills or reads the directory: `NAME` inside it.
+    fn host(&self, name: &str) -> PathBuf {
+        self.private.path().join(name)
     }
 
     /// Runs `script` in the guest once it has checked that it sees this
-    /// directory; fails naming both sides of the share when it does not.
+    /// directory; fails naming both sides of the share when it does not. The
+    /// directory is in the shared directory only while the script runs.
     fn run(&self, call: &mut Invocation<'_>, what: &str, script: &str) -> Result<(), Error> {
+        let moving = |e: std::io::Error| {
+            format!(
+                "moving `{}` to `{}`: {e}",
+                self.private.path().display(),
+                self.shared.display()
+            )
+        };
+        fs::rename(self.private.path(), &self.shared)
+            .map_err(|e| copy_error(call, what, moving(e)))?;
+        let ran = self.run_shared(call, what, script);
+        // Whatever the guest left at that name (a link even) is moved back,
+        // never followed; `tree_copy` judges what is inside.
+        let back = fs::rename(&self.shared, self.private.path());
+        ran?;
+        back.map_err(|e| copy_error(call, what, moving(e)))?;
+        match fs::symlink_metadata(self.private.path()) {
+            Ok(metadata) if metadata.is_dir() => Ok(()),
+            _ => Err(copy_error(
+                call,
+                what,
+                format!(
+                    "the guest replaced the exchange directory `{}`",
+                    self.shared.display()
+                ),
+            )),
+        }
+    }
+
+    fn run_shared(&self, call: &mut Invocation<'_>, what: &str, script: &str) -> Result<(), Error> {
         let command = format!(
             "if [ ! -d {guest} ]; then printf %s \"${{VMTEST_SHARED_DIR:-/tmp/shared}}\"; exit {NO_SHARE}; fi\n{script}",
             guest = self.guest
@@ -81,32 +136,41 @@ impl Exchange {
                     "the host's shared directory `{}` is not mounted in the guest at `{}` \
                      (the guest mounts the 9p tag `shared` there, or sets VMTEST_SHARED_DIR \
                      for its root shell; copy_from_host_via_shell needs no share)",
-                    self.dir
-                        .path()
-                        .parent()
-                        .unwrap_or(self.dir.path())
-                        .display(),
+                    self.shared.parent().unwrap_or(&self.shared).display(),
                     outcome.output.trim()
                 ),
             )),
-            status => Err(Error::CommandFailed {
-                machine: machine(call),
-                command,
-                status,
-                output: outcome.output,
-                console: outcome.console,
-            }),
+            status => Err(copy_error(
+                call,
+                what,
+                format!(
+                    "the guest's copy failed with exit status {status}: {}",
+                    one_line(outcome.output.trim())
+                ),
+            )),
         }
     }
 }
 
-fn machine(call: &Invocation<'_>) -> String {
-    call.machine.unwrap_or_default().to_string()
+impl Drop for Exchange {
+    /// Removes the shared name too if a failure left something there (a link
+    /// is removed, not followed).
+    fn drop(&mut self) {
+        match fs::symlink_metadata(&self.shared) {
+            Ok(metadata) if metadata.is_dir() => {
+                let _ = fs::remove_dir_all(&self.shared);
+            }
+            Ok(_) => {
+                let _ = fs::remove_file(&self.shared);
+            }
+            Err(_) => {}
+        }
+    }
 }
 
 fn copy_error(call: &Invocation<'_>, what: &str, message: String) -> Error {
     Error::Copy {
-        machine: machine(call),
+        machine: call.machine_name(),
         what: what.to_string(),
         message,
     }
@@ -118,29 +182,21 @@ fn base_name(path: &str) -> Option<&str> {
     (!name.is_empty() && name != "." && name != "..").then_some(name)
 }
 
-/// Copies `from` to `to`: a file with its permission bits, a directory with all
-/// it holds (symbolic links followed, as the NixOS driver's copies do); an
-/// existing directory is merged into, an existing file replaced.
-fn copy_tree(from: &Path, to: &Path) -> Result<(), String> {
-    let metadata = fs::metadata(from).map_err(|e| format!("`{}`: {e}", from.display()))?;
-    if metadata.is_dir() {
-        fs::create_dir_all(to).map_err(|e| format!("creating `{}`: {e}", to.display()))?;
-        let entries = fs::read_dir(from).map_err(|e| format!("`{}`: {e}", from.display()))?;
-        for entry in entries {
-            let entry = entry.map_err(|e| format!("`{}`: {e}", from.display()))?;
-            copy_tree(&entry.path(), &to.join(entry.file_name()))?;
-        }
-        fs::set_permissions(to, metadata.permissions())
-            .map_err(|e| format!("`{}`: {e}", to.display()))
-    } else if metadata.is_file() {
-        fs::copy(from, to)
-            .map(|_| ())
-            .map_err(|e| format!("copying `{}` to `{}`: {e}", from.display(), to.display()))
-    } else {
-        Err(format!(
-            "`{}` is neither a file nor a directory",
-            from.display()
-        ))
+/// Copies a tree on the host (see [`tree_copy`]), turning its failures into
+/// this call's errors; returns what was skipped.
+fn copy_tree(
+    call: &Invocation<'_>,
+    what: &str,
+    from: &Path,
+    to: &Path,
+    origin: Origin,
+) -> Result<Vec<String>, Error> {
+    let mut skipped = Vec::new();
+    let cancel = *call.backend.cancel();
+    match tree_copy::copy(from, to, origin, &cancel, &mut skipped) {
+        Ok(()) => Ok(skipped),
+        Err(Failure::Stopped(error)) => Err(error),
+        Err(Failure::Copy(message)) => Err(copy_error(call, what, message)),
     }
 }
 
@@ -164,8 +220,7 @@ pub(super) fn copy_from_host(call: &mut Invocation<'_>) -> MethodResult {
                 ));
             };
             let exchange = Exchange::new(call, &what)?;
-            copy_tree(&source, &exchange.dir.path().join(&name))
-                .map_err(|message| copy_error(call, &what, message))?;
+            copy_tree(call, &what, &source, &exchange.host(&name), Origin::Host)?;
             let script = format!(
                 "mkdir -p -- \"$(dirname -- {target})\"\ncp -r -- {guest}/{name} {target}",
                 guest = exchange.guest,
@@ -179,7 +234,9 @@ pub(super) fn copy_from_host(call: &mut Invocation<'_>) -> MethodResult {
 }
 
 /// `copy_from_vm SOURCE [TARGET_DIR]`: a guest file or directory to
-/// `OUTPUT_DIR/TARGET_DIR/NAME` on the host.
+/// `OUTPUT_DIR/TARGET_DIR/NAME` on the host. The guest resolves links (`cp -RL`,
+/// where they mean something); the host copies only files and directories and
+/// logs what it skipped.
 pub(super) fn copy_from_vm(call: &mut Invocation<'_>) -> MethodResult {
     let source = call.text(0).to_string();
     let target_dir = call
@@ -198,7 +255,7 @@ pub(super) fn copy_from_vm(call: &mut Invocation<'_>) -> MethodResult {
         };
         let exchange = Exchange::new(call, &what)?;
         let script = format!(
-            "cp -r -- {} {}/{}",
+            "cp -RL -- {} {}/{}",
             quote(&source),
             exchange.guest,
             quote(&name)
@@ -210,9 +267,18 @@ pub(super) fn copy_from_vm(call: &mut Invocation<'_>) -> MethodResult {
                 copy_error(call, &what, format!("creating `{}`: {e}", parent.display()))
             })?;
         }
-        copy_tree(&exchange.dir.path().join(&name), &target)
-            .map_err(|message| copy_error(call, &what, message))?;
-        call.backend.logger().log(
+        let skipped = copy_tree(call, &what, &exchange.host(&name), &target, Origin::Guest)?;
+        let logger = call.backend.logger();
+        for path in skipped {
+            let inside = Path::new(&path)
+                .strip_prefix(exchange.private.path())
+                .map_or(path.clone(), |inside| inside.display().to_string());
+            logger.log(
+                call.machine,
+                &format!("skipped `{inside}`: not a regular file or directory"),
+            );
+        }
+        logger.log(
             call.machine,
             &format!("copied {source} to {}", target.display()),
         );
@@ -253,21 +319,12 @@ pub(super) fn copy_from_host_via_shell(call: &mut Invocation<'_>) -> MethodResul
             size += count as u64;
             commands.push(format!(
                 "printf %s '{}' | base64 -d >> {target}",
-                base64(&chunk[..count])
+                crate::base64::encode(&chunk[..count])
             ));
         }
         commands.push(format!("[ \"$(wc -c < {target})\" -eq {size} ]"));
         for command in commands {
-            let outcome = call.vm()?.execute(&command, COPY_TIMEOUT, None)?;
-            if outcome.status != 0 {
-                return Err(Error::CommandFailed {
-                    machine: machine(call),
-                    command: one_line(&command).chars().take(200).collect(),
-                    status: outcome.status,
-                    output: outcome.output,
-                    console: outcome.console,
-                });
-            }
+            call.succeed_command(&command, COPY_TIMEOUT, None)?;
         }
         Ok(())
     })?;
@@ -286,28 +343,6 @@ fn read_full(file: &mut fs::File, buffer: &mut [u8]) -> std::io::Result<usize> {
         }
     }
     Ok(filled)
-}
-
-/// Standard base64 (RFC 4648, with padding), as `base64 -d` reads it.
-fn base64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for group in bytes.chunks(3) {
-        let b = [
-            group[0],
-            *group.get(1).unwrap_or(&0),
-            *group.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for (i, shift) in [18, 12, 6, 0].into_iter().enumerate() {
-            if i <= group.len() {
-                out.push(ALPHABET[(n >> shift & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
 }
 
 /// The methods this module runs, with their signatures.
@@ -354,16 +389,6 @@ pub(super) static TABLE: &[Method] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn base64_pads_like_the_standard() {
-        assert_eq!(base64(b""), "");
-        assert_eq!(base64(b"f"), "Zg==");
-        assert_eq!(base64(b"fo"), "Zm8=");
-        assert_eq!(base64(b"foo"), "Zm9v");
-        assert_eq!(base64(b"foob"), "Zm9vYg==");
-        assert_eq!(base64(&[0, 255, 254, 10]), "AP/+Cg==");
-    }
 
     #[test]
     fn base_names_ignore_trailing_slashes() {

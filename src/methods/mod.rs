@@ -50,6 +50,10 @@ pub(crate) type Condition<'a> = &'a dyn Fn(&str) -> Result<bool, Error>;
 /// conditions); an error ends the wait with it.
 pub(crate) type Between<'a> = &'a mut dyn FnMut(&mut dyn Backend) -> Result<(), Error>;
 
+/// How much of a failed command an error shows (a file chunk sent as a command
+/// is tens of kilobytes).
+const SHOWN_COMMAND: usize = 1000;
+
 /// One call being run.
 pub(crate) struct Invocation<'a> {
     /// The machines and services.
@@ -179,6 +183,38 @@ impl Invocation<'_> {
             Some(condition) => condition(output),
             None => Ok(true),
         }
+    }
+
+    /// The name of the machine the method is called on (empty for global
+    /// methods), for errors.
+    pub(crate) fn machine_name(&self) -> String {
+        self.machine.unwrap_or_default().to_string()
+    }
+
+    /// Runs `command` on the machine (host and guest limits as for
+    /// `execute`); a non-zero exit status fails the step, showing the command
+    /// (its first [`SHOWN_COMMAND`] characters).
+    pub(crate) fn succeed_command(
+        &mut self,
+        command: &str,
+        timeout: Duration,
+        limit: Option<Duration>,
+    ) -> Result<crate::command::Outcome, Error> {
+        let outcome = self.vm()?.execute(command, timeout, limit)?;
+        if outcome.status == 0 {
+            return Ok(outcome);
+        }
+        let shown = match command.char_indices().nth(SHOWN_COMMAND) {
+            Some((end, _)) => format!("{}…", &command[..end]),
+            None => command.to_string(),
+        };
+        Err(Error::CommandFailed {
+            machine: self.machine_name(),
+            command: shown,
+            status: outcome.status,
+            output: outcome.output,
+            console: outcome.console,
+        })
     }
 
     /// Runs `body` inside a log nest headed `message`.

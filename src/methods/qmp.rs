@@ -8,13 +8,18 @@
 //! a deadline and ends at once when QEMU exits.
 
 use super::{Invocation, Method, MethodResult, OptionSpec, TIMEOUT, command};
+use crate::cancel::Deadline;
 use crate::error::Error;
 use crate::json::{self, Json};
 use crate::script::signature::{Signature, ValueKind};
 use crate::script::value::{Kind, Value};
+use std::time::Duration;
 
 /// The default timeout of `wait_for_qmp_event`, in seconds (as in the NixOS driver).
 const EVENT_TIMEOUT: f64 = 600.0;
+
+/// How long `wait_for_qmp_event` waits between checks of the polling conditions.
+const BETWEEN_ROUNDS: Duration = Duration::from_secs(1);
 
 /// `arguments='{"id": "disk1"}'`: a QMP command's arguments, a JSON object.
 const ARGUMENTS: OptionSpec = OptionSpec {
@@ -29,11 +34,37 @@ fn give(call: &mut Invocation<'_>, json: Json) -> MethodResult {
     Ok(Some(text))
 }
 
+/// `wait_for_qmp_event FILTER`: the first event whose name matches. With
+/// polling conditions active, the wait goes in slices of [`BETWEEN_ROUNDS`] and
+/// checks them between slices.
 pub(super) fn wait_for_qmp_event(call: &mut Invocation<'_>) -> MethodResult {
     let pattern = call.text(0).to_string();
     let timeout = call.seconds(&TIMEOUT, EVENT_TIMEOUT);
     let event = call.nested(&format!("waiting for the QMP event `{pattern}`"), |call| {
-        call.vm()?.wait_for_qmp_event(&pattern, timeout)
+        let deadline = Deadline::after(timeout);
+        loop {
+            let slice = match call.between {
+                Some(_) => BETWEEN_ROUNDS.min(deadline.remaining()),
+                None => deadline.remaining(),
+            };
+            match call.vm()?.wait_for_qmp_event(&pattern, slice) {
+                Err(Error::Timeout { .. }) if !deadline.passed() => call.between_rounds()?,
+                Err(Error::Timeout {
+                    machine,
+                    what,
+                    last,
+                    ..
+                }) => {
+                    return Err(Error::Timeout {
+                        machine,
+                        what,
+                        seconds: timeout.as_secs_f64(),
+                        last,
+                    });
+                }
+                other => return other,
+            }
+        }
     })?;
     give(call, event)
 }

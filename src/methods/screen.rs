@@ -17,9 +17,10 @@ use crate::cancel::Deadline;
 use crate::command::Status;
 use crate::error::{Error, one_line};
 use crate::image::Rgb;
-use crate::keys::sendkey_name;
-use crate::ocr::{self, VARIANTS, Variant};
+use crate::keys::{sendkey_name, typed_key, untypable};
+use crate::ocr::{self, TESSERACT_TIMEOUT, VARIANTS, Variant};
 use crate::script::signature::{OptionSpec, Signature, ValueKind};
+use crate::script::value::{Kind, Value};
 use regex_lite::Regex;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::{Path, PathBuf};
@@ -39,8 +40,6 @@ const DEFAULT_DELAY: f64 = 0.01;
 const TEXT_PAUSE: Duration = Duration::from_millis(100);
 /// The longest pause between two tries of `wait_for_text`.
 const MAX_TEXT_PAUSE: Duration = Duration::from_secs(1);
-/// The highest virtual console number Linux has.
-const MAX_TTY: f64 = 63.0;
 
 /// `screenshot NAME`: the screen as `NAME.png` in the output directory.
 fn screenshot(call: &mut Invocation<'_>) -> MethodResult {
@@ -75,7 +74,7 @@ fn screenshot(call: &mut Invocation<'_>) -> MethodResult {
     )
 }
 
-/// Where `screenshot NAME` writes: `.png` is appended unless NAME ends with it; a
+/// Where `screenshot NAME` writes: `.png` is appended when NAME has no `.`; a
 /// NAME with a `/` is a path (relative to the current directory), any other goes
 /// into `output_dir`, as in the NixOS driver.
 fn screenshot_path(output_dir: &Path, name: &str) -> Result<PathBuf, Error> {
@@ -84,7 +83,7 @@ fn screenshot_path(output_dir: &Path, name: &str) -> Result<PathBuf, Error> {
             message: format!("`{name}` is not a screenshot file name"),
         });
     }
-    let file = match name.ends_with(".png") {
+    let file = match name.contains('.') {
         true => name.to_string(),
         false => format!("{name}.png"),
     };
@@ -98,47 +97,60 @@ fn screenshot_path(output_dir: &Path, name: &str) -> Result<PathBuf, Error> {
 fn screen(call: &mut Invocation<'_>) -> Result<Rgb, Error> {
     let ppm = call.vm()?.screendump()?;
     Rgb::from_ppm(&ppm).map_err(|message| Error::Machine {
-        machine: machine_name(call),
+        machine: call.machine_name(),
         message: format!("QEMU's screendump is unreadable: {message}"),
     })
 }
 
-fn machine_name(call: &Invocation<'_>) -> String {
-    call.machine.unwrap_or_default().to_string()
-}
-
-/// Reads `screen` prepared as `variant`.
-fn read(call: &mut Invocation<'_>, screen: &Rgb, variant: Variant) -> Result<String, Error> {
-    let machine = machine_name(call);
+/// Reads `screen` prepared as `variant`, tesseract taking at most `limit`.
+fn read(
+    call: &mut Invocation<'_>,
+    screen: &Rgb,
+    variant: Variant,
+    limit: Duration,
+) -> Result<String, Error> {
+    let machine = call.machine_name();
     let work = call.vm()?.scratch_dir().to_path_buf();
-    ocr::read(&machine, screen, variant, &work, call.backend.cancel())
+    ocr::read(
+        &machine,
+        screen,
+        variant,
+        &work,
+        limit,
+        call.backend.cancel(),
+    )
 }
 
 /// `get_screen_text`: the screen's text, read by OCR.
 fn get_screen_text(call: &mut Invocation<'_>) -> MethodResult {
     call.nested("reading the screen (OCR)", |call| {
         let screen = screen(call)?;
-        read(call, &screen, VARIANTS[0]).map(Some)
+        read(call, &screen, VARIANTS[0], TESSERACT_TIMEOUT).map(Some)
     })
 }
 
-/// `get_screen_text_variants`: the text of every variant, one after another.
+/// `get_screen_text_variants`: the text of every variant, as a list (output
+/// checks see them one after another).
 fn get_screen_text_variants(call: &mut Invocation<'_>) -> MethodResult {
     call.nested("reading the screen (OCR, every variant)", |call| {
         let screen = screen(call)?;
         let mut texts = Vec::new();
         for variant in VARIANTS {
-            texts.push(read(call, &screen, variant)?.trim_end().to_string());
+            texts.push(
+                read(call, &screen, variant, TESSERACT_TIMEOUT)?
+                    .trim_end()
+                    .to_string(),
+            );
         }
-        Ok(Some(texts.join("\n")))
+        let joined = texts.join("\n");
+        call.value = Some(Value::List(texts.into_iter().map(Value::Str).collect()));
+        Ok(Some(joined))
     })
 }
 
 /// A regex given at run time (the checker compiled literal ones already).
 fn compile(pattern: &str) -> Result<Regex, Error> {
-    Regex::new(pattern).map_err(|e| Error::InvalidValue {
-        message: format!("invalid regex `{pattern}`: {e}"),
-    })
+    Regex::new(pattern).map_err(|e| Error::invalid_regex(pattern, &e))
 }
 
 /// `wait_for_text REGEX`: OCR until a variant's text matches (and passes the
@@ -166,29 +178,38 @@ fn wait_for_text(call: &mut Invocation<'_>) -> MethodResult {
                 if !seen.contains(&hash) {
                     seen.push(hash);
                     let screen = Rgb::from_ppm(&ppm).map_err(|message| Error::Machine {
-                        machine: machine_name(call),
+                        machine: call.machine_name(),
                         message: format!("QEMU's screendump is unreadable: {message}"),
                     })?;
                     let mut texts = Vec::new();
                     for variant in VARIANTS {
-                        let text = read(call, &screen, variant)?;
+                        // Tesseract gets the time left, so the wait ends on time.
+                        let limit = TESSERACT_TIMEOUT.min(deadline.remaining());
+                        let text = match read(call, &screen, variant, limit) {
+                            Ok(text) => text,
+                            Err(Error::Machine { .. }) if deadline.passed() => break,
+                            Err(error) => return Err(error),
+                        };
                         if regex.is_match(&text) && call.satisfies(&text)? {
                             return Ok(Some(text));
                         }
                         texts.push(format!("({} variant) {}", variant.name(), text.trim_end()));
                     }
-                    last = texts;
+                    if !texts.is_empty() {
+                        last = texts;
+                    }
                 }
                 if deadline.passed() {
                     break;
                 }
+                call.between_rounds()?;
                 call.backend
                     .cancel()
                     .sleep(pause.min(deadline.remaining()))?;
                 pause = (pause * 2).min(MAX_TEXT_PAUSE);
             }
             Err(Error::Timeout {
-                machine: machine_name(call),
+                machine: call.machine_name(),
                 what: format!("`{pattern}` to appear on the screen"),
                 seconds: timeout.as_secs_f64(),
                 last: Some(format!(
@@ -227,14 +248,25 @@ fn send_key(call: &mut Invocation<'_>) -> MethodResult {
     Ok(None)
 }
 
-/// `send_chars TEXT`: types TEXT, one key per character.
+/// `send_chars TEXT`: types TEXT, one key per character; every character is
+/// checked before the first key is sent.
 fn send_chars(call: &mut Invocation<'_>) -> MethodResult {
     let text = call.text(0).to_string();
     let pause = delay(call);
+    let keys: Option<Vec<String>> = text.chars().map(typed_key).collect();
+    let Some(keys) = keys else {
+        let c = untypable(&text).unwrap_or_default();
+        return Err(Error::InvalidValue {
+            message: format!(
+                "send_chars: {c:?} in `{}` is not typed by any key of a US keyboard \
+                 (nothing was sent; send_key sends a named key)",
+                text.escape_debug()
+            ),
+        });
+    };
     call.nested(&format!("sending keys {text:?}"), |call| {
-        for c in text.chars() {
-            call.vm()?
-                .send_key(&sendkey_name(c.encode_utf8(&mut [0; 4])))?;
+        for key in keys {
+            call.vm()?.send_key(&key)?;
             call.backend.cancel().sleep(pause)?;
         }
         Ok(None)
@@ -252,15 +284,9 @@ fn send_console(call: &mut Invocation<'_>) -> MethodResult {
     Ok(None)
 }
 
-/// The tty number argument, checked.
-fn tty(call: &Invocation<'_>) -> Result<u32, Error> {
-    let number = call.number(0);
-    if number > MAX_TTY {
-        return Err(Error::InvalidValue {
-            message: format!("there is no tty {number}: virtual consoles are 1 to {MAX_TTY}"),
-        });
-    }
-    Ok(number as u32)
+/// The tty number argument (1 to 63: `ValueKind::Tty` ensures it).
+fn tty(call: &Invocation<'_>) -> u32 {
+    call.number(0) as u32
 }
 
 /// The guest command that prints tty N's screen, folded at its width.
@@ -270,45 +296,27 @@ fn tty_text_command(tty: u32) -> String {
 
 /// `get_tty_text N`: the text on virtual console N.
 fn get_tty_text(call: &mut Invocation<'_>) -> MethodResult {
-    let command = tty_text_command(tty(call)?);
+    let command = tty_text_command(tty(call));
     let (timeout, limit) = call.command_limits();
-    let outcome = call.vm()?.execute(&command, timeout, limit)?;
-    match outcome.status {
-        0 => Ok(Some(outcome.output)),
-        status => Err(Error::CommandFailed {
-            machine: machine_name(call),
-            command,
-            status,
-            output: outcome.output,
-            console: outcome.console,
-        }),
-    }
+    let outcome = call.succeed_command(&command, timeout, limit)?;
+    Ok(Some(outcome.output))
 }
 
 /// `dump_tty_contents N`: virtual console N's text into the guest's journal
 /// (and so onto the serial console), 80 columns wide.
 fn dump_tty_contents(call: &mut Invocation<'_>) -> MethodResult {
-    let tty = tty(call)?;
+    let tty = tty(call);
     let command = format!("fold -w 80 /dev/vcs{tty} | systemd-cat");
     let (timeout, limit) = call.command_limits();
     call.nested(&format!("dumping the contents of tty {tty}"), |call| {
-        let outcome = call.vm()?.execute(&command, timeout, limit)?;
-        match outcome.status {
-            0 => Ok(None),
-            status => Err(Error::CommandFailed {
-                machine: machine_name(call),
-                command: command.clone(),
-                status,
-                output: outcome.output,
-                console: outcome.console,
-            }),
-        }
+        call.succeed_command(&command, timeout, limit)?;
+        Ok(None)
     })
 }
 
 /// `wait_until_tty_matches N REGEX`: polls tty N's text until REGEX is found.
 fn wait_until_tty_matches(call: &mut Invocation<'_>) -> MethodResult {
-    let tty = tty(call)?;
+    let tty = tty(call);
     let pattern = call.text(1).to_string();
     let regex = compile(&pattern)?;
     let command = tty_text_command(tty);
@@ -363,9 +371,10 @@ pub(super) static TABLE: &[Method] = &[
     Method {
         signature: Signature {
             returns_text: true,
+            returns: Some(Kind::List),
             ..on_machine(
                 "get_screen_text_variants",
-                "the screen's text as read from each OCR variant, one after another",
+                "the screen's text as read from each OCR variant, as a list",
             )
         },
         run: get_screen_text_variants,
@@ -393,11 +402,14 @@ pub(super) static TABLE: &[Method] = &[
         run: send_key,
     },
     Method {
-        signature: keys(
-            "send_chars",
-            &["text"],
-            "type text on the keyboard, key by key",
-        ),
+        signature: Signature {
+            param_kinds: &[ValueKind::Keys],
+            ..keys(
+                "send_chars",
+                &["text"],
+                "type text on the keyboard, key by key",
+            )
+        },
         run: send_chars,
     },
     Method {
@@ -410,7 +422,7 @@ pub(super) static TABLE: &[Method] = &[
     },
     Method {
         signature: Signature {
-            param_kind: ValueKind::Port,
+            param_kind: ValueKind::Tty,
             options: TIMEOUT_ONLY,
             returns_text: true,
             ..on_machine("get_tty_text", "the text on virtual console N (/dev/vcsN)")
@@ -420,7 +432,7 @@ pub(super) static TABLE: &[Method] = &[
     },
     Method {
         signature: Signature {
-            param_kind: ValueKind::Port,
+            param_kind: ValueKind::Tty,
             options: TIMEOUT_ONLY,
             ..on_machine(
                 "dump_tty_contents",
@@ -433,7 +445,7 @@ pub(super) static TABLE: &[Method] = &[
     Method {
         signature: Signature {
             param_kind: ValueKind::Regex,
-            param_kinds: &[ValueKind::Port],
+            param_kinds: &[ValueKind::Tty],
             options: TIMEOUT_ONLY,
             positional_options: true,
             returns_text: true,
@@ -457,7 +469,8 @@ mod tests {
         let path = |name| screenshot_path(out, name).map_err(|e| e.to_string());
         assert_eq!(path("login"), Ok(PathBuf::from("/out/login.png")));
         assert_eq!(path("login.png"), Ok(PathBuf::from("/out/login.png")));
-        assert_eq!(path("a.b"), Ok(PathBuf::from("/out/a.b.png")));
+        assert_eq!(path("a.b"), Ok(PathBuf::from("/out/a.b")));
+        assert_eq!(path("v1.2/x"), Ok(PathBuf::from("v1.2/x")));
         assert_eq!(path("shots/x"), Ok(PathBuf::from("shots/x.png")));
         assert_eq!(
             path(""),

@@ -32,17 +32,16 @@ pub(super) fn as_user(script: &str, user: Option<&str>) -> String {
     }
 }
 
-/// `systemctl QUERY`, or `systemctl --user QUERY` as `user`.
+/// `systemctl QUERY`, or `systemctl --user QUERY` as `user` (through [`as_user`]).
 fn systemctl_command(query: &str, user: Option<&str>) -> String {
+    as_user(&format!("$SYSTEMCTL {query}"), user)
+}
+
+/// What `systemctl_command` runs, as a log line shows it.
+fn systemctl_shown(query: &str, user: Option<&str>) -> String {
     match user {
         None => format!("systemctl {query}"),
-        Some(user) => format!(
-            "su -l {} --shell /bin/sh -c {}",
-            shell_quote(user),
-            shell_quote(&format!(
-                "XDG_RUNTIME_DIR=/run/user/$(id -u) systemctl --user {query}"
-            ))
-        ),
+        Some(user) => format!("systemctl --user {query} (as {user})"),
     }
 }
 
@@ -53,17 +52,19 @@ fn user<'c>(call: &'c Invocation<'_>) -> Option<&'c str> {
 
 /// One try of `wait_for_unit`: prints the unit's ActiveState and exits 0 (active),
 /// [`FAILED`], [`INACTIVE`] (inactive, and still inactive once no job is pending)
-/// or 1 (not yet).
+/// or 1 (not yet). When `systemctl` gives no state, what it said (stderr too)
+/// follows, so a timeout shows the reason (a user's missing bus, say).
 fn wait_script(unit: &str) -> String {
     format!(
         r#"unit={unit}
-state() {{ s=$($SYSTEMCTL --no-pager show "$unit" --property=ActiveState 2>/dev/null || true); echo "${{s#ActiveState=}}"; }}
-s=$(state); echo "$s"
+state() {{ o=$($SYSTEMCTL --no-pager show "$unit" --property=ActiveState 2>&1) || true; s=$(printf '%s\n' "$o" | sed -n 's/^ActiveState=//p'); }}
+state; echo "$s"
+[ -n "$s" ] || printf '%s\n' "$o"
 case "$s" in
   active) exit 0 ;;
   failed) exit {FAILED} ;;
   inactive)
-    if $SYSTEMCTL list-jobs --full 2>&1 | grep "No jobs" >/dev/null && [ "$(state)" = inactive ]; then exit {INACTIVE}; fi
+    if $SYSTEMCTL list-jobs --full 2>&1 | grep "No jobs" >/dev/null && state && [ "$s" = inactive ]; then exit {INACTIVE}; fi
     exit 1 ;;
   *) exit 1 ;;
 esac"#,
@@ -73,7 +74,7 @@ esac"#,
 
 pub(super) fn wait_for_unit(call: &mut Invocation<'_>) -> MethodResult {
     let unit = call.text(0).to_string();
-    let machine = call.machine.unwrap_or_default().to_string();
+    let machine = call.machine_name();
     let script = as_user(&wait_script(&unit), user(call));
     let whose = user(call).map_or(String::new(), |user| format!(" of user {user}"));
     call.nested(&format!("waiting for unit {unit}{whose}"), |call| {
@@ -105,13 +106,16 @@ pub(super) fn wait_for_unit(call: &mut Invocation<'_>) -> MethodResult {
     Ok(None)
 }
 
-/// `systemctl QUERY`, whatever its status (as the NixOS driver's `systemctl`).
+/// `systemctl QUERY`, whatever its status (as the NixOS driver's `systemctl`);
+/// `rc, out = machine.systemctl(…)` gets both.
 pub(super) fn systemctl(call: &mut Invocation<'_>) -> MethodResult {
     let command = systemctl_command(call.text(0), user(call));
+    let shown = systemctl_shown(call.text(0), user(call));
     let timeout = call.timeout();
-    let outcome = call.nested(&format!("running: {}", one_line(&command)), |call| {
+    let outcome = call.nested(&format!("running: {}", one_line(&shown)), |call| {
         call.vm()?.execute(&command, timeout, None)
     })?;
+    call.status = Some(outcome.status);
     Ok(Some(outcome.output))
 }
 
@@ -134,20 +138,10 @@ fn job(call: &mut Invocation<'_>, verb: &str, doing: &str) -> MethodResult {
     Ok(Some(outcome.output))
 }
 
-/// Runs `command`, which must exit 0.
+/// Runs `command`, which must exit 0, within the call's timeout.
 fn checked(call: &mut Invocation<'_>, command: String) -> Result<Outcome, Error> {
     let timeout = call.timeout();
-    let outcome = call.vm()?.execute(&command, timeout, None)?;
-    if outcome.status != 0 {
-        return Err(Error::CommandFailed {
-            machine: call.machine.unwrap_or_default().to_string(),
-            command,
-            status: outcome.status,
-            output: outcome.output,
-            console: outcome.console,
-        });
-    }
-    Ok(outcome)
+    call.succeed_command(&command, timeout, None)
 }
 
 /// Reads one property of a unit (`systemctl show UNIT --property=P`).
@@ -160,10 +154,16 @@ fn property(call: &mut Invocation<'_>, unit: &str, name: &str) -> Result<String,
     let command = systemctl_command(&query, user(call));
     let outcome = checked(call, command)?;
     let line = outcome.output.lines().next().unwrap_or_default();
-    Ok(line
-        .strip_prefix(&format!("{name}="))
-        .unwrap_or(line)
-        .to_string())
+    match line.strip_prefix(&format!("{name}=")) {
+        Some(value) => Ok(value.to_string()),
+        None => Err(Error::Assertion {
+            machine: call.machine_name(),
+            message: format!(
+                "`systemctl show {unit} --property={name}` gave `{}`, not `{name}=…`",
+                one_line(line)
+            ),
+        }),
+    }
 }
 
 /// `get_unit_info UNIT [user=]`: every property `systemctl show` prints, as a
@@ -205,7 +205,7 @@ pub(super) fn get_unit_property(call: &mut Invocation<'_>) -> MethodResult {
 pub(super) fn require_unit_state(call: &mut Invocation<'_>) -> MethodResult {
     let unit = call.text(0).to_string();
     let wanted = call.text_option(&STATE).unwrap_or("active").to_string();
-    let machine = call.machine.unwrap_or_default().to_string();
+    let machine = call.machine_name();
     call.nested(
         &format!("checking that unit {unit} is in state {wanted}"),
         |call| {
@@ -250,11 +250,14 @@ pub(super) static TABLE: &[Method] = &[
         run: wait_for_unit,
     },
     Method {
-        signature: unit(
-            "systemctl",
-            &["arguments"],
-            "run `systemctl ARGUMENTS`, whatever its status; returns its output",
-        ),
+        signature: Signature {
+            returns_status: true,
+            ..unit(
+                "systemctl",
+                &["arguments"],
+                "run `systemctl ARGUMENTS`, whatever its status; returns its output",
+            )
+        },
         run: systemctl,
     },
     Method {

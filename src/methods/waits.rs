@@ -70,7 +70,7 @@ pub(super) fn poll(
         }
     };
     Err(Error::Timeout {
-        machine: call.machine.unwrap_or_default().to_string(),
+        machine: call.machine_name(),
         what: what.to_string(),
         seconds: timeout.as_secs_f64(),
         last: Some(format!("exit status {}\n{}", last.status, last.output)),
@@ -109,9 +109,7 @@ fn wait_until(call: &mut Invocation<'_>, want_success: bool) -> MethodResult {
 
 pub(super) fn wait_for_console_text(call: &mut Invocation<'_>) -> MethodResult {
     let pattern = call.text(0).to_string();
-    let regex = Regex::new(&pattern).map_err(|e| Error::InvalidValue {
-        message: format!("invalid regex `{pattern}`: {e}"),
-    })?;
+    let regex = Regex::new(&pattern).map_err(|e| Error::invalid_regex(&pattern, &e))?;
     let timeout = call.timeout();
     call.nested(
         &format!("waiting for `{pattern}` to appear on the console"),

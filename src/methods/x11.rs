@@ -62,9 +62,7 @@ pub(super) fn get_window_names(call: &mut Invocation<'_>) -> MethodResult {
 
 pub(super) fn wait_for_window(call: &mut Invocation<'_>) -> MethodResult {
     let pattern = call.text(0).to_string();
-    let regex = Regex::new(&pattern).map_err(|e| Error::InvalidValue {
-        message: format!("invalid regex `{pattern}`: {e}"),
-    })?;
+    let regex = Regex::new(&pattern).map_err(|e| Error::invalid_regex(&pattern, &e))?;
     let what = format!("a window matching `{pattern}` (the last list of window names follows)");
     call.nested("waiting for a window to appear", |call| {
         poll(call, WINDOW_NAMES, &what, Status::SUCCESS, &|_, outcome| {

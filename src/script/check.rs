@@ -39,7 +39,7 @@ use crate::script::ast::{
 use crate::script::builtins::{self, FUNCTIONS, Takes, VALUE_METHODS};
 use crate::script::diag::{DiagKind, Diagnostic};
 use crate::script::lexer::{is_ident_continue, is_ident_start};
-use crate::script::signature::{Receiver, Signature, ValueKind, lookup};
+use crate::script::signature::{MAX_TTY, Receiver, Signature, ValueKind, lookup};
 use crate::script::span::Span;
 use crate::script::suggest::nearest;
 use crate::script::value::Kind;
@@ -1098,17 +1098,37 @@ impl<'a> Checker<'a> {
             (ValueKind::Seconds, ExprKind::Int(n)) if *n >= 0 => return,
             (ValueKind::Seconds, ExprKind::Float(f)) if *f >= 0.0 && f.is_finite() => return,
             (ValueKind::Port, ExprKind::Int(n)) if port(*n) => return,
+            (ValueKind::Tty, ExprKind::Int(n)) if (1..=MAX_TTY).contains(n) => return,
+            (ValueKind::Tty, ExprKind::Str(text)) => match text.as_literal() {
+                Some(literal) if literal.parse().is_ok_and(|n| (1..=MAX_TTY).contains(&n)) => {
+                    return;
+                }
+                Some(literal) => format!("`{literal}`"),
+                None => return,
+            },
+            (ValueKind::Keys, ExprKind::Str(text)) => match text.as_literal() {
+                Some(literal) => match crate::keys::untypable(&literal) {
+                    Some(c) => format!("{c:?} in `{}`", literal.escape_debug()),
+                    None => return,
+                },
+                None => return,
+            },
             (ValueKind::Bool, ExprKind::Bool(_)) => return,
             (ValueKind::Port, ExprKind::Str(text)) => match text.as_literal() {
                 Some(literal) if literal.parse::<i64>().is_ok_and(port) => return,
                 Some(literal) => format!("`{}`", literal),
                 None => return,
             },
-            (ValueKind::Seconds | ValueKind::Port, ExprKind::Int(n)) => format!("`{n}`"),
+            (ValueKind::Seconds | ValueKind::Port | ValueKind::Tty, ExprKind::Int(n)) => {
+                format!("`{n}`")
+            }
             (ValueKind::Seconds | ValueKind::Port, ExprKind::Float(f)) => format!("`{f}`"),
             _ => {
                 let fits = match expected {
-                    ValueKind::Text | ValueKind::Regex => matches!(kind, Kind::Any | Kind::Str),
+                    ValueKind::Text | ValueKind::Regex | ValueKind::Keys => {
+                        matches!(kind, Kind::Any | Kind::Str)
+                    }
+                    ValueKind::Tty => matches!(kind, Kind::Any | Kind::Int | Kind::Str),
                     ValueKind::Seconds => kind == Kind::Any || kind.is_number(),
                     ValueKind::Port => matches!(kind, Kind::Any | Kind::Int | Kind::Str),
                     ValueKind::Bool => matches!(kind, Kind::Any | Kind::Bool),

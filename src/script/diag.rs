@@ -701,6 +701,10 @@ fn kind_name(kind: ValueKind) -> &'static str {
         ValueKind::Seconds => "a non-negative number of seconds",
         ValueKind::Port => "a port number from 1 to 65535",
         ValueKind::Bool => "True or False",
+        ValueKind::Keys => {
+            "text a US keyboard types (letters, digits, punctuation, space, tab, newline)"
+        }
+        ValueKind::Tty => "a tty number from 1 to 63",
     }
 }
 

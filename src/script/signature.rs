@@ -14,6 +14,9 @@ pub(crate) enum Receiver {
     Machine,
 }
 
+/// The highest virtual console number Linux has (`ValueKind::Tty`).
+pub(crate) const MAX_TTY: i64 = 63;
+
 /// The kind of value a positional argument or an option takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum ValueKind {
@@ -27,6 +30,11 @@ pub(crate) enum ValueKind {
     Port,
     /// `True` or `False` (`true`/`false` in `.cmds`).
     Bool,
+    /// Text typed on the keyboard: every character one a US keyboard types
+    /// (see `keys::typed_key`).
+    Keys,
+    /// A virtual console number: a whole number from 1 to 63.
+    Tty,
 }
 
 /// An option a method accepts, such as `timeout=60`.

@@ -180,7 +180,9 @@ pub(crate) fn request(request: Request<'_>, id: u64, tag: &str) -> String {
             format!(
                 "{cleanup}__vm_w {id} {tag} {op} {status} {} {} {pause} {}\n",
                 whole_seconds(limit.min(UNTIL_SLICE)),
-                whole_seconds(limit),
+                // A second past the loop's end, so the last try finishes and
+                // its output shows in a timeout error.
+                whole_seconds(limit) + 1,
                 quote(command)
             )
         }
@@ -309,6 +311,6 @@ mod tests {
             6,
             "t",
         );
-        assert_eq!(until, "__vm_w 6 t -ne 0 5 60 1 'test -e /x'\n");
+        assert_eq!(until, "__vm_w 6 t -ne 0 5 61 1 'test -e /x'\n");
     }
 }

@@ -277,10 +277,18 @@ impl Shell {
         Ok((output, Some(note.to_string())))
     }
 
-    /// Takes `.vmtest-out.TAG` from the shared directory if it holds `length` bytes.
+    /// Takes `.vmtest-out.TAG` from the shared directory if it is a regular file
+    /// holding `length` bytes. The guest can write there: a link (never
+    /// followed) or special file (opened without blocking) is a damaged answer.
     fn take_shared(&self, tag: &str, length: u64) -> Option<Vec<u8>> {
+        use std::os::unix::fs::OpenOptionsExt;
         let path = self.shared.as_ref()?.join(format!(".vmtest-out.{tag}"));
-        let file = std::fs::File::open(&path).ok();
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+            .open(&path)
+            .ok()
+            .filter(|file| file.metadata().is_ok_and(|metadata| metadata.is_file()));
         let _ = std::fs::remove_file(&path);
         let mut output = Vec::new();
         output

@@ -89,16 +89,21 @@ fn without_an_output_directory_copies_land_in_the_current_directory() {
 fn a_guest_without_the_shared_directory_says_so_and_names_both_sides() {
     let test = Test::new().fake("machine", &[("FAKE_VM_SHARED", "0")]);
     fs::write(test.dir().join("f"), b"data").unwrap();
+    // The fake guest's files are the host's: they go into the scratch directory.
+    let guest = test.dir().join("guest");
+    let g = guest.display();
     let out = test
-        .script(
-            "machine.copy_from_host_via_shell \"f\" \"/tmp/vmtest-files-never/../f2\"\n\
-             machine.copy_from_host \"f\" \"/tmp/never\"\n",
-        )
+        .script(&format!(
+            "machine.copy_from_host_via_shell \"f\" \"{g}/new dir/../f2\"\n\
+             machine.copy_from_host \"f\" \"{g}/never\"\n",
+        ))
         .run();
+    assert_eq!(fs::read(guest.join("f2")).unwrap(), b"data");
+    assert!(!guest.join("never").exists());
     out.code(1)
-        .stderr_has(
-            "machine: copy_from_host `f` to `/tmp/never` failed: the host's shared directory `",
-        )
+        .stderr_has(&format!(
+            "machine: copy_from_host `f` to `{g}/never` failed: the host's shared directory `"
+        ))
         .stderr_has("shared-xchg` is not mounted in the guest at `/tmp/shared`")
         .stderr_has("test.cmds:2:1")
         .clean();
@@ -118,8 +123,9 @@ fn copy_errors_name_the_machine_and_what_was_missing() {
         .script("machine.copy_from_vm \"/no/such/file\"\n")
         .run();
     out.code(1)
-        .stderr_has("machine: command `if [ ! -d")
+        .stderr_has("machine: copy_from_vm `/no/such/file` failed: the guest's copy failed with exit status 1: ")
         .stderr_has("No such file or directory")
+        .stderr_lacks("if [ ! -d")
         .clean();
 }
 

@@ -1,5 +1,6 @@
 //! Integration tests of vmtest-min.
 
+mod api_fixes;
 mod driver;
 pub mod fake_vm;
 mod fake_vm_selftest;
