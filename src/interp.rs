@@ -116,8 +116,6 @@ pub(crate) struct Interpreter<'a> {
     /// The polling conditions the enclosing `with` blocks made active, outermost
     /// first.
     active: Vec<Rc<Polling>>,
-    /// Whether a polling condition's check is running (its methods check none).
-    polling: bool,
 }
 
 impl<'a> Interpreter<'a> {
@@ -132,7 +130,6 @@ impl<'a> Interpreter<'a> {
             statement: Span::default(),
             last_output: None,
             active: Vec::new(),
-            polling: false,
         }
     }
 
@@ -274,6 +271,7 @@ impl<'a> Interpreter<'a> {
                     body: Rc::new(condition.body.clone()),
                     captured: self.frames.last().cloned().unwrap_or_default(),
                     last_checked: Cell::new(None),
+                    checking: Cell::new(false),
                 };
                 self.bind(&condition.name.name, Value::Condition(Rc::new(polling)));
             }
@@ -321,12 +319,13 @@ impl<'a> Interpreter<'a> {
     /// Checks the active polling conditions that are due, before a machine method
     /// runs; the first that fails fails the step.
     fn poll_conditions(&mut self) -> Result<(), StepError> {
-        if self.polling {
-            return Ok(());
-        }
-        let due: Vec<Rc<Polling>> = self.active.iter().filter(|c| c.due()).cloned().collect();
+        let active = self.active.clone();
         let trigger = self.statement;
-        for condition in due {
+        for condition in active {
+            // Due is judged when its turn comes: `with c, c` checks `c` once.
+            if !condition.due() {
+                continue;
+            }
             if let Err(mut failure) = self.check_condition(&condition, None) {
                 failure.calls.insert(0, trigger);
                 return Err(failure);
@@ -343,7 +342,7 @@ impl<'a> Interpreter<'a> {
         &self,
         failed_at: &'f RefCell<Option<(Span, Vec<Span>)>>,
     ) -> Option<Box<BetweenRounds<'f>>> {
-        if self.active.is_empty() || self.polling {
+        if self.active.is_empty() {
             return None;
         }
         let machines = self.machines.clone();
@@ -389,11 +388,11 @@ impl<'a> Interpreter<'a> {
             None => logger.log(None, "(not checked yet)"),
         }
         let caller = self.statement;
-        self.polling = true;
+        condition.checking.set(true);
         self.frames.push(condition.captured.clone());
         let result = self.block(&condition.body);
         self.frames.pop();
-        self.polling = false;
+        condition.checking.set(false);
         self.statement = caller;
         condition.last_checked.set(Some(std::time::Instant::now()));
         let failed = |span, calls, failure| StepError {
@@ -438,6 +437,15 @@ impl<'a> Interpreter<'a> {
         limit: f64,
         span: Span,
     ) -> Result<(), StepError> {
+        if condition.checking.get() {
+            return Err(StepError::value(
+                span,
+                format!(
+                    "polling condition `{}` waits on itself: its check is running",
+                    condition.name
+                ),
+            ));
+        }
         let deadline = Deadline::after(seconds(limit));
         let logger = self.backend.logger();
         logger.open_nest(None, &format!("waiting for {}", condition.description));
@@ -1296,6 +1304,17 @@ mod tests {
         fails(
             "def check(v) {\n  assert v == 2\n}\npolling_condition two {\n  check(1)\n}\ndef f() {\n  two.wait timeout=0\n}\nf()",
             "2:3: polling condition `two` did not hold within 0 s: assertion failed: `==` does not hold\ncalled at 10:1\ncalled at 8:3\ncalled at 5:3\nleft:  1\nright: 2",
+        );
+    }
+
+    #[test]
+    fn a_condition_waits_on_another_but_never_on_itself() {
+        passes(
+            "polling_condition b interval=0 {\n  log \"b\"\n}\npolling_condition a interval=0 {\n  b.wait timeout=5\n}\nwith a, b {\n  a.wait timeout=5\n}",
+        );
+        fails(
+            "polling_condition c {\n  c.wait timeout=0\n}\nc.wait timeout=0",
+            "2:3: polling condition `c` did not hold within 0 s: polling condition `c` waits on itself: its check is running\ncalled at 4:1",
         );
     }
 

@@ -7,6 +7,7 @@ mod files;
 mod html_report;
 mod interactive;
 mod lang;
+mod langfix;
 mod language;
 mod machine_state;
 mod nix_config;
