@@ -30,3 +30,26 @@ with a, a {
     );
     out.code(0).clean();
 }
+
+#[test]
+fn a_regex_search_compared_with_none_depends_on_the_match() {
+    let out = run(
+        "test.py",
+        r#"import re
+out = machine.succeed("echo version 1")
+missing = False
+if re.search("error", out) is None:
+    missing = True
+assert missing
+assert re.search(r"version 2", out) is None
+assert re.search(r"version 1", out) is not None
+assert None != re.search(r"version", out)
+"#,
+    );
+    out.code(0).clean();
+    let out = run(
+        "test.py",
+        "import re\nassert re.search(r\"version 2\", machine.succeed(\"echo version 1\")) is not None\n",
+    );
+    out.code(1).stderr_has("assertion failed").clean();
+}

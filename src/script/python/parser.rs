@@ -1100,7 +1100,7 @@ impl<'s> Parser<'s> {
         if self.comparison_op().is_some() {
             return Err(self.refuse("chained comparison", "join the comparisons with `and`"));
         }
-        Ok(Self::binary(op, left, right))
+        Ok(none_test(op, left, right))
     }
 
     fn parse_arith(&mut self) -> Result<Expr, Diagnostic> {
@@ -2272,6 +2272,21 @@ fn bind_arguments(
     match slots.into_iter().collect::<Option<Vec<Expr>>>() {
         Some(args) => (args, Vec::new()),
         None => (positional, options),
+    }
+}
+
+/// `left op right`, where a regex search (`text =~ regex`, which only
+/// `re.search` and `re.match` give) compared with `None` (by `is`, `is not`, `==`
+/// or `!=`) becomes `match(regex, text)` compared with `None`, which is what
+/// Python compares.
+fn none_test(op: BinaryOp, left: Expr, right: Expr) -> Expr {
+    if !matches!(op, BinaryOp::Eq | BinaryOp::Ne) {
+        return Parser::binary(op, left, right);
+    }
+    match (&left.kind, &right.kind) {
+        (_, ExprKind::None) => Parser::binary(op, regex_value(left), right),
+        (ExprKind::None, _) => Parser::binary(op, left, regex_value(right)),
+        _ => Parser::binary(op, left, right),
     }
 }
 

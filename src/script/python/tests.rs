@@ -357,3 +357,11 @@ fn polling_conditions_decorate_a_def() {
         "m",
     );
 }
+
+#[test]
+fn a_regex_search_compared_with_none_is_the_search() {
+    converts(
+        "assert re.search(r\"v 2\", out) is not None\nif re.search(\"e\", out) is None:\n    log(\"no\")\nx = None != re.search(\"a\", out)\ny = re.search(\"a\", out) == None\n",
+        "assert match(\"v 2\", out) != None\nif match(\"e\", out) == None {\n    log(\"no\")\n}\nx = None != match(\"a\", out)\ny = match(\"a\", out) == None\n",
+    );
+}
