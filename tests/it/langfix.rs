@@ -53,3 +53,21 @@ assert None != re.search(r"version", out)
     );
     out.code(1).stderr_has("assertion failed").clean();
 }
+
+#[test]
+fn execute_indexed_by_one_is_the_output_and_its_status_is_refused_before_boot() {
+    let out = run(
+        "test.py",
+        "out = machine.execute(\"echo hi; exit 3\")[1]\nassert out.strip() == \"hi\", out\nmachine.execute(\"true\")\n",
+    );
+    out.code(0).clean();
+    let out = run(
+        "test.py",
+        "if machine.execute(\"exit 1\")[0] != 0:\n    pass\n",
+    );
+    out.code(2)
+        .stderr_has("test.py:1:30")
+        .stderr_has("write `rc, out = m.execute(…)` and use `rc`")
+        .stderr_lacks("machine: ")
+        .clean();
+}

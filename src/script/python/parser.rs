@@ -87,6 +87,13 @@ pub(crate) fn parse(src: &str) -> Result<Parsed, Diagnostic> {
             parser.parse_statement(&mut statements)?;
         }
     }
+    if let Some(&span) = parser.pairs.first() {
+        return Err(unsupported(
+            span,
+            "`execute(…)` as a value (Python's is a `(status, output)` pair)",
+            "write `rc, out = m.execute(…)`, or `m.execute(…)[1]` for the output",
+        ));
+    }
     Ok(Parsed {
         script: Script { statements },
         comments: lexed.comments,
@@ -129,6 +136,10 @@ struct Parser<'s> {
     /// The named groups of the regexes and matches bound to names, by group
     /// number, so that `m.group("name")` can be `m[n]`.
     groups: HashMap<String, Vec<Option<String>>>,
+    /// The `m.execute(…)` calls read as values that nothing has unpacked yet:
+    /// Python's value is a `(status, output)` pair, which only
+    /// `rc, out = m.execute(…)` and a statement standing alone may take.
+    pairs: Vec<Span>,
 }
 
 /// An expression the tree has no node for, which an assignment turns into
@@ -175,6 +186,7 @@ impl<'s> Parser<'s> {
             whole_value: false,
             deferred: None,
             groups: HashMap::new(),
+            pairs: Vec::new(),
             docstring: None,
         }
     }
@@ -743,6 +755,9 @@ impl<'s> Parser<'s> {
                 return Err(self.refuse("chained assignment", "assign each name on its own line"));
             }
             let value = regex_value(value);
+            if targets.len() == 2 {
+                self.pairs.retain(|&span| span != value.span);
+            }
             if let [target] = targets.as_slice() {
                 let groups = match &value.kind {
                     ExprKind::Call(call) if call.name.name == "match" && call.target.is_none() => {
@@ -797,6 +812,10 @@ impl<'s> Parser<'s> {
                 }
                 ExprKind::Call(call) if call.target.is_none() && call.name.name == "retry" => {
                     self.retry(call, first.span)?
+                }
+                ExprKind::Call(ref call) if call.name.name == "execute" => {
+                    self.pairs.retain(|&span| span != first.span);
+                    StatementKind::Expr(first)
                 }
                 ExprKind::Call(ref call) => match place::in_place(call, first.span) {
                     Some(assignment) => assignment,
@@ -1287,6 +1306,37 @@ impl<'s> Parser<'s> {
         })
     }
 
+    /// `target.execute(…)`: with `[1]` after it, the output (the call's value);
+    /// `[0]` is refused; otherwise the call is noted in `pairs` until a statement
+    /// takes it whole.
+    fn parse_execute(
+        &mut self,
+        target: Expr,
+        name: Ident,
+        start: Span,
+    ) -> Result<Expr, Diagnostic> {
+        let call = self.parse_call(Some(target), name, start)?;
+        let index = self.peek_nth(1);
+        if !(self.at_word("[")
+            && index.kind == TokenKind::Number
+            && self.text(self.peek_nth(2)) == "]")
+        {
+            self.pairs.push(call.span);
+            return Ok(call);
+        }
+        if self.text(index) != "1" {
+            return Err(unsupported(
+                index.span,
+                "the exit status of `execute(…)` as a value",
+                "write `rc, out = m.execute(…)` and use `rc`",
+            ));
+        }
+        for _ in 0..3 {
+            self.bump();
+        }
+        Ok(respan(call, self.since(start)))
+    }
+
     /// `target.name(…)`, with the module functions and string formatting mapped.
     fn parse_method(&mut self, target: Expr, name: Ident) -> Result<Expr, Diagnostic> {
         let start = target.span;
@@ -1321,6 +1371,9 @@ impl<'s> Parser<'s> {
                     },
                     span: self.since(start),
                 });
+            }
+            if name.name == "execute" {
+                return self.parse_execute(target, name, start);
             }
             return self.parse_call(Some(target), name, start);
         };

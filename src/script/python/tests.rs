@@ -365,3 +365,21 @@ fn a_regex_search_compared_with_none_is_the_search() {
         "assert match(\"v 2\", out) != None\nif match(\"e\", out) == None {\n    log(\"no\")\n}\nx = None != match(\"a\", out)\ny = match(\"a\", out) == None\n",
     );
 }
+
+#[test]
+fn execute_gives_a_pair_only_unpacked_or_indexed_by_one() {
+    converts(
+        "x = m.execute(\"a\")[1].strip()\nm.execute(\"b\")\nrc, out = m.execute(\"c\")\n",
+        "x = m.execute(\"a\").strip()\nm.execute(\"b\")\nrc, out = m.execute(\"c\")\n",
+    );
+    refused(
+        "if m.execute(\"a\")[0] == 0:\n    pass\n",
+        "1:19: unexpected the exit status of `execute(…)` as a value (outside the Python that vmtest-min reads); write `rc, out = m.execute(…)` and use `rc`",
+        "0",
+    );
+    refused(
+        "out = m.execute(\"a\")\n",
+        "1:7: unexpected `execute(…)` as a value (Python's is a `(status, output)` pair) (outside the Python that vmtest-min reads); write `rc, out = m.execute(…)`, or `m.execute(…)[1]` for the output",
+        "m.execute(\"a\")",
+    );
+}
