@@ -254,6 +254,9 @@ impl<'a> Interpreter<'a> {
             StatementKind::Retry { timeout, body } => {
                 return self.retry(statement.span, timeout.as_ref(), body);
             }
+            StatementKind::RetryCall { timeout, function } => {
+                self.retry_call(statement.span, timeout.as_ref(), function)?;
+            }
             StatementKind::PollingCondition(condition) => {
                 let interval = match &condition.interval {
                     Some(interval) => self.seconds(interval, "option `interval`")?,
@@ -481,11 +484,7 @@ impl<'a> Interpreter<'a> {
         timeout: Option<&Expr>,
         body: &[Statement],
     ) -> Result<Flow, StepError> {
-        let limit = match timeout {
-            Some(timeout) => self.seconds(timeout, "option `timeout` of `retry`")?,
-            None => DEFAULT_TIMEOUT,
-        };
-        let limit = limit * self.backend.timeout_scale();
+        let limit = self.retry_limit(timeout)?;
         let deadline = Deadline::after(seconds(limit));
         let logger = self.backend.logger();
         let mut pause = RETRY_PAUSE;
@@ -521,6 +520,55 @@ impl<'a> Interpreter<'a> {
                 .map_err(|error| StepError::new(span, error))?;
             pause = (pause * 2).min(RETRY_MAX_PAUSE);
         }
+    }
+
+    /// `retry function`: calls `function(false)` until it gives a true value, a
+    /// second apart, then `function(true)` once when the time is up; its
+    /// failures end the retry.
+    fn retry_call(
+        &mut self,
+        span: Span,
+        timeout: Option<&Expr>,
+        function: &Ident,
+    ) -> Result<(), StepError> {
+        let limit = self.retry_limit(timeout)?;
+        let deadline = Deadline::after(seconds(limit));
+        let procedure = self
+            .procedures
+            .get(&function.name)
+            .cloned()
+            .expect("the checker knows every procedure");
+        for attempts in 1.. {
+            let last_try = deadline.passed();
+            let call = Call::retry_try(function, last_try);
+            if self.procedure(&procedure, &call, span)?.truthy() {
+                break;
+            }
+            if last_try {
+                return Err(StepError::value(
+                    span,
+                    format!(
+                        "retry gave up after {limit} s ({attempts} attempts): `{}` gave a false value",
+                        function.name
+                    ),
+                ));
+            }
+            self.backend
+                .cancel()
+                .sleep(WAIT_PAUSE.min(deadline.remaining()))
+                .map_err(|error| StepError::new(span, error))?;
+        }
+        Ok(())
+    }
+
+    /// The `timeout` of a `retry` in seconds (default 900), times the timeout
+    /// scale.
+    fn retry_limit(&mut self, timeout: Option<&Expr>) -> Result<f64, StepError> {
+        let limit = match timeout {
+            Some(timeout) => self.seconds(timeout, "option `timeout` of `retry`")?,
+            None => DEFAULT_TIMEOUT,
+        };
+        Ok(limit * self.backend.timeout_scale())
     }
 
     /// `a = value` or `a, b = value`.
@@ -1286,6 +1334,22 @@ mod tests {
         assert_eq!(
             failure,
             "2:3: retry gave up after 0 s (1 attempts); last failure: assertion failed: `==` does not hold\nleft:  1\nright: 2"
+        );
+    }
+
+    #[test]
+    fn retry_calls_a_procedure_until_it_gives_true() {
+        passes(
+            "t0 = time()\ndef ready(last) {\n  return time() >= t0 + 0.5\n}\nretry timeout=10 ready",
+        );
+        passes("def last(last_try) {\n  return last_try\n}\nretry timeout=0 last");
+        fails(
+            "def never(_) {\n  return false\n}\nretry timeout=0 never",
+            "4:1: retry gave up after 0 s (1 attempts): `never` gave a false value",
+        );
+        fails(
+            "def bad(_) {\n  assert 1 == 2\n}\nretry timeout=60 bad",
+            "2:3: assertion failed: `==` does not hold\ncalled at 4:1\nleft:  1\nright: 2",
         );
     }
 

@@ -71,3 +71,39 @@ fn execute_indexed_by_one_is_the_output_and_its_status_is_refused_before_boot() 
         .stderr_lacks("machine: ")
         .clean();
 }
+
+#[test]
+fn retry_calls_the_function_and_its_return_stays_inside_it() {
+    let out = run(
+        "test.py",
+        r#"def ready(last_try):
+    if last_try:
+        machine.succeed("echo last try")
+    if "yes" in machine.succeed("echo yes"):
+        return True
+    return False
+
+def main():
+    retry(ready)
+    machine.fail("true")
+
+main()
+"#,
+    );
+    out.code(1)
+        .stderr_has("must fail: true")
+        .stderr_has("--> test.py:10:5")
+        .clean();
+    let out = run(
+        "test.py",
+        r#"import os
+def ready(last_try):
+    if last_try:
+        return True
+    return False
+
+retry(ready, timeout=1)
+"#,
+    );
+    out.code(0).clean();
+}

@@ -899,10 +899,12 @@ impl<'s> Parser<'s> {
             return Err(refuse(span));
         };
         let mut body = match function.kind {
-            ExprKind::Name(ref name) => match self.procedures.get(&name.name) {
-                Some((procedure, _)) => procedure.body.clone(),
-                None => return Err(refuse(function.span)),
-            },
+            ExprKind::Name(name) if self.procedures.contains_key(&name.name) => {
+                return Ok(StatementKind::RetryCall {
+                    timeout,
+                    function: name,
+                });
+            }
             // A lambda's body, kept as a return by `parse_lambda`.
             ExprKind::Call(ref lambda) if lambda.name.name == LAMBDA => vec![Statement {
                 kind: StatementKind::Return(lambda.args.first().cloned()),

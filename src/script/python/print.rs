@@ -200,6 +200,11 @@ impl Printer<'_> {
                 self.option("timeout", timeout);
                 self.body(body, indent, column, end);
             }
+            StatementKind::RetryCall { timeout, function } => {
+                self.out.push_str("retry");
+                self.option("timeout", timeout);
+                let _ = write!(self.out, " {}", function.name);
+            }
             StatementKind::PollingCondition(condition) => {
                 let _ = write!(self.out, "polling_condition {}", condition.name.name);
                 self.option("interval", &condition.interval);

@@ -201,7 +201,7 @@ fn machine_names_and_path_names() {
 fn retry_takes_a_procedure_or_a_lambda() {
     converts(
         "def ready(_):\n    out = m.succeed(\"ls\")\n    return \"x\" in out\nretry(ready, timeout=30)\n",
-        "def ready(_) {\n    out = m.succeed(\"ls\")\n    return \"x\" in out\n}\nretry timeout=30 {\n    out = m.succeed(\"ls\")\n    assert \"x\" in out\n}\n",
+        "def ready(_) {\n    out = m.succeed(\"ls\")\n    return \"x\" in out\n}\nretry timeout=30 ready\n",
     );
     converts(
         "retry(lambda _: \"no entries\" in s.succeed(\"lpq -a\"))\n",
