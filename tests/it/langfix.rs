@@ -107,3 +107,9 @@ retry(ready, timeout=1)
     );
     out.code(0).clean();
 }
+
+#[test]
+fn a_bare_f_string_runs_its_calls() {
+    let out = run("test.py", "\"doc\"\nf\"{machine.fail('true')}\"\n");
+    out.code(1).stderr_has("must fail: true").clean();
+}

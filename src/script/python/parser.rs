@@ -800,7 +800,7 @@ impl<'s> Parser<'s> {
             match first.kind {
                 // A docstring, or any bare literal: no effect (the first is kept
                 // for a polling condition's description).
-                ExprKind::Str(_) => {
+                ExprKind::Str(ref text) if text.as_literal().is_some() => {
                     self.docstring.get_or_insert(first);
                     return Ok(());
                 }

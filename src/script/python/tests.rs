@@ -383,3 +383,11 @@ fn execute_gives_a_pair_only_unpacked_or_indexed_by_one() {
         "m.execute(\"a\")",
     );
 }
+
+#[test]
+fn a_bare_string_with_holes_keeps_its_calls() {
+    converts(
+        "\"a docstring\"\nf\"{m.fail('true')}\"\n",
+        "_ = \"${m.fail('true')}\"\n",
+    );
+}
