@@ -322,7 +322,8 @@ impl Printer<'_> {
                 self.expr(operand, own);
             }
             ExprKind::Binary { op, left, right } => {
-                self.expr(left, own);
+                // Comparisons do not chain: one on the left needs parentheses too.
+                self.expr(left, if op.is_comparison() { own + 1 } else { own });
                 let _ = write!(self.out, " {} ", op.as_str());
                 // Left-associative: an equal operator on the right needs parentheses.
                 self.expr(right, own + 1);

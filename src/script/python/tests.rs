@@ -391,3 +391,11 @@ fn a_bare_string_with_holes_keeps_its_calls() {
         "_ = \"${m.fail('true')}\"\n",
     );
 }
+
+#[test]
+fn compared_comparisons_keep_their_parentheses() {
+    converts(
+        "x = (a < b) == (b < a)\ny = a - b - c\n",
+        "x = (a < b) == (b < a)\ny = a - b - c\n",
+    );
+}
