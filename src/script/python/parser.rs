@@ -248,12 +248,30 @@ impl<'s> Parser<'s> {
 
     fn expect_name(&mut self) -> Result<Ident, Diagnostic> {
         let token = self.peek();
+        self.refuse_cmds_word(token)?;
         if token.kind == TokenKind::Name && !KEYWORDS.contains(&self.text(token)) {
             self.bump();
             Ok(self.ident(token))
         } else {
             Err(self.expected(&["a name"]))
         }
+    }
+
+    /// Refuses `token` when it is a name in Python but a word of the `.cmds`
+    /// language (`retry`, `subtest`, `true`, …), which `convert` could not print.
+    fn refuse_cmds_word(&self, token: Token) -> Result<(), Diagnostic> {
+        let text = self.text(token);
+        if token.kind != TokenKind::Name
+            || KEYWORDS.contains(&text)
+            || !crate::script::parser::KEYWORDS.contains(&text)
+        {
+            return Ok(());
+        }
+        Err(unsupported(
+            token.span,
+            &format!("the name `{text}`, a word of the `.cmds` language"),
+            "rename it",
+        ))
     }
 
     fn ident(&self, token: Token) -> Ident {
@@ -1772,7 +1790,11 @@ impl<'s> Parser<'s> {
                     );
                 }
                 _ if KEYWORDS.contains(&text) => return Err(self.expected(&["an expression"])),
-                _ => ExprKind::Name(self.ident(token)),
+                _ if self.text(self.peek_nth(1)) == "(" => ExprKind::Name(self.ident(token)),
+                _ => {
+                    self.refuse_cmds_word(token)?;
+                    ExprKind::Name(self.ident(token))
+                }
             },
             TokenKind::Number => self.number(token)?,
             TokenKind::String => return self.parse_strings(),

@@ -399,3 +399,22 @@ fn compared_comparisons_keep_their_parentheses() {
         "x = (a < b) == (b < a)\ny = a - b - c\n",
     );
 }
+
+#[test]
+fn names_that_are_cmds_words_are_refused() {
+    refused(
+        "retry = 1\n",
+        "1:1: unexpected the name `retry`, a word of the `.cmds` language (outside the Python that vmtest-min reads); rename it",
+        "retry",
+    );
+    refused(
+        "def f(true):\n    pass\n",
+        "1:7: unexpected the name `true`, a word of the `.cmds` language (outside the Python that vmtest-min reads); rename it",
+        "true",
+    );
+    refused(
+        "for subtest in x:\n    pass\n",
+        "1:5: unexpected the name `subtest`, a word of the `.cmds` language (outside the Python that vmtest-min reads); rename it",
+        "subtest",
+    );
+}
