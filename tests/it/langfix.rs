@@ -113,3 +113,16 @@ fn a_bare_f_string_runs_its_calls() {
     let out = run("test.py", "\"doc\"\nf\"{machine.fail('true')}\"\n");
     out.code(1).stderr_has("must fail: true").clean();
 }
+
+#[test]
+fn a_negative_timeout_is_refused_before_boot() {
+    let out = run(
+        "test.py",
+        "import time\nmachine.succeed(\"true\", timeout=-5)\ntime.sleep(-1)\n",
+    );
+    out.code(2)
+        .stderr_has("test.py:2:")
+        .stderr_has("test.py:3:")
+        .stderr_lacks("must succeed")
+        .clean();
+}

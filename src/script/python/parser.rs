@@ -1185,12 +1185,21 @@ impl<'s> Parser<'s> {
     fn parse_factor(&mut self) -> Result<Expr, Diagnostic> {
         if let Some(token) = self.eat_word("-") {
             let operand = self.deeper(Self::parse_factor)?;
+            // A negative literal is a literal, as in `.cmds`.
+            let kind = match operand.kind {
+                ExprKind::Int(value) => ExprKind::Int(-value),
+                ExprKind::Float(value) => ExprKind::Float(-value),
+                kind => ExprKind::Unary {
+                    op: UnaryOp::Neg,
+                    operand: Box::new(Expr {
+                        kind,
+                        span: operand.span,
+                    }),
+                },
+            };
             return Ok(Expr {
                 span: token.span.to(operand.span),
-                kind: ExprKind::Unary {
-                    op: UnaryOp::Neg,
-                    operand: Box::new(operand),
-                },
+                kind,
             });
         }
         if self.eat_word("+").is_some() {

@@ -418,3 +418,8 @@ fn names_that_are_cmds_words_are_refused() {
         "subtest",
     );
 }
+
+#[test]
+fn negative_literals_are_literals() {
+    converts("x = -5\ny = -1.5\nz = -(a)\n", "x = -5\ny = -1.5\nz = -a\n");
+}
