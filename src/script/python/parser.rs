@@ -574,7 +574,7 @@ impl<'s> Parser<'s> {
         if self.at_word("(") {
             for arg in self.parse_args()? {
                 match arg {
-                    Arg::Keyword(name, value) if name.name.ends_with("interval") => {
+                    Arg::Keyword(name, value) if name.name == "seconds_interval" => {
                         interval = Some(value)
                     }
                     Arg::Keyword(name, value) if name.name == "description" => {

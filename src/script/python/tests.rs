@@ -336,15 +336,20 @@ fn polling_conditions_decorate_a_def() {
         "@polling_condition(seconds_interval=10, description=\"up\")\ndef up() -> None:\n    return True\nup.wait()\nup.wait(timeout=30)\nwith up, other:\n    pass\n",
         "polling_condition up interval=10 description=\"up\" {\n    return true\n}\nup.wait\nup.wait timeout=30\nwith up, other {\n}\n",
     );
-    // A docstring later in the body is no description; `interval` may be a timedelta.
+    // A docstring later in the body is no description; `seconds_interval` may be a timedelta.
     converts(
-        "@polling_condition(interval=datetime.timedelta(minutes=1))\ndef up():\n    if x:\n        \"not a description\"\n        pass\n",
+        "@polling_condition(seconds_interval=datetime.timedelta(minutes=1))\ndef up():\n    if x:\n        \"not a description\"\n        pass\n",
         "polling_condition up interval=(1 * 60) {\n    if x {\n    }\n}\n",
     );
     refused(
         "@functools.cache\ndef f():\n    pass\n",
         "1:2: unexpected decorator other than `@polling_condition` (outside the Python that vmtest-min reads); write a plain `def` procedure",
         "functools",
+    );
+    refused(
+        "@polling_condition(interval=5)\ndef f():\n    pass\n",
+        "1:20: unexpected `polling_condition` option `interval` (outside the Python that vmtest-min reads); give `seconds_interval` and `description`",
+        "interval",
     );
     refused(
         "@polling_condition(5)\ndef f():\n    pass\n",
