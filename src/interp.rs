@@ -293,6 +293,7 @@ impl<'a> Interpreter<'a> {
                     Some(timeout) => self.seconds(timeout, "option `timeout` of `wait`")?,
                     None => DEFAULT_TIMEOUT,
                 };
+                let limit = limit * self.backend.timeout_scale();
                 let condition = self.condition(condition)?;
                 self.wait_condition(&condition, limit, statement.span)?;
             }

@@ -126,3 +126,24 @@ fn a_negative_timeout_is_refused_before_boot() {
         .stderr_lacks("must succeed")
         .clean();
 }
+
+#[test]
+fn a_condition_wait_is_scaled_by_the_timeout_scale() {
+    // 100 s scaled by 0.02 is 2 s.
+    let test = Test::new().fake("machine", &[]);
+    fs::write(
+        test.dir().join("test.cmds"),
+        "polling_condition never {\n    return false\n}\nnever.wait timeout=100\n",
+    )
+    .expect("write script");
+    let out = test
+        .arg("--timeout-scale")
+        .arg("0.02")
+        .arg("--")
+        .arg("test.cmds")
+        .run();
+    out.code(1)
+        .stderr_has("did not hold within 2 s")
+        .within(std::time::Duration::from_secs(30))
+        .clean();
+}
