@@ -1339,6 +1339,11 @@ mod tests {
     }
 
     #[test]
+    fn int_of_a_float_is_its_whole_part() {
+        passes("assert \"${int(3.9)}\" == \"3\" and int(-3.9) == -3");
+    }
+
+    #[test]
     fn retry_calls_a_procedure_until_it_gives_true() {
         passes(
             "t0 = time()\ndef ready(last) {\n  return time() >= t0 + 0.5\n}\nretry timeout=10 ready",

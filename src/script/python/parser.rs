@@ -2120,10 +2120,27 @@ impl<'s> Parser<'s> {
             }
             match chars.next() {
                 Some('%') => literal.push('%'),
-                Some('s' | 'd' | 'i') => {
-                    let Some(value) = values.next() else {
+                Some(conversion @ ('s' | 'd' | 'i')) => {
+                    let Some(mut value) = values.next() else {
                         return Err(refuse("`%` format with too few values"));
                     };
+                    // `%d` prints a number's whole part.
+                    if conversion != 's' && !matches!(value.kind, ExprKind::Int(_)) {
+                        let span = value.span;
+                        value = Expr {
+                            kind: ExprKind::Call(Call {
+                                target: None,
+                                name: Ident {
+                                    name: "int".into(),
+                                    span,
+                                },
+                                args: vec![value],
+                                options: Vec::new(),
+                                check: None,
+                            }),
+                            span,
+                        };
+                    }
                     push_part(&mut parts, TextPart::Literal(std::mem::take(&mut literal)));
                     parts.push(TextPart::Expr(value));
                 }

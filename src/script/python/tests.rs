@@ -67,7 +67,7 @@ fn strings_keep_python_values() {
     );
     converts(
         "x = \"-p %s -u %d%%\" % (port, user)",
-        "x = \"-p ${port} -u ${user}%\"\n",
+        "x = \"-p ${port} -u ${int(user)}%\"\n",
     );
     converts(
         "x = \"%s/config.xml\" % confdir",
@@ -422,6 +422,11 @@ fn names_that_are_cmds_words_are_refused() {
         "1:5: unexpected the name `subtest`, a word of the `.cmds` language (outside the Python that vmtest-min reads); rename it",
         "subtest",
     );
+}
+
+#[test]
+fn percent_d_prints_the_whole_part() {
+    converts("y = \"%d\" % 3.9\n", "y = \"${int(3.9)}\"\n");
 }
 
 #[test]
