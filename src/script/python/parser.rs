@@ -334,6 +334,11 @@ impl<'s> Parser<'s> {
                 let start = self.bump().span;
                 let condition = self.parse_test()?;
                 let body = self.parse_block()?;
+                if self.at_word("else") {
+                    return Err(
+                        self.refuse("`else` after a loop", "test a variable after the loop")
+                    );
+                }
                 out.push(Statement {
                     kind: StatementKind::While { condition, body },
                     span: self.since(start),
@@ -1172,7 +1177,7 @@ impl<'s> Parser<'s> {
             } else if self.at_word("//") || self.at_word("@") {
                 return Err(self.refuse(
                     &format!("operator `{}`", self.text(self.peek())),
-                    "use `/` and `int(…)`",
+                    "for values that are not negative, `int(a / b)` (it rounds toward zero)",
                 ));
             } else {
                 return Ok(left);

@@ -433,3 +433,17 @@ fn percent_d_prints_the_whole_part() {
 fn negative_literals_are_literals() {
     converts("x = -5\ny = -1.5\nz = -(a)\n", "x = -5\ny = -1.5\nz = -a\n");
 }
+
+#[test]
+fn loop_else_and_floor_division_are_refused_clearly() {
+    refused(
+        "while x:\n    pass\nelse:\n    pass\n",
+        "3:1: unexpected `else` after a loop (outside the Python that vmtest-min reads); test a variable after the loop",
+        "else",
+    );
+    refused(
+        "x = a // b\n",
+        "1:7: unexpected operator `//` (outside the Python that vmtest-min reads); for values that are not negative, `int(a / b)` (it rounds toward zero)",
+        "//",
+    );
+}
