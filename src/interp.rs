@@ -116,8 +116,6 @@ pub(crate) struct Interpreter<'a> {
     /// The polling conditions the enclosing `with` blocks made active, outermost
     /// first.
     active: Vec<Rc<Polling>>,
-    /// Whether a polling condition's check is running (its methods check none).
-    polling: bool,
 }
 
 impl<'a> Interpreter<'a> {
@@ -132,7 +130,6 @@ impl<'a> Interpreter<'a> {
             statement: Span::default(),
             last_output: None,
             active: Vec::new(),
-            polling: false,
         }
     }
 
@@ -261,6 +258,9 @@ impl<'a> Interpreter<'a> {
             StatementKind::Retry { timeout, body } => {
                 return self.retry(statement.span, timeout.as_ref(), body);
             }
+            StatementKind::RetryCall { timeout, function } => {
+                self.retry_call(statement.span, timeout.as_ref(), function)?;
+            }
             StatementKind::PollingCondition(condition) => {
                 let interval = match &condition.interval {
                     Some(interval) => self.seconds(interval, "option `interval`")?,
@@ -278,6 +278,7 @@ impl<'a> Interpreter<'a> {
                     body: Rc::new(condition.body.clone()),
                     captured: self.frames.last().cloned().unwrap_or_default(),
                     last_checked: Cell::new(None),
+                    checking: Cell::new(false),
                 };
                 self.bind(&condition.name.name, Value::Condition(Rc::new(polling)));
             }
@@ -326,12 +327,13 @@ impl<'a> Interpreter<'a> {
     /// Checks the active polling conditions that are due, before a machine method
     /// runs; the first that fails fails the step.
     fn poll_conditions(&mut self) -> Result<(), StepError> {
-        if self.polling {
-            return Ok(());
-        }
-        let due: Vec<Rc<Polling>> = self.active.iter().filter(|c| c.due()).cloned().collect();
+        let active = self.active.clone();
         let trigger = self.statement;
-        for condition in due {
+        for condition in active {
+            // Due is judged when its turn comes: `with c, c` checks `c` once.
+            if !condition.due() {
+                continue;
+            }
             if let Err(mut failure) = self.check_condition(&condition, None) {
                 failure.calls.insert(0, trigger);
                 return Err(failure);
@@ -348,7 +350,7 @@ impl<'a> Interpreter<'a> {
         &self,
         failed_at: &'f RefCell<Option<(Span, Vec<Span>)>>,
     ) -> Option<Box<BetweenRounds<'f>>> {
-        if self.active.is_empty() || self.polling {
+        if self.active.is_empty() {
             return None;
         }
         let machines = self.machines.clone();
@@ -394,11 +396,11 @@ impl<'a> Interpreter<'a> {
             None => logger.log(None, "(not checked yet)"),
         }
         let caller = self.statement;
-        self.polling = true;
+        condition.checking.set(true);
         self.frames.push(condition.captured.clone());
         let result = self.block(&condition.body);
         self.frames.pop();
-        self.polling = false;
+        condition.checking.set(false);
         self.statement = caller;
         condition.last_checked.set(Some(std::time::Instant::now()));
         let failed = |span, calls, failure| StepError {
@@ -443,6 +445,15 @@ impl<'a> Interpreter<'a> {
         limit: f64,
         span: Span,
     ) -> Result<(), StepError> {
+        if condition.checking.get() {
+            return Err(StepError::value(
+                span,
+                format!(
+                    "polling condition `{}` waits on itself: its check is running",
+                    condition.name
+                ),
+            ));
+        }
         let deadline = Deadline::after(seconds(limit));
         let logger = self.backend.logger();
         logger.open_nest(None, &format!("waiting for {}", condition.description));
@@ -478,11 +489,7 @@ impl<'a> Interpreter<'a> {
         timeout: Option<&Expr>,
         body: &[Statement],
     ) -> Result<Flow, StepError> {
-        let limit = match timeout {
-            Some(timeout) => self.seconds(timeout, "option `timeout` of `retry`")?,
-            None => DEFAULT_TIMEOUT,
-        };
-        let limit = limit * self.backend.timeout_scale();
+        let limit = self.retry_limit(timeout)?;
         let deadline = Deadline::after(seconds(limit));
         let logger = self.backend.logger();
         let mut pause = RETRY_PAUSE;
@@ -518,6 +525,55 @@ impl<'a> Interpreter<'a> {
                 .map_err(|error| StepError::new(span, error))?;
             pause = (pause * 2).min(RETRY_MAX_PAUSE);
         }
+    }
+
+    /// `retry function`: calls `function(false)` until it gives a true value, a
+    /// second apart, then `function(true)` once when the time is up; its
+    /// failures end the retry.
+    fn retry_call(
+        &mut self,
+        span: Span,
+        timeout: Option<&Expr>,
+        function: &Ident,
+    ) -> Result<(), StepError> {
+        let limit = self.retry_limit(timeout)?;
+        let deadline = Deadline::after(seconds(limit));
+        let procedure = self
+            .procedures
+            .get(&function.name)
+            .cloned()
+            .expect("the checker knows every procedure");
+        for attempts in 1.. {
+            let last_try = deadline.passed();
+            let call = Call::retry_try(function, last_try);
+            if self.procedure(&procedure, &call, span)?.truthy() {
+                break;
+            }
+            if last_try {
+                return Err(StepError::value(
+                    span,
+                    format!(
+                        "retry gave up after {limit} s ({attempts} attempts): `{}` gave a false value",
+                        function.name
+                    ),
+                ));
+            }
+            self.backend
+                .cancel()
+                .sleep(WAIT_PAUSE.min(deadline.remaining()))
+                .map_err(|error| StepError::new(span, error))?;
+        }
+        Ok(())
+    }
+
+    /// The `timeout` of a `retry` in seconds (default 900), times the timeout
+    /// scale.
+    fn retry_limit(&mut self, timeout: Option<&Expr>) -> Result<f64, StepError> {
+        let limit = match timeout {
+            Some(timeout) => self.seconds(timeout, "option `timeout` of `retry`")?,
+            None => DEFAULT_TIMEOUT,
+        };
+        Ok(limit * self.backend.timeout_scale())
     }
 
     /// `a = value` or `a, b = value`.
@@ -1302,6 +1358,27 @@ mod tests {
     }
 
     #[test]
+    fn int_of_a_float_is_its_whole_part() {
+        passes("assert \"${int(3.9)}\" == \"3\" and int(-3.9) == -3");
+    }
+
+    #[test]
+    fn retry_calls_a_procedure_until_it_gives_true() {
+        passes(
+            "t0 = time()\ndef ready(last) {\n  return time() >= t0 + 0.5\n}\nretry timeout=10 ready",
+        );
+        passes("def last(last_try) {\n  return last_try\n}\nretry timeout=0 last");
+        fails(
+            "def never(_) {\n  return false\n}\nretry timeout=0 never",
+            "4:1: retry gave up after 0 s (1 attempts): `never` gave a false value",
+        );
+        fails(
+            "def bad(_) {\n  assert 1 == 2\n}\nretry timeout=60 bad",
+            "2:3: assertion failed: `==` does not hold\ncalled at 4:1\nleft:  1\nright: 2",
+        );
+    }
+
+    #[test]
     fn polling_condition_waits() {
         passes(
             "t0 = time()\npolling_condition later interval=0 {\n  return time() >= t0 + 0.5\n}\nlater.wait timeout=10",
@@ -1316,6 +1393,17 @@ mod tests {
         fails(
             "def check(v) {\n  assert v == 2\n}\npolling_condition two {\n  check(1)\n}\ndef f() {\n  two.wait timeout=0\n}\nf()",
             "2:3: polling condition `two` did not hold within 0 s: assertion failed: `==` does not hold\ncalled at 10:1\ncalled at 8:3\ncalled at 5:3\nleft:  1\nright: 2",
+        );
+    }
+
+    #[test]
+    fn a_condition_waits_on_another_but_never_on_itself() {
+        passes(
+            "polling_condition b interval=0 {\n  log \"b\"\n}\npolling_condition a interval=0 {\n  b.wait timeout=5\n}\nwith a, b {\n  a.wait timeout=5\n}",
+        );
+        fails(
+            "polling_condition c {\n  c.wait timeout=0\n}\nc.wait timeout=0",
+            "2:3: polling condition `c` did not hold within 0 s: polling condition `c` waits on itself: its check is running\ncalled at 4:1",
         );
     }
 

@@ -19,7 +19,8 @@
 //! | [`StatementKind::Def`] | `def check(m, port) { … }` | `def check(m, port): …` |
 //! | [`StatementKind::Return`] | `return e` | `return e` |
 //! | [`StatementKind::Subtest`] | `subtest "name" { … }` | `with subtest("name"): …` |
-//! | [`StatementKind::Retry`] | `retry timeout=60 { … }` | `retry(fn, timeout_seconds=60)` (body of `fn`) |
+//! | [`StatementKind::Retry`] | `retry timeout=60 { … }` | `retry(lambda _: …, timeout_seconds=60)` |
+//! | [`StatementKind::RetryCall`] | `retry timeout=60 ready` | `retry(ready, timeout_seconds=60)` |
 //! | [`StatementKind::PollingCondition`] | `polling_condition up interval=5 { … }` | `@polling_condition(seconds_interval=5)` on `def up(): …` |
 //! | [`StatementKind::With`] | `with up, other { … }` | `with up, other: …` |
 //! | [`StatementKind::WaitCondition`] | `up.wait timeout=60` | `up.wait(timeout=60)` |
@@ -148,6 +149,15 @@ pub(crate) enum StatementKind {
         /// The body.
         body: Vec<Statement>,
     },
+    /// `retry [timeout=seconds] name`: calls the procedure `name` with `false`
+    /// until it gives a true value, and once more with `true` when the time is up
+    /// (NixOS's `retry(fn)`); a failure inside the procedure ends it at once.
+    RetryCall {
+        /// The `timeout` option, if given.
+        timeout: Option<Expr>,
+        /// The procedure, which takes one argument: whether this is the last try.
+        function: Ident,
+    },
     /// `polling_condition name [interval=s] [description=text] { … }`: binds `name`
     /// to a check that `with name { … }` runs before the machine methods of its body.
     PollingCondition(Condition),
@@ -271,6 +281,22 @@ pub(crate) struct Call {
     pub options: Vec<CallOption>,
     /// A `.cmds` output check (`=~ "re"`); see the module doc.
     pub check: Option<Box<Check>>,
+}
+
+impl Call {
+    /// The call `retry function` makes: `function(last_try)`.
+    pub(crate) fn retry_try(function: &Ident, last_try: bool) -> Call {
+        Call {
+            target: None,
+            name: function.clone(),
+            args: vec![Expr {
+                kind: ExprKind::Bool(last_try),
+                span: function.span,
+            }],
+            options: Vec::new(),
+            check: None,
+        }
+    }
 }
 
 /// A name in the source: a machine, a method, a variable or an option.

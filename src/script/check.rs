@@ -256,6 +256,20 @@ impl<'a> Checker<'a> {
         self.blocks -= 1;
     }
 
+    /// The `timeout` option of a `retry`, if given: a number of seconds.
+    fn retry_timeout(&mut self, timeout: &Option<Expr>) {
+        if let Some(timeout) = timeout {
+            let kind = self.expr(timeout);
+            self.value(
+                "retry",
+                Slot::Option("timeout"),
+                timeout,
+                kind,
+                ValueKind::Seconds,
+            );
+        }
+    }
+
     /// A body that `break` and `continue` cannot leave: a procedure's or `retry`'s.
     fn fenced_block(&mut self, body: &[Statement]) {
         let loops = std::mem::replace(&mut self.loops, 0);
@@ -365,17 +379,15 @@ impl<'a> Checker<'a> {
                 self.block(body);
             }
             StatementKind::Retry { timeout, body } => {
-                if let Some(timeout) = timeout {
-                    let kind = self.expr(timeout);
-                    self.value(
-                        "retry",
-                        Slot::Option("timeout"),
-                        timeout,
-                        kind,
-                        ValueKind::Seconds,
-                    );
-                }
+                self.retry_timeout(timeout);
                 self.fenced_block(body);
+            }
+            StatementKind::RetryCall { timeout, function } => {
+                self.retry_timeout(timeout);
+                self.expr(&Expr {
+                    kind: ExprKind::Call(Call::retry_try(function, false)),
+                    span: function.span,
+                });
             }
             StatementKind::PollingCondition(condition) => self.condition(condition),
             StatementKind::With { conditions, body } => {
@@ -1262,6 +1274,7 @@ fn escapes_or_assigns(statement: &Statement, names: &BTreeSet<String>) -> bool {
         | StatementKind::With { body, .. } => any(body),
         StatementKind::PollingCondition(condition) => names.contains(&condition.name.name),
         StatementKind::WaitCondition { .. }
+        | StatementKind::RetryCall { .. }
         | StatementKind::Expr(_)
         | StatementKind::Assert { .. }
         | StatementKind::Continue

@@ -702,6 +702,11 @@ impl<'s> Parser<'s> {
     fn parse_retry(&mut self) -> Result<StatementKind, Diagnostic> {
         let keyword = self.advance();
         let [timeout] = self.parse_keyword_options(keyword, ["timeout"])?;
+        if self.next_is_name() {
+            let function = self.advance();
+            let function = self.ident(function);
+            return Ok(StatementKind::RetryCall { timeout, function });
+        }
         let body = self.parse_block(keyword.span)?;
         Ok(StatementKind::Retry { timeout, body })
     }
@@ -1534,6 +1539,11 @@ fn write_statement(out: &mut String, statement: &Statement) {
             write_option(out, "timeout", timeout);
             write_block(out, body);
             out.push(')');
+        }
+        StatementKind::RetryCall { timeout, function } => {
+            out.push_str("(retry");
+            write_option(out, "timeout", timeout);
+            let _ = write!(out, " {})", function.name);
         }
         StatementKind::PollingCondition(condition) => {
             let _ = write!(out, "(polling_condition {}", condition.name.name);

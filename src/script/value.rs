@@ -61,15 +61,20 @@ pub(crate) struct Polling {
     pub captured: HashMap<String, Value>,
     /// When a check last ended, if one has run.
     pub last_checked: Cell<Option<Instant>>,
+    /// Whether its check is running: the methods it calls check the other
+    /// active conditions, never this one again.
+    pub checking: Cell<bool>,
 }
 
 impl Polling {
     /// Whether the condition is due: never checked, or last checked at least one
     /// interval ago.
     pub(crate) fn due(&self) -> bool {
-        self.last_checked
-            .get()
-            .is_none_or(|last| last.elapsed() >= self.interval)
+        !self.checking.get()
+            && self
+                .last_checked
+                .get()
+                .is_none_or(|last| last.elapsed() >= self.interval)
     }
 }
 

@@ -10,6 +10,7 @@ pub(crate) mod html_report;
 mod interactive;
 mod junit_output;
 mod lang;
+mod langfix;
 mod language;
 mod machine_state;
 mod nix_config;

@@ -87,6 +87,13 @@ pub(crate) fn parse(src: &str) -> Result<Parsed, Diagnostic> {
             parser.parse_statement(&mut statements)?;
         }
     }
+    if let Some(&span) = parser.pairs.first() {
+        return Err(unsupported(
+            span,
+            "`execute(…)` as a value (Python's is a `(status, output)` pair)",
+            "write `rc, out = m.execute(…)`, or `m.execute(…)[1]` for the output",
+        ));
+    }
     Ok(Parsed {
         script: Script { statements },
         comments: lexed.comments,
@@ -129,6 +136,10 @@ struct Parser<'s> {
     /// The named groups of the regexes and matches bound to names, by group
     /// number, so that `m.group("name")` can be `m[n]`.
     groups: HashMap<String, Vec<Option<String>>>,
+    /// The `m.execute(…)` calls read as values that nothing has unpacked yet:
+    /// Python's value is a `(status, output)` pair, which only
+    /// `rc, out = m.execute(…)` and a statement standing alone may take.
+    pairs: Vec<Span>,
 }
 
 /// An expression the tree has no node for, which an assignment turns into
@@ -175,6 +186,7 @@ impl<'s> Parser<'s> {
             whole_value: false,
             deferred: None,
             groups: HashMap::new(),
+            pairs: Vec::new(),
             docstring: None,
         }
     }
@@ -236,12 +248,30 @@ impl<'s> Parser<'s> {
 
     fn expect_name(&mut self) -> Result<Ident, Diagnostic> {
         let token = self.peek();
+        self.refuse_cmds_word(token)?;
         if token.kind == TokenKind::Name && !KEYWORDS.contains(&self.text(token)) {
             self.bump();
             Ok(self.ident(token))
         } else {
             Err(self.expected(&["a name"]))
         }
+    }
+
+    /// Refuses `token` when it is a name in Python but a word of the `.cmds`
+    /// language (`retry`, `subtest`, `true`, …), which `convert` could not print.
+    fn refuse_cmds_word(&self, token: Token) -> Result<(), Diagnostic> {
+        let text = self.text(token);
+        if token.kind != TokenKind::Name
+            || KEYWORDS.contains(&text)
+            || !crate::script::parser::KEYWORDS.contains(&text)
+        {
+            return Ok(());
+        }
+        Err(unsupported(
+            token.span,
+            &format!("the name `{text}`, a word of the `.cmds` language"),
+            "rename it",
+        ))
     }
 
     fn ident(&self, token: Token) -> Ident {
@@ -304,6 +334,11 @@ impl<'s> Parser<'s> {
                 let start = self.bump().span;
                 let condition = self.parse_test()?;
                 let body = self.parse_block()?;
+                if self.at_word("else") {
+                    return Err(
+                        self.refuse("`else` after a loop", "test a variable after the loop")
+                    );
+                }
                 out.push(Statement {
                     kind: StatementKind::While { condition, body },
                     span: self.since(start),
@@ -544,7 +579,7 @@ impl<'s> Parser<'s> {
         if self.at_word("(") {
             for arg in self.parse_args()? {
                 match arg {
-                    Arg::Keyword(name, value) if name.name.ends_with("interval") => {
+                    Arg::Keyword(name, value) if name.name == "seconds_interval" => {
                         interval = Some(value)
                     }
                     Arg::Keyword(name, value) if name.name == "description" => {
@@ -743,6 +778,9 @@ impl<'s> Parser<'s> {
                 return Err(self.refuse("chained assignment", "assign each name on its own line"));
             }
             let value = regex_value(value);
+            if targets.len() == 2 {
+                self.pairs.retain(|&span| span != value.span);
+            }
             if let [target] = targets.as_slice() {
                 let groups = match &value.kind {
                     ExprKind::Call(call) if call.name.name == "match" && call.target.is_none() => {
@@ -785,7 +823,7 @@ impl<'s> Parser<'s> {
             match first.kind {
                 // A docstring, or any bare literal: no effect (the first is kept
                 // for a polling condition's description).
-                ExprKind::Str(_) => {
+                ExprKind::Str(ref text) if text.as_literal().is_some() => {
                     self.docstring.get_or_insert(first);
                     return Ok(());
                 }
@@ -797,6 +835,10 @@ impl<'s> Parser<'s> {
                 }
                 ExprKind::Call(call) if call.target.is_none() && call.name.name == "retry" => {
                     self.retry(call, first.span)?
+                }
+                ExprKind::Call(ref call) if call.name.name == "execute" => {
+                    self.pairs.retain(|&span| span != first.span);
+                    StatementKind::Expr(first)
                 }
                 ExprKind::Call(ref call) => match place::in_place(call, first.span) {
                     Some(assignment) => assignment,
@@ -880,10 +922,12 @@ impl<'s> Parser<'s> {
             return Err(refuse(span));
         };
         let mut body = match function.kind {
-            ExprKind::Name(ref name) => match self.procedures.get(&name.name) {
-                Some((procedure, _)) => procedure.body.clone(),
-                None => return Err(refuse(function.span)),
-            },
+            ExprKind::Name(name) if self.procedures.contains_key(&name.name) => {
+                return Ok(StatementKind::RetryCall {
+                    timeout,
+                    function: name,
+                });
+            }
             // A lambda's body, kept as a return by `parse_lambda`.
             ExprKind::Call(ref lambda) if lambda.name.name == LAMBDA => vec![Statement {
                 kind: StatementKind::Return(lambda.args.first().cloned()),
@@ -1100,7 +1144,7 @@ impl<'s> Parser<'s> {
         if self.comparison_op().is_some() {
             return Err(self.refuse("chained comparison", "join the comparisons with `and`"));
         }
-        Ok(Self::binary(op, left, right))
+        Ok(none_test(op, left, right))
     }
 
     fn parse_arith(&mut self) -> Result<Expr, Diagnostic> {
@@ -1133,7 +1177,7 @@ impl<'s> Parser<'s> {
             } else if self.at_word("//") || self.at_word("@") {
                 return Err(self.refuse(
                     &format!("operator `{}`", self.text(self.peek())),
-                    "use `/` and `int(…)`",
+                    "for values that are not negative, `int(a / b)` (it rounds toward zero)",
                 ));
             } else {
                 return Ok(left);
@@ -1146,12 +1190,21 @@ impl<'s> Parser<'s> {
     fn parse_factor(&mut self) -> Result<Expr, Diagnostic> {
         if let Some(token) = self.eat_word("-") {
             let operand = self.deeper(Self::parse_factor)?;
+            // A negative literal is a literal, as in `.cmds`.
+            let kind = match operand.kind {
+                ExprKind::Int(value) => ExprKind::Int(-value),
+                ExprKind::Float(value) => ExprKind::Float(-value),
+                kind => ExprKind::Unary {
+                    op: UnaryOp::Neg,
+                    operand: Box::new(Expr {
+                        kind,
+                        span: operand.span,
+                    }),
+                },
+            };
             return Ok(Expr {
                 span: token.span.to(operand.span),
-                kind: ExprKind::Unary {
-                    op: UnaryOp::Neg,
-                    operand: Box::new(operand),
-                },
+                kind,
             });
         }
         if self.eat_word("+").is_some() {
@@ -1287,6 +1340,37 @@ impl<'s> Parser<'s> {
         })
     }
 
+    /// `target.execute(…)`: with `[1]` after it, the output (the call's value);
+    /// `[0]` is refused; otherwise the call is noted in `pairs` until a statement
+    /// takes it whole.
+    fn parse_execute(
+        &mut self,
+        target: Expr,
+        name: Ident,
+        start: Span,
+    ) -> Result<Expr, Diagnostic> {
+        let call = self.parse_call(Some(target), name, start)?;
+        let index = self.peek_nth(1);
+        if !(self.at_word("[")
+            && index.kind == TokenKind::Number
+            && self.text(self.peek_nth(2)) == "]")
+        {
+            self.pairs.push(call.span);
+            return Ok(call);
+        }
+        if self.text(index) != "1" {
+            return Err(unsupported(
+                index.span,
+                "the exit status of `execute(…)` as a value",
+                "write `rc, out = m.execute(…)` and use `rc`",
+            ));
+        }
+        for _ in 0..3 {
+            self.bump();
+        }
+        Ok(respan(call, self.since(start)))
+    }
+
     /// `target.name(…)`, with the module functions and string formatting mapped.
     fn parse_method(&mut self, target: Expr, name: Ident) -> Result<Expr, Diagnostic> {
         let start = target.span;
@@ -1321,6 +1405,9 @@ impl<'s> Parser<'s> {
                     },
                     span: self.since(start),
                 });
+            }
+            if name.name == "execute" {
+                return self.parse_execute(target, name, start);
             }
             return self.parse_call(Some(target), name, start);
         };
@@ -1717,7 +1804,11 @@ impl<'s> Parser<'s> {
                     );
                 }
                 _ if KEYWORDS.contains(&text) => return Err(self.expected(&["an expression"])),
-                _ => ExprKind::Name(self.ident(token)),
+                _ if self.text(self.peek_nth(1)) == "(" => ExprKind::Name(self.ident(token)),
+                _ => {
+                    self.refuse_cmds_word(token)?;
+                    ExprKind::Name(self.ident(token))
+                }
             },
             TokenKind::Number => self.number(token)?,
             TokenKind::String => return self.parse_strings(),
@@ -2034,10 +2125,27 @@ impl<'s> Parser<'s> {
             }
             match chars.next() {
                 Some('%') => literal.push('%'),
-                Some('s' | 'd' | 'i') => {
-                    let Some(value) = values.next() else {
+                Some(conversion @ ('s' | 'd' | 'i')) => {
+                    let Some(mut value) = values.next() else {
                         return Err(refuse("`%` format with too few values"));
                     };
+                    // `%d` prints a number's whole part.
+                    if conversion != 's' && !matches!(value.kind, ExprKind::Int(_)) {
+                        let span = value.span;
+                        value = Expr {
+                            kind: ExprKind::Call(Call {
+                                target: None,
+                                name: Ident {
+                                    name: "int".into(),
+                                    span,
+                                },
+                                args: vec![value],
+                                options: Vec::new(),
+                                check: None,
+                            }),
+                            span,
+                        };
+                    }
                     push_part(&mut parts, TextPart::Literal(std::mem::take(&mut literal)));
                     parts.push(TextPart::Expr(value));
                 }
@@ -2272,6 +2380,21 @@ fn bind_arguments(
     match slots.into_iter().collect::<Option<Vec<Expr>>>() {
         Some(args) => (args, Vec::new()),
         None => (positional, options),
+    }
+}
+
+/// `left op right`, where a regex search (`text =~ regex`, which only
+/// `re.search` and `re.match` give) compared with `None` (by `is`, `is not`, `==`
+/// or `!=`) becomes `match(regex, text)` compared with `None`, which is what
+/// Python compares.
+fn none_test(op: BinaryOp, left: Expr, right: Expr) -> Expr {
+    if !matches!(op, BinaryOp::Eq | BinaryOp::Ne) {
+        return Parser::binary(op, left, right);
+    }
+    match (&left.kind, &right.kind) {
+        (_, ExprKind::None) => Parser::binary(op, regex_value(left), right),
+        (ExprKind::None, _) => Parser::binary(op, left, regex_value(right)),
+        _ => Parser::binary(op, left, right),
     }
 }
 

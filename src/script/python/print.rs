@@ -200,6 +200,11 @@ impl Printer<'_> {
                 self.option("timeout", timeout);
                 self.body(body, indent, column, end);
             }
+            StatementKind::RetryCall { timeout, function } => {
+                self.out.push_str("retry");
+                self.option("timeout", timeout);
+                let _ = write!(self.out, " {}", function.name);
+            }
             StatementKind::PollingCondition(condition) => {
                 let _ = write!(self.out, "polling_condition {}", condition.name.name);
                 self.option("interval", &condition.interval);
@@ -317,7 +322,8 @@ impl Printer<'_> {
                 self.expr(operand, own);
             }
             ExprKind::Binary { op, left, right } => {
-                self.expr(left, own);
+                // Comparisons do not chain: one on the left needs parentheses too.
+                self.expr(left, if op.is_comparison() { own + 1 } else { own });
                 let _ = write!(self.out, " {} ", op.as_str());
                 // Left-associative: an equal operator on the right needs parentheses.
                 self.expr(right, own + 1);

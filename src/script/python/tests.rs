@@ -67,7 +67,7 @@ fn strings_keep_python_values() {
     );
     converts(
         "x = \"-p %s -u %d%%\" % (port, user)",
-        "x = \"-p ${port} -u ${user}%\"\n",
+        "x = \"-p ${port} -u ${int(user)}%\"\n",
     );
     converts(
         "x = \"%s/config.xml\" % confdir",
@@ -201,7 +201,7 @@ fn machine_names_and_path_names() {
 fn retry_takes_a_procedure_or_a_lambda() {
     converts(
         "def ready(_):\n    out = m.succeed(\"ls\")\n    return \"x\" in out\nretry(ready, timeout=30)\n",
-        "def ready(_) {\n    out = m.succeed(\"ls\")\n    return \"x\" in out\n}\nretry timeout=30 {\n    out = m.succeed(\"ls\")\n    assert \"x\" in out\n}\n",
+        "def ready(_) {\n    out = m.succeed(\"ls\")\n    return \"x\" in out\n}\nretry timeout=30 ready\n",
     );
     converts(
         "retry(lambda _: \"no entries\" in s.succeed(\"lpq -a\"))\n",
@@ -336,15 +336,20 @@ fn polling_conditions_decorate_a_def() {
         "@polling_condition(seconds_interval=10, description=\"up\")\ndef up() -> None:\n    return True\nup.wait()\nup.wait(timeout=30)\nwith up, other:\n    pass\n",
         "polling_condition up interval=10 description=\"up\" {\n    return true\n}\nup.wait\nup.wait timeout=30\nwith up, other {\n}\n",
     );
-    // A docstring later in the body is no description; `interval` may be a timedelta.
+    // A docstring later in the body is no description; `seconds_interval` may be a timedelta.
     converts(
-        "@polling_condition(interval=datetime.timedelta(minutes=1))\ndef up():\n    if x:\n        \"not a description\"\n        pass\n",
+        "@polling_condition(seconds_interval=datetime.timedelta(minutes=1))\ndef up():\n    if x:\n        \"not a description\"\n        pass\n",
         "polling_condition up interval=(1 * 60) {\n    if x {\n    }\n}\n",
     );
     refused(
         "@functools.cache\ndef f():\n    pass\n",
         "1:2: unexpected decorator other than `@polling_condition` (outside the Python that vmtest-min reads); write a plain `def` procedure",
         "functools",
+    );
+    refused(
+        "@polling_condition(interval=5)\ndef f():\n    pass\n",
+        "1:20: unexpected `polling_condition` option `interval` (outside the Python that vmtest-min reads); give `seconds_interval` and `description`",
+        "interval",
     );
     refused(
         "@polling_condition(5)\ndef f():\n    pass\n",
@@ -355,5 +360,90 @@ fn polling_conditions_decorate_a_def() {
         "@polling_condition\ndef f(m):\n    pass\n",
         "2:7: unexpected polling condition with parameters (outside the Python that vmtest-min reads); read the values it needs from variables",
         "m",
+    );
+}
+
+#[test]
+fn a_regex_search_compared_with_none_is_the_search() {
+    converts(
+        "assert re.search(r\"v 2\", out) is not None\nif re.search(\"e\", out) is None:\n    log(\"no\")\nx = None != re.search(\"a\", out)\ny = re.search(\"a\", out) == None\n",
+        "assert match(\"v 2\", out) != None\nif match(\"e\", out) == None {\n    log(\"no\")\n}\nx = None != match(\"a\", out)\ny = match(\"a\", out) == None\n",
+    );
+}
+
+#[test]
+fn execute_gives_a_pair_only_unpacked_or_indexed_by_one() {
+    converts(
+        "x = m.execute(\"a\")[1].strip()\nm.execute(\"b\")\nrc, out = m.execute(\"c\")\n",
+        "x = m.execute(\"a\").strip()\nm.execute(\"b\")\nrc, out = m.execute(\"c\")\n",
+    );
+    refused(
+        "if m.execute(\"a\")[0] == 0:\n    pass\n",
+        "1:19: unexpected the exit status of `execute(…)` as a value (outside the Python that vmtest-min reads); write `rc, out = m.execute(…)` and use `rc`",
+        "0",
+    );
+    refused(
+        "out = m.execute(\"a\")\n",
+        "1:7: unexpected `execute(…)` as a value (Python's is a `(status, output)` pair) (outside the Python that vmtest-min reads); write `rc, out = m.execute(…)`, or `m.execute(…)[1]` for the output",
+        "m.execute(\"a\")",
+    );
+}
+
+#[test]
+fn a_bare_string_with_holes_keeps_its_calls() {
+    converts(
+        "\"a docstring\"\nf\"{m.fail('true')}\"\n",
+        "_ = \"${m.fail('true')}\"\n",
+    );
+}
+
+#[test]
+fn compared_comparisons_keep_their_parentheses() {
+    converts(
+        "x = (a < b) == (b < a)\ny = a - b - c\n",
+        "x = (a < b) == (b < a)\ny = a - b - c\n",
+    );
+}
+
+#[test]
+fn names_that_are_cmds_words_are_refused() {
+    refused(
+        "retry = 1\n",
+        "1:1: unexpected the name `retry`, a word of the `.cmds` language (outside the Python that vmtest-min reads); rename it",
+        "retry",
+    );
+    refused(
+        "def f(true):\n    pass\n",
+        "1:7: unexpected the name `true`, a word of the `.cmds` language (outside the Python that vmtest-min reads); rename it",
+        "true",
+    );
+    refused(
+        "for subtest in x:\n    pass\n",
+        "1:5: unexpected the name `subtest`, a word of the `.cmds` language (outside the Python that vmtest-min reads); rename it",
+        "subtest",
+    );
+}
+
+#[test]
+fn percent_d_prints_the_whole_part() {
+    converts("y = \"%d\" % 3.9\n", "y = \"${int(3.9)}\"\n");
+}
+
+#[test]
+fn negative_literals_are_literals() {
+    converts("x = -5\ny = -1.5\nz = -(a)\n", "x = -5\ny = -1.5\nz = -a\n");
+}
+
+#[test]
+fn loop_else_and_floor_division_are_refused_clearly() {
+    refused(
+        "while x:\n    pass\nelse:\n    pass\n",
+        "3:1: unexpected `else` after a loop (outside the Python that vmtest-min reads); test a variable after the loop",
+        "else",
+    );
+    refused(
+        "x = a // b\n",
+        "1:7: unexpected operator `//` (outside the Python that vmtest-min reads); for values that are not negative, `int(a / b)` (it rounds toward zero)",
+        "//",
     );
 }
