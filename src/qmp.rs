@@ -42,6 +42,17 @@ pub(crate) enum Answer {
 }
 
 impl Qmp {
+    /// A client on `stream` with nothing read yet.
+    fn over(stream: UnixStream) -> Qmp {
+        Qmp {
+            stream,
+            pending: Vec::new(),
+            events: VecDeque::new(),
+            dropped: 0,
+            next_id: 1,
+        }
+    }
+
     /// Connects to `path`, retrying until QEMU listens (or `deadline`), reads the
     /// greeting and negotiates capabilities.
     pub(crate) fn connect(
@@ -58,13 +69,7 @@ impl Qmp {
                 }
             }
         };
-        let mut qmp = Qmp {
-            stream,
-            pending: Vec::new(),
-            events: VecDeque::new(),
-            dropped: 0,
-            next_id: 1,
-        };
+        let mut qmp = Qmp::over(stream);
         let greeting = qmp.read_message(deadline, watch)?;
         if greeting.get("QMP").is_none() {
             return Err(Stop::Damaged(format!(
@@ -227,13 +232,7 @@ mod tests {
     #[test]
     fn the_event_queue_keeps_the_newest_and_counts_what_it_dropped() {
         let (stream, _other) = UnixStream::pair().unwrap();
-        let mut qmp = Qmp {
-            stream,
-            pending: Vec::new(),
-            events: VecDeque::new(),
-            dropped: 0,
-            next_id: 1,
-        };
+        let mut qmp = Qmp::over(stream);
         for i in 0..MAX_QUEUED + 5 {
             qmp.queue(Json::Str(i.to_string()));
         }
