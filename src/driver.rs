@@ -21,6 +21,7 @@ use crate::cancel::Cancel;
 use crate::error::Error;
 use crate::logger::Logger;
 use crate::machine::{Machine, MachineConfig};
+use crate::private_dir::Place;
 use crate::setup::Machines;
 use crate::vlan::Vlan;
 use std::convert::Infallible;
@@ -102,7 +103,7 @@ impl Driver {
     ) -> Result<Driver, Error> {
         let root = make_root(&config.tmp_dir, config.keep_vm_state)?;
         let shared_dir = root.path().join("shared-xchg");
-        crate::private_dir::ensure(&shared_dir)?;
+        crate::private_dir::ensure(&shared_dir, Place::Inside)?;
         let vlans = match config.vlans.is_empty() {
             true => Vec::new(),
             false => logger.nest(None, "start all VLans", || {
@@ -298,7 +299,7 @@ fn machine_config(
 fn make_root(base: &Path, keep: bool) -> Result<Root, Error> {
     if keep {
         let path = base.join("vmtest-min-state");
-        crate::private_dir::ensure(&path)?;
+        crate::private_dir::ensure(&path, Place::Reachable)?;
         Ok(Root::Kept(path))
     } else {
         tempfile::Builder::new()

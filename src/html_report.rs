@@ -368,20 +368,32 @@ fn push_machine(out: &mut String, entry: &Entry) {
     }
 }
 
+/// The MIME type of a PNG or JPEG, told by its first bytes.
+fn image_type(bytes: &[u8]) -> Option<&'static str> {
+    if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+        Some("image/png")
+    } else if bytes.starts_with(&[0xff, 0xd8, 0xff]) {
+        Some("image/jpeg")
+    } else {
+        None
+    }
+}
+
 /// The largest screenshot the page embeds, in bytes.
 const MAX_IMAGE_BYTES: u64 = 16 << 20;
 
 /// An `<img>` of the screenshot `image`, embedded; a line of text saying why when
 /// it cannot be (the page never refers to a file outside itself).
 fn push_image(out: &mut String, base: &Path, image: &str) {
-    let mime = match Path::new(image).extension().and_then(|e| e.to_str()) {
-        Some("png") => "image/png",
-        Some("jpg" | "jpeg") => "image/jpeg",
-        _ => "application/octet-stream",
-    };
     let alt = xml_escape(image);
-    match read_image(base, image) {
-        Ok(bytes) => {
+    // Only what starts as an image is embedded: a log naming any other file under
+    // its directory (a key, a config) must not copy it into the page.
+    let read = read_image(base, image).and_then(|bytes| match image_type(&bytes) {
+        Some(mime) => Ok((mime, bytes)),
+        None => Err("it is not a PNG or JPEG image"),
+    });
+    match read {
+        Ok((mime, bytes)) => {
             let _ = writeln!(
                 out,
                 "<img class=\"screen\" alt=\"{alt}\" src=\"data:{mime};base64,{}\"/>",

@@ -149,7 +149,7 @@ impl Machine {
             fs::remove_dir_all(state)
                 .map_err(|e| Error::io(format!("removing `{}`", state.display()), e))?;
         }
-        crate::private_dir::ensure(state)?;
+        crate::private_dir::ensure(state, crate::private_dir::Place::Inside)?;
         self.state_prepared = true;
         Ok(())
     }

@@ -4,9 +4,11 @@
 //! A fresh run root comes from `tempfile` and is private by construction. A kept
 //! one (`-K`) has a fixed name in `TMPDIR`, and so do the directories inside it,
 //! so each may already exist: made by an earlier run (fine), or by someone else,
-//! or as a symlink to somewhere else (refused). One that others could write to
-//! is refused too, because they may have left entries in it (a symlink where a
-//! log file or a socket will go); one that others can only read is closed again.
+//! or as a symlink to somewhere else (refused). A kept root that others could
+//! write to is refused too, because they may have left entries in it (a symlink
+//! where a log file or a socket will go); any other open one is closed again
+//! (inside a private root nobody else could reach it, and a guest may chmod the
+//! shared directory).
 //!
 //! The checks work by path. That is sound when `TMPDIR` is private or, like
 //! `/tmp`, sticky: nobody else can then rename or replace this user's entries
@@ -18,9 +20,19 @@ use std::io;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::path::Path;
 
+/// Where a directory stands, and so what an open one means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Place {
+    /// In `TMPDIR`, where others can reach it: open to writing, it is refused.
+    Reachable,
+    /// Inside a directory already made private: nobody else could have reached
+    /// it, so an open one (a guest can chmod the shared directory) is closed.
+    Inside,
+}
+
 /// Creates the directory `path` (mode 0700, parents as needed) unless it exists,
 /// then makes sure it is this user's own, not a symlink, and closed to others.
-pub(crate) fn ensure(path: &Path) -> Result<(), Error> {
+pub(crate) fn ensure(path: &Path, place: Place) -> Result<(), Error> {
     let context = || format!("creating `{}`", path.display());
     fs::DirBuilder::new()
         .recursive(true)
@@ -48,7 +60,7 @@ pub(crate) fn ensure(path: &Path) -> Result<(), Error> {
             metadata.uid()
         ));
     }
-    if metadata.mode() & 0o022 != 0 {
+    if place == Place::Reachable && metadata.mode() & 0o022 != 0 {
         return refuse(format!(
             "others may write to it (mode {:o}); check what it holds, then remove it",
             metadata.mode() & 0o777

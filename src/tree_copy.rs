@@ -13,7 +13,7 @@
 use crate::cancel::Cancel;
 use crate::error::Error;
 use std::fs;
-use std::io;
+use std::io::{self, Read, Write};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
@@ -70,13 +70,20 @@ pub(crate) fn copy(
             Ok(())
         }
         Entry::File(mut file, metadata) => {
-            let mut out = fs::File::create(to).map_err(|e| fail("creating ", to, e))?;
-            io::copy(&mut file, &mut out).map_err(|e| {
-                Failure::Copy(format!(
+            let mut out = fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .custom_flags(libc::O_NOFOLLOW)
+                .open(to)
+                .map_err(|e| fail("creating ", to, e))?;
+            copy_contents(&mut file, &mut out, cancel).map_err(|failure| match failure {
+                Failure::Copy(e) => Failure::Copy(format!(
                     "copying `{}` to `{}`: {e}",
                     from.display(),
                     to.display()
-                ))
+                )),
+                other => other,
             })?;
             out.set_permissions(permissions(&metadata, origin))
                 .map_err(|e| fail("", to, e))
@@ -133,11 +140,29 @@ fn open(path: &Path, origin: Origin) -> io::Result<Entry> {
     }
 }
 
-/// The permission bits a copy gets: a guest's set-id and sticky bits dropped.
+/// Copies `file` into `out` a block at a time, stopping when the run is cancelled:
+/// a guest file can be huge (sparse on the guest, written out whole here).
+fn copy_contents(file: &mut fs::File, out: &mut fs::File, cancel: &Cancel) -> Result<(), Failure> {
+    let mut block = vec![0u8; 1 << 20];
+    loop {
+        cancel.check()?;
+        let count = match file.read(&mut block) {
+            Ok(0) => return Ok(()),
+            Ok(count) => count,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(Failure::Copy(e.to_string())),
+        };
+        out.write_all(&block[..count])
+            .map_err(|e| Failure::Copy(e.to_string()))?;
+    }
+}
+
+/// The permission bits a copy gets: a guest's set-id and sticky bits dropped, and
+/// its files and directories never writable by others on the host.
 fn permissions(metadata: &fs::Metadata, origin: Origin) -> fs::Permissions {
     let mask = match origin {
         Origin::Host => 0o7777,
-        Origin::Guest => 0o777,
+        Origin::Guest => 0o755,
     };
     fs::Permissions::from_mode(metadata.permissions().mode() & mask)
 }

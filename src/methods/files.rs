@@ -255,7 +255,7 @@ pub(super) fn copy_from_vm(call: &mut Invocation<'_>) -> MethodResult {
         };
         let exchange = Exchange::new(call, &what)?;
         let script = format!(
-            "cp -RL -- {} {}/{}",
+            "cp -RH -- {} {}/{}",
             quote(&source),
             exchange.guest,
             quote(&name)

@@ -337,6 +337,8 @@ fn a_hostile_log_embeds_only_its_own_screenshots() {
     let dir = test.dir().join("logs");
     fs::create_dir_all(dir.join("sub")).unwrap();
     fs::write(dir.join("sub/good.png"), PNG).unwrap();
+    // A file beside the log that is not an image (a key, a config) stays out.
+    fs::write(dir.join("id_rsa"), "PRIVATE KEY").unwrap();
     std::os::unix::fs::symlink(&outside, dir.join("link.png")).unwrap();
     let fifo = Command::new("mkfifo").arg(dir.join("fifo.png")).status();
     assert!(fifo.unwrap().success());
@@ -348,6 +350,7 @@ fn a_hostile_log_embeds_only_its_own_screenshots() {
         "fifo.png",
         "sub/../../secret.txt",
         "missing.png",
+        "id_rsa",
         "sub/good.png",
     ];
     let nests: String = images

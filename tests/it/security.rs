@@ -26,6 +26,10 @@ fn kept_state_directories_are_private() {
     // A kept directory others could read (an earlier run's umask) is closed again.
     fs::create_dir(&kept).expect("kept dir");
     fs::set_permissions(&kept, fs::Permissions::from_mode(0o755)).expect("chmod");
+    // A guest may open the shared directory (9p passes its chmod through).
+    fs::create_dir(kept.join("shared-xchg")).expect("shared dir");
+    fs::set_permissions(kept.join("shared-xchg"), fs::Permissions::from_mode(0o777))
+        .expect("chmod");
     let out = test.run();
     out.code(0);
     for dir in ["", "vm-state-machine", "shared-xchg"] {
