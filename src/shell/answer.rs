@@ -304,35 +304,30 @@ mod tests {
         assert_eq!(answer.data, b"hello");
     }
 
-    #[test]
-    fn a_shell_that_announces_itself_again_has_restarted() {
+    /// Reads the answer to `t-1`, which announces no data, from a console that
+    /// sent `console`.
+    fn answer_without_data(console: &[u8]) -> Result<Answer, Stop> {
         let (ours, mut theirs) = UnixStream::pair().unwrap();
-        theirs
-            .write_all(b"partial\nSpawning backdoor root shell...\n")
-            .unwrap();
-        let result = Reader::new().answer(
+        theirs.write_all(console).unwrap();
+        Reader::new().answer(
             &ours,
             "t-1",
             &|_| None,
             false,
             Deadline::after(Duration::from_secs(5)),
             &mut || Ok(()),
-        );
+        )
+    }
+
+    #[test]
+    fn a_shell_that_announces_itself_again_has_restarted() {
+        let result = answer_without_data(b"partial\nSpawning backdoor root shell...\n");
         assert!(matches!(result, Err(Stop::Restarted)));
     }
 
     #[test]
     fn a_trailer_without_its_header_is_a_damaged_answer() {
-        let (ours, mut theirs) = UnixStream::pair().unwrap();
-        theirs.write_all(b"abct-1 end\n").unwrap();
-        let result = Reader::new().answer(
-            &ours,
-            "t-1",
-            &|_| None,
-            false,
-            Deadline::after(Duration::from_secs(5)),
-            &mut || Ok(()),
-        );
+        let result = answer_without_data(b"abct-1 end\n");
         assert!(matches!(result, Err(Stop::Damaged(_))));
     }
 

@@ -7,27 +7,12 @@
 
 use crate::support::Test;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::OnceLock;
 
 /// The guest directory with its `run-<name>-vm` scripts, built on first use.
 fn guest() -> &'static Path {
     static GUEST: OnceLock<PathBuf> = OnceLock::new();
-    GUEST.get_or_init(|| {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let dir = root.join("guest-debian");
-        let output = Command::new(root.join("tests/guest/debian/build.sh"))
-            .arg(&dir)
-            .output()
-            .expect("run tests/guest/debian/build.sh");
-        assert!(
-            output.status.success(),
-            "building the Debian test guest failed:\n{}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-        dir
-    })
+    GUEST.get_or_init(|| crate::support::build_guest("guest-debian", "tests/guest/debian/build.sh"))
 }
 
 pub(crate) fn start_script(name: &str) -> PathBuf {

@@ -498,3 +498,21 @@ impl Running {
         self.child.id()
     }
 }
+
+/// Builds (or finds cached) the test guest `dir` under the repository with the
+/// builder script `builder`, failing with its output; returns the directory.
+pub fn build_guest(dir: &str, builder: &str) -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = root.join(dir);
+    let output = Command::new(root.join(builder))
+        .arg(&dir)
+        .output()
+        .unwrap_or_else(|e| panic!("run {builder}: {e}"));
+    assert!(
+        output.status.success(),
+        "building the guest with {builder} failed:\n{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    dir
+}
